@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+const itemColumns = `i.id, i.name, i.description, i.price_amount, i.currency, i.tags, i.allergens,
+	i.image_url, i.low_stock_threshold, i.available, COALESCE(l.level, 0)`
+
+func scanItem(sc interface{ Scan(...any) error }) (pantry.Item, error) {
+	var it pantry.Item
+	var tags, allergens string
+	var available int64
+	err := sc.Scan(&it.ID, &it.Name, &it.Description, &it.Price.Amount, &it.Price.Currency, &tags, &allergens,
+		&it.ImageURL, &it.LowStockThreshold, &available, &it.Level)
+	if err != nil {
+		return it, err
+	}
+	if err := json.Unmarshal([]byte(tags), &it.Tags); err != nil {
+		return it, fmt.Errorf("item %s tags: %w", it.ID, err)
+	}
+	if err := json.Unmarshal([]byte(allergens), &it.Allergens); err != nil {
+		return it, fmt.Errorf("item %s allergens: %w", it.ID, err)
+	}
+	// An item is orderable when staff have not switched it off and there is
+	// at least one left.
+	it.Available = available == 1 && it.Level > 0
+	return it, nil
+}
+
+// Menu lists the site's catalog in menu order, with availability.
+func (s *Store) Menu(ctx context.Context) ([]pantry.Item, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+itemColumns+`
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id ORDER BY i.sort, i.name`)
+	if err != nil {
+		return nil, fmt.Errorf("menu: %w", err)
+	}
+	defer rows.Close()
+	out := []pantry.Item{}
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("menu: %w", err)
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+func itemByID(ctx context.Context, q querier, id string) (pantry.Item, error) {
+	it, err := scanItem(q.QueryRowContext(ctx, `SELECT `+itemColumns+`
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return it, pantry.Errorf(pantry.ENOTFOUND, "item %s not found", id)
+	}
+	if err != nil {
+		return it, fmt.Errorf("load item: %w", err)
+	}
+	return it, nil
+}
+
+// SetAvailability switches an item on or off the menu (out of milk, say)
+// without touching its stock.
+func (s *Store) SetAvailability(ctx context.Context, itemID string, available bool, actor string) (pantry.Item, error) {
+	var it pantry.Item
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE items SET available = ? WHERE id = ?`, available, itemID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return pantry.Errorf(pantry.ENOTFOUND, "item %s not found", itemID)
+		}
+		if it, err = itemByID(ctx, tx, itemID); err != nil {
+			return err
+		}
+		return s.appendEvent(ctx, tx, pantry.EventItemAvailability, itemID,
+			map[string]any{"item_id": itemID, "available": available, "actor": actor, "at": s.now().UTC()})
+	})
+	if err != nil {
+		return it, fmt.Errorf("set availability: %w", err)
+	}
+	return it, nil
+}
+
+func catalogRevision(ctx context.Context, q querier) (int64, error) {
+	v, err := getMeta(ctx, q, "catalog_revision")
+	if err != nil || v == "" {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
+}

@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// SetOrderStatus moves an order along its lifecycle. Cancelling needs a
+// reason and returns the order's stock to the ledger.
+func (s *Store) SetOrderStatus(ctx context.Context, id string, to pantry.OrderStatus, reason, actor string) (OrderResult, error) {
+	if !to.Valid() {
+		return OrderResult{}, pantry.Errorf(pantry.EINVALID, "unknown status %q", to)
+	}
+	if err := pantry.CheckText("reason", reason, pantry.MaxReasonLength); err != nil {
+		return OrderResult{}, err
+	}
+	if to == pantry.StatusCancelled && strings.TrimSpace(reason) == "" {
+		return OrderResult{}, pantry.Errorf(pantry.EINVALID, "cancelling an order needs a reason")
+	}
+	var res OrderResult
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		o, err := loadOrder(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !pantry.CanTransition(o.Status, to) {
+			return pantry.Errorf(pantry.EINVALIDTRANSITION, "an order that is %s cannot become %s", o.Status, to)
+		}
+		res, err = s.transition(ctx, tx, o, to, reason, actor)
+		return err
+	})
+	if err != nil {
+		return OrderResult{}, fmt.Errorf("set order status: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Store) transition(ctx context.Context, tx *sql.Tx, o pantry.Order, to pantry.OrderStatus, reason, actor string) (OrderResult, error) {
+	now := s.now().UTC()
+	from := o.Status
+	o.Status, o.UpdatedAt = to, now
+	if to == pantry.StatusCancelled {
+		o.CancelReason = reason
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, cancel_reason = ?, updated_at = ? WHERE id = ?`,
+		string(to), o.CancelReason, now.UnixNano(), o.ID); err != nil {
+		return OrderResult{}, fmt.Errorf("update order: %w", err)
+	}
+	change := map[string]any{"id": pantry.NewID(), "order_id": o.ID, "from": from, "to": to, "reason": reason, "actor": actor, "at": now}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO order_status_history (id, order_id, from_status, to_status, reason, actor, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, change["id"], o.ID, string(from), string(to), reason, actor, now.UnixNano()); err != nil {
+		return OrderResult{}, fmt.Errorf("insert status history: %w", err)
+	}
+	if err := s.appendEvent(ctx, tx, pantry.EventOrderStatusChanged, o.ID, change); err != nil {
+		return OrderResult{}, err
+	}
+	res := OrderResult{Order: o}
+	if to != pantry.StatusCancelled {
+		return res, nil
+	}
+	for _, l := range o.Lines {
+		ch, err := s.moveStock(ctx, tx, l.ItemID, int64(l.Quantity), pantry.StockReturn, o.ID, actor)
+		if err != nil {
+			return OrderResult{}, err
+		}
+		res.Stock = append(res.Stock, ch)
+	}
+	return res, nil
+}
+
+// Order returns one order with its lines.
+func (s *Store) Order(ctx context.Context, id string) (pantry.Order, error) {
+	return loadOrder(ctx, s.r, id)
+}
+
+// OrderFilter selects orders for the staff queue.
+type OrderFilter struct {
+	// Status is a status, or "open" for every status still being worked on.
+	Status    string
+	SessionID string
+	Limit     int
+}
+
+// Orders lists orders oldest first.
+func (s *Store) Orders(ctx context.Context, f OrderFilter) ([]pantry.Order, error) {
+	var where []string
+	var args []any
+	switch {
+	case f.Status == "open":
+		where = append(where, `o.status IN ('placed', 'accepted', 'preparing', 'ready')`)
+	case f.Status != "":
+		if !pantry.OrderStatus(f.Status).Valid() {
+			return nil, pantry.Errorf(pantry.EINVALID, "unknown status %q", f.Status)
+		}
+		where, args = append(where, `o.status = ?`), append(args, f.Status)
+	}
+	if f.SessionID != "" {
+		where, args = append(where, `o.session_id = ?`), append(args, f.SessionID)
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 1000
+	}
+	cond := "1 = 1"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
+	}
+	return loadOrders(ctx, s.r, cond, args, f.Limit)
+}
+
+const orderColumns = `o.id, sp.site_id, o.space_id, sp.name, o.session_id, o.status, o.note, o.deliver_to,
+	o.subtotal, o.discount, o.total, o.currency, o.coupon_code, o.cost_center, o.payment_method,
+	o.catalog_rev, o.cancel_reason, o.created_at, o.updated_at`
+
+func scanOrder(sc interface{ Scan(...any) error }) (pantry.Order, error) {
+	var o pantry.Order
+	var created, updated int64
+	err := sc.Scan(&o.ID, &o.SiteID, &o.SpaceID, &o.SpaceName, &o.SessionID, &o.Status, &o.Note, &o.DeliverTo,
+		&o.Subtotal.Amount, &o.Discount.Amount, &o.Total.Amount, &o.Total.Currency, &o.Coupon, &o.CostCenter,
+		&o.Payment, &o.CatalogRev, &o.CancelReason, &created, &updated)
+	o.Subtotal.Currency, o.Discount.Currency = o.Total.Currency, o.Total.Currency
+	o.CreatedAt, o.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return o, err
+}
+
+func loadOrder(ctx context.Context, q querier, id string) (pantry.Order, error) {
+	orders, err := loadOrders(ctx, q, "o.id = ?", []any{id}, 1)
+	if err != nil {
+		return pantry.Order{}, err
+	}
+	if len(orders) == 0 {
+		return pantry.Order{}, pantry.Errorf(pantry.ENOTFOUND, "order %s not found", id)
+	}
+	return orders[0], nil
+}
+
+// loadOrders loads the orders matching cond, oldest first, and their lines
+// in a second query rather than one per order.
+func loadOrders(ctx context.Context, q querier, cond string, args []any, limit int) ([]pantry.Order, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders o JOIN spaces sp ON sp.id = o.space_id
+		WHERE `+cond+` ORDER BY o.created_at, o.id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("load orders: %w", err)
+	}
+	out := []pantry.Order{}
+	index := map[string]int{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load orders: %w", err)
+		}
+		index[o.ID] = len(out)
+		out = append(out, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load orders: %w", err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	return out, loadLines(ctx, q, out, index)
+}
+
+func loadLines(ctx context.Context, q querier, orders []pantry.Order, index map[string]int) error {
+	ids := make([]any, 0, len(orders))
+	for _, o := range orders {
+		ids = append(ids, o.ID)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT order_id, item_id, name, quantity, unit_price, line_total, note
+		FROM order_lines WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, line_no`, jsonArray(ids))
+	if err != nil {
+		return fmt.Errorf("load order lines: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var orderID string
+		var l pantry.OrderLine
+		if err := rows.Scan(&orderID, &l.ItemID, &l.Name, &l.Quantity, &l.UnitPrice.Amount, &l.LineTotal.Amount, &l.Note); err != nil {
+			return fmt.Errorf("load order lines: %w", err)
+		}
+		i, ok := index[orderID]
+		if !ok {
+			return errors.New("load order lines: line of an unknown order")
+		}
+		l.UnitPrice.Currency, l.LineTotal.Currency = orders[i].Total.Currency, orders[i].Total.Currency
+		orders[i].Lines = append(orders[i].Lines, l)
+	}
+	return rows.Err()
+}

@@ -1,0 +1,90 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// appendEvent writes one outbox event in tx, the same transaction as the
+// change it describes: no change without its event, no event without its
+// change. Its seq is MAX(seq)+1 under the single writer, so seqs never gap.
+func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, typ, entityID string, payload any) error {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", typ, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (seq, id, type, entity_id, payload, created_at)
+		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?, ?, ?, ?)`,
+		pantry.NewID(), typ, entityID, string(body), s.now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", typ, err)
+	}
+	return nil
+}
+
+// Outbox lists up to limit events with seq > after, oldest first.
+func (s *Store) Outbox(ctx context.Context, after int64, limit int) ([]pantry.OutboxEvent, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, id, type, entity_id, payload, created_at, pushed_at
+		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []pantry.OutboxEvent
+	for rows.Next() {
+		var e pantry.OutboxEvent
+		var payload string
+		var created int64
+		var pushed sql.NullInt64
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Type, &e.EntityID, &payload, &created, &pushed); err != nil {
+			return nil, fmt.Errorf("list outbox: %w", err)
+		}
+		e.Payload = json.RawMessage(payload)
+		e.CreatedAt = fromNanos(created)
+		if pushed.Valid {
+			t := fromNanos(pushed.Int64)
+			e.PushedAt = &t
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return out, nil
+}
+
+// OutboxStats summarizes the outbox for metrics and `pantry edge status`.
+type OutboxStats struct {
+	LastSeq        int64     `json:"last_seq"`
+	Unpushed       int64     `json:"unpushed"`
+	OldestUnpushed time.Time `json:"oldest_unpushed,omitzero"`
+}
+
+// OutboxStats reports the outbox's depth and age.
+func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
+	var st OutboxStats
+	var oldest sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT COALESCE(MAX(seq), 0) FROM outbox),
+		(SELECT COUNT(*) FROM outbox WHERE pushed_at IS NULL),
+		(SELECT MIN(created_at) FROM outbox WHERE pushed_at IS NULL)`).Scan(&st.LastSeq, &st.Unpushed, &oldest)
+	if err != nil {
+		return st, fmt.Errorf("outbox stats: %w", err)
+	}
+	if oldest.Valid {
+		st.OldestUnpushed = fromNanos(oldest.Int64)
+	}
+	return st, nil
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func jsonArray(v []any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// Tablet is a pantry staff tablet's identity.
+type Tablet struct {
+	ID       string
+	Username string
+	Name     string
+	SiteID   string
+}
+
+func insertTablet(ctx context.Context, tx *sql.Tx, username, password, name string) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("hash tablet password: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO tablets (id, username, password_hash, name) VALUES (?, ?, ?, ?)`,
+		pantry.NewID(), username, string(hash), name)
+	if err != nil {
+		return fmt.Errorf("insert tablet: %w", err)
+	}
+	return nil
+}
+
+// AddTablet creates a tablet credential (the technician's CLI does this on a
+// node that is not enrolled with a cloud yet).
+func (s *Store) AddTablet(ctx context.Context, username, password, name string) error {
+	if err := pantry.CheckText("username", username, pantry.MaxCodeLen); err != nil || username == "" {
+		return pantry.Errorf(pantry.EINVALID, "username must be 1 to %d characters", pantry.MaxCodeLen)
+	}
+	if len(password) < 12 || len(password) > 72 {
+		return pantry.Errorf(pantry.EINVALID, "password must be 12 to 72 bytes")
+	}
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tablets WHERE username = ?`, username).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return pantry.Errorf(pantry.ECONFLICT, "a tablet named %q exists already", username)
+		}
+		return insertTablet(ctx, tx, username, password, name)
+	})
+	if err != nil {
+		return fmt.Errorf("add tablet: %w", err)
+	}
+	return nil
+}
+
+// AuthenticateTablet checks a tablet's username and password and returns
+// the site it works for. The MQTT broker calls it on every CONNECT.
+func (s *Store) AuthenticateTablet(ctx context.Context, username, password string) (string, error) {
+	t, err := s.checkTablet(ctx, username, password)
+	return t.SiteID, err
+}
+
+func (s *Store) checkTablet(ctx context.Context, username, password string) (Tablet, error) {
+	var t Tablet
+	var hash string
+	refused := pantry.Errorf(pantry.EUNAUTHORIZED, "wrong username or password")
+	if username == "" || len(username) > pantry.MaxCodeLen || len(password) > 72 {
+		return t, refused
+	}
+	err := s.r.QueryRowContext(ctx, `SELECT t.id, t.username, t.name, t.password_hash, m.value
+		FROM tablets t JOIN meta m ON m.key = 'site_id' WHERE t.username = ?`, username).
+		Scan(&t.ID, &t.Username, &t.Name, &hash, &t.SiteID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Spend the same time as a real check so usernames cannot be probed.
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return t, refused
+	}
+	if err != nil {
+		return t, fmt.Errorf("load tablet: %w", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return t, refused
+	}
+	return t, nil
+}
+
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+
+// StaffLogin exchanges a tablet's username and password for a bearer token
+// valid for ttl.
+func (s *Store) StaffLogin(ctx context.Context, username, password string, ttl time.Duration) (string, error) {
+	t, err := s.checkTablet(ctx, username, password)
+	if err != nil {
+		return "", err
+	}
+	token := pantry.NewSecret(32)
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		now := s.now()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM staff_tokens WHERE expires_at <= ?`, now.UnixNano()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO staff_tokens (token_hash, tablet_id, expires_at) VALUES (?, ?, ?)`,
+			hashToken(token), t.ID, now.Add(ttl).UnixNano())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("staff login: %w", err)
+	}
+	return token, nil
+}
+
+// StaffByToken returns the tablet a live staff token belongs to.
+func (s *Store) StaffByToken(ctx context.Context, token string) (Tablet, error) {
+	var t Tablet
+	var expires int64
+	if token == "" || len(token) > 256 {
+		return t, pantry.Errorf(pantry.EUNAUTHORIZED, "a valid staff token is required")
+	}
+	err := s.r.QueryRowContext(ctx, `SELECT t.id, t.username, t.name, m.value, k.expires_at
+		FROM staff_tokens k JOIN tablets t ON t.id = k.tablet_id JOIN meta m ON m.key = 'site_id'
+		WHERE k.token_hash = ?`, hashToken(token)).Scan(&t.ID, &t.Username, &t.Name, &t.SiteID, &expires)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !s.now().Before(fromNanos(expires)) {
+		return Tablet{}, pantry.Errorf(pantry.EUNAUTHORIZED, "a valid staff token is required")
+	}
+	if err != nil {
+		return t, fmt.Errorf("load staff token: %w", err)
+	}
+	return t, nil
+}

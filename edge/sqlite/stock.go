@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// StockChange is an item's level after a movement, and whether the movement
+// took it across its low-stock threshold (the moment to alert staff).
+type StockChange struct {
+	Level     pantry.StockLevel
+	BecameLow bool
+}
+
+// moveStock appends one movement to the ledger, updates the cached level and
+// writes its stock.moved event, all in tx.
+func (s *Store) moveStock(ctx context.Context, tx *sql.Tx, itemID string, delta int64, reason pantry.StockReason, orderID, actor string) (StockChange, error) {
+	var ch StockChange
+	var before, threshold int64
+	err := tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, itemID).
+		Scan(&ch.Level.Name, &before, &threshold)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ch, pantry.Errorf(pantry.ENOTFOUND, "item %s not found", itemID)
+	}
+	if err != nil {
+		return ch, fmt.Errorf("read stock level: %w", err)
+	}
+	m := pantry.StockMovement{
+		ID: pantry.NewID(), ItemID: itemID, Delta: delta, Reason: reason,
+		OrderID: orderID, CreatedAt: s.now().UTC(),
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stock_movements (id, item_id, delta, reason, order_id, actor, created_at)
+		VALUES (?, ?, ?, ?, NULLIF(?, ''), ?, ?)`, m.ID, itemID, delta, string(reason), orderID, actor, m.CreatedAt.UnixNano()); err != nil {
+		return ch, fmt.Errorf("insert stock movement: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stock_levels (item_id, level) VALUES (?, ?)
+		ON CONFLICT (item_id) DO UPDATE SET level = level + excluded.level`, itemID, delta); err != nil {
+		return ch, fmt.Errorf("update stock level: %w", err)
+	}
+	if err := s.appendEvent(ctx, tx, pantry.EventStockMoved, m.ID, m); err != nil {
+		return ch, err
+	}
+	after := before + delta
+	ch.Level.ItemID, ch.Level.Level = itemID, after
+	ch.Level.Low = pantry.IsLow(after, threshold)
+	ch.BecameLow = ch.Level.Low && !pantry.IsLow(before, threshold)
+	return ch, nil
+}
+
+// RecordStock records a staff movement (restock, waste or count correction).
+// A movement that would take the level below zero is refused.
+func (s *Store) RecordStock(ctx context.Context, itemID string, delta int64, reason pantry.StockReason, actor string) (StockChange, error) {
+	if !reason.StaffReason() {
+		return StockChange{}, pantry.Errorf(pantry.EINVALID, "reason must be restock, waste or count")
+	}
+	if delta == 0 || delta > pantry.MaxStockDelta || delta < -pantry.MaxStockDelta {
+		return StockChange{}, pantry.Errorf(pantry.EINVALID, "delta must be non-zero and at most %d either way", pantry.MaxStockDelta)
+	}
+	if reason == pantry.StockRestock && delta < 0 {
+		return StockChange{}, pantry.Errorf(pantry.EINVALID, "a restock adds stock: delta must be positive")
+	}
+	if reason == pantry.StockWaste && delta > 0 {
+		return StockChange{}, pantry.Errorf(pantry.EINVALID, "waste removes stock: delta must be negative")
+	}
+	var ch StockChange
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		level, err := stockLevel(ctx, tx, itemID)
+		if err != nil {
+			return err
+		}
+		if level+delta < 0 {
+			return pantry.Errorf(pantry.EINVALID, "only %d in stock: the level cannot go below zero", level)
+		}
+		ch, err = s.moveStock(ctx, tx, itemID, delta, reason, "", actor)
+		return err
+	})
+	if err != nil {
+		return StockChange{}, fmt.Errorf("record stock: %w", err)
+	}
+	return ch, nil
+}
+
+func stockLevel(ctx context.Context, q querier, itemID string) (int64, error) {
+	var level int64
+	err := q.QueryRowContext(ctx, `SELECT COALESCE((SELECT level FROM stock_levels WHERE item_id = i.id), 0)
+		FROM items i WHERE i.id = ?`, itemID).Scan(&level)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, pantry.Errorf(pantry.ENOTFOUND, "item %s not found", itemID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read stock level: %w", err)
+	}
+	return level, nil
+}
+
+// StockLevels lists every item's level, by catalog order.
+func (s *Store) StockLevels(ctx context.Context) ([]pantry.StockLevel, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT i.id, i.name, COALESCE(l.level, 0), i.low_stock_threshold
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id ORDER BY i.sort, i.name`)
+	if err != nil {
+		return nil, fmt.Errorf("list stock: %w", err)
+	}
+	defer rows.Close()
+	out := []pantry.StockLevel{}
+	for rows.Next() {
+		var l pantry.StockLevel
+		var threshold int64
+		if err := rows.Scan(&l.ItemID, &l.Name, &l.Level, &threshold); err != nil {
+			return nil, fmt.Errorf("list stock: %w", err)
+		}
+		l.Low = pantry.IsLow(l.Level, threshold)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// LedgerMismatches returns the items whose cached level differs from the sum
+// of their ledger: always empty unless something is badly wrong. Tests and
+// `pantry edge status` use it.
+func (s *Store) LedgerMismatches(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT i.id FROM items i
+		WHERE COALESCE((SELECT level FROM stock_levels WHERE item_id = i.id), 0)
+		   != COALESCE((SELECT SUM(delta) FROM stock_movements WHERE item_id = i.id), 0)`)
+	if err != nil {
+		return nil, fmt.Errorf("check ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("check ledger: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,288 @@
+// Package sqlite is the edge node's store: the site's whole working state and
+// the transactional outbox, in one SQLite file (modernc.org/sqlite, no cgo).
+//
+// SQLite has one writer. All writes go through a single goroutine that owns the
+// only write connection and commits them in groups: each request runs inside
+// its own SAVEPOINT of a shared transaction, so one order failing (out of
+// stock) rolls back only itself, and one fsync covers the whole group. Reads
+// use a separate pool of read-only connections, which WAL lets run while the
+// writer writes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pantry/pantry/internal/pantry"
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+)
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// Now is the clock; tests inject one so expiry needs no sleeping.
+	Now func() time.Time
+	// MaxBatch caps how many write requests share one transaction.
+	MaxBatch int
+}
+
+// Store is the edge's SQLite store.
+type Store struct {
+	path string
+	w    *sql.DB // exactly one connection: SQLite has one writer
+	r    *sql.DB // read-only pool
+	now  func() time.Time
+
+	maxBatch int
+	reqs     chan *writeReq
+	stop     chan struct{}
+	stopped  chan struct{}
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// FileName is the database file inside the edge's data directory.
+const FileName = "pantry.db"
+
+// Open opens (creating if needed) the store in dir, applies migrations and
+// starts the writer. Close it when done.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := checkWritable(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, FileName)
+	s := &Store{
+		path:     path,
+		now:      opts.Now,
+		maxBatch: opts.MaxBatch,
+		reqs:     make(chan *writeReq, 1024),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBatch <= 0 {
+		s.maxBatch = 128
+	}
+	var err error
+	if s.w, err = sql.Open("sqlite", writeDSN(path)); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	if err := s.w.PingContext(ctx); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		s.w.Close()
+		return nil, err
+	}
+	if s.r, err = sql.Open("sqlite", readDSN(path)); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("open store readers: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+	go s.writer()
+	return s, nil
+}
+
+// writeDSN configures the single write connection.
+//
+//   - busy_timeout first, so the pragmas after it wait instead of failing.
+//   - journal_mode=WAL: readers never block the writer and vice versa.
+//   - synchronous=FULL: in WAL mode this fsyncs the WAL at every commit, so
+//     an order that got its 201 survives power loss, not only kill -9 (NORMAL
+//     would survive kill -9 but may lose the last commits on power loss).
+//     Group commit pays for the fsync once per batch, not once per order.
+//   - foreign_keys=1: SQLite leaves them off by default; an order line must
+//     never point at an item that does not exist.
+//   - _txlock=immediate: take the write lock at BEGIN, so a transaction that
+//     reads then writes cannot fail half-way with "database is locked".
+//
+// A file: URI is required: modernc drops the query string of a plain path.
+func writeDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// readDSN configures the read pool: query_only so a bug cannot write around
+// the writer goroutine.
+func readDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "query_only(1)")
+	return "file:" + path + "?" + q.Encode()
+}
+
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close stops the writer, waiting for queued writes, and closes the database.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.stopped
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks that the store answers reads and the writer is running.
+func (s *Store) Ping(ctx context.Context) error {
+	select {
+	case <-s.stopped:
+		return errors.New("store is closed")
+	default:
+	}
+	return s.r.PingContext(ctx)
+}
+
+// write runs fn in the writer's current group transaction, inside its own
+// savepoint, and returns once the group is durably committed. fn's error
+// rolls back only fn's own writes. fn runs with a context of the group, not
+// of the caller: cancelling one caller must not interrupt the shared
+// connection in the middle of another caller's statement.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-s.stop:
+		return pantry.Errorf(pantry.EUNAVAILABLE, "the store is shutting down")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the write may
+	// already be committed, and the caller must not report it as failed.
+	return <-req.done
+}
+
+func (s *Store) writer() {
+	defer close(s.stopped)
+	batch := make([]*writeReq, 0, s.maxBatch)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.reqs:
+		case <-s.stop:
+			s.drain()
+			return
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commitGroup(batch)
+	}
+}
+
+// drain fails whatever was queued after Close began.
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.reqs:
+			s.commitGroup([]*writeReq{r})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commitGroup(batch []*writeReq) {
+	results := make([]error, len(batch))
+	err := s.runGroup(batch, results)
+	for i, r := range batch {
+		if err != nil {
+			r.done <- err
+		} else {
+			r.done <- results[i]
+		}
+	}
+}
+
+func (s *Store) runGroup(batch []*writeReq, results []error) error {
+	ctx := context.Background() // a group outlives any one request's context
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return storageErr("begin", err)
+	}
+	defer tx.Rollback()
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			return storageErr("savepoint", err)
+		}
+		if err := r.fn(ctx, tx); err != nil {
+			results[i] = storageErr("write", err)
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				return storageErr("rollback to savepoint", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+			return storageErr("release savepoint", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return storageErr("commit", err)
+	}
+	return nil
+}
+
+// storageErr turns a full or failing disk into a clear, coded refusal
+// (DESIGN.md invariant 9: full disk is an answer, not a crash).
+func storageErr(op string, err error) error {
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3lib.SQLITE_FULL:
+			return fmt.Errorf("%s: %w: %w", op, pantry.Errorf(pantry.EUNAVAILABLE, "the edge node's disk is full; nothing was saved"), err)
+		case sqlite3lib.SQLITE_IOERR, sqlite3lib.SQLITE_READONLY, sqlite3lib.SQLITE_CANTOPEN:
+			return fmt.Errorf("%s: %w: %w", op, pantry.Errorf(pantry.EUNAVAILABLE, "the edge node cannot write to its disk; nothing was saved"), err)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -1,0 +1,192 @@
+package pantry
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// OrderStatus is where an order is in its lifecycle.
+type OrderStatus string
+
+// The order lifecycle: placed → accepted → preparing → ready → delivered,
+// and cancelled from placed or accepted.
+const (
+	StatusPlaced    OrderStatus = "placed"
+	StatusAccepted  OrderStatus = "accepted"
+	StatusPreparing OrderStatus = "preparing"
+	StatusReady     OrderStatus = "ready"
+	StatusDelivered OrderStatus = "delivered"
+	StatusCancelled OrderStatus = "cancelled"
+)
+
+var transitions = map[OrderStatus][]OrderStatus{
+	StatusPlaced:    {StatusAccepted, StatusCancelled},
+	StatusAccepted:  {StatusPreparing, StatusCancelled},
+	StatusPreparing: {StatusReady},
+	StatusReady:     {StatusDelivered},
+}
+
+// Valid reports whether s is a known status.
+func (s OrderStatus) Valid() bool {
+	switch s {
+	case StatusPlaced, StatusAccepted, StatusPreparing, StatusReady, StatusDelivered, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Open reports whether an order in status s is still being worked on and so
+// belongs in the staff queue.
+func (s OrderStatus) Open() bool {
+	return s == StatusPlaced || s == StatusAccepted || s == StatusPreparing || s == StatusReady
+}
+
+// CanTransition reports whether an order may move from one status to another.
+func CanTransition(from, to OrderStatus) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Delivery says where an order goes.
+type Delivery string
+
+// Deliver to the room, or the attendee picks it up at the pantry.
+const (
+	DeliverRoom   Delivery = "room"
+	DeliverPickup Delivery = "pickup"
+)
+
+// PaymentMethod is how an order is paid.
+type PaymentMethod string
+
+// Orders are either on the house or charged to a cost center.
+const (
+	PayComplimentary PaymentMethod = "complimentary"
+	PayCostCenter    PaymentMethod = "cost_center"
+)
+
+// Order is one attendee order from one room.
+type Order struct {
+	ID           string        `json:"id"`
+	SiteID       string        `json:"site_id"`
+	SpaceID      string        `json:"space_id"`
+	SpaceName    string        `json:"space_name"`
+	SessionID    string        `json:"-"`
+	Status       OrderStatus   `json:"status"`
+	Lines        []OrderLine   `json:"lines"`
+	Note         string        `json:"note"`
+	DeliverTo    Delivery      `json:"deliver_to"`
+	Subtotal     Money         `json:"subtotal"`
+	Discount     Money         `json:"discount"`
+	Total        Money         `json:"total"`
+	Coupon       string        `json:"coupon,omitempty"`
+	CostCenter   string        `json:"cost_center,omitempty"`
+	Payment      PaymentMethod `json:"payment"`
+	CatalogRev   int64         `json:"catalog_revision"`
+	CancelReason string        `json:"cancel_reason,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+}
+
+// OrderLine is one item of an order, priced when the order was placed.
+type OrderLine struct {
+	ItemID    string `json:"item_id"`
+	Name      string `json:"name"`
+	Quantity  int    `json:"quantity"`
+	UnitPrice Money  `json:"unit_price"`
+	LineTotal Money  `json:"line_total"`
+	Note      string `json:"note"`
+}
+
+// Limits on what one order may ask for. A meeting room of 40 people does not
+// order 10,000 coffees; a request that does is a mistake or an attack.
+const (
+	MaxLines        = 50
+	MaxQuantity     = 100
+	MaxNoteLen      = 500
+	MaxCodeLen      = 64
+	MaxIdempotency  = 128
+	MaxNameLen      = 200
+	MaxStockDelta   = 100_000
+	MaxReasonLength = 500
+)
+
+// PlaceOrder is an attendee's request to place an order.
+type PlaceOrder struct {
+	Lines      []LineRequest `json:"lines"`
+	Note       string        `json:"note"`
+	DeliverTo  Delivery      `json:"deliver_to"`
+	Coupon     string        `json:"coupon"`
+	CostCenter string        `json:"cost_center"`
+}
+
+// LineRequest is one requested line of a PlaceOrder.
+type LineRequest struct {
+	ItemID   string `json:"item_id"`
+	Quantity int    `json:"quantity"`
+	Note     string `json:"note"`
+}
+
+// Validate checks the request's shape: bounds, lengths and UTF-8. Whether
+// items exist and are in stock is the store's business.
+func (p *PlaceOrder) Validate() error {
+	if len(p.Lines) == 0 {
+		return Errorf(EINVALID, "an order needs at least one line")
+	}
+	if len(p.Lines) > MaxLines {
+		return Errorf(EINVALID, "an order may have at most %d lines", MaxLines)
+	}
+	if p.DeliverTo == "" {
+		p.DeliverTo = DeliverRoom
+	}
+	if p.DeliverTo != DeliverRoom && p.DeliverTo != DeliverPickup {
+		return Errorf(EINVALID, "deliver_to must be \"room\" or \"pickup\"")
+	}
+	if err := CheckText("note", p.Note, MaxNoteLen); err != nil {
+		return err
+	}
+	if err := CheckText("coupon", p.Coupon, MaxCodeLen); err != nil {
+		return err
+	}
+	if err := CheckText("cost_center", p.CostCenter, MaxCodeLen); err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(p.Lines))
+	for i, l := range p.Lines {
+		if l.ItemID == "" || len(l.ItemID) > MaxCodeLen {
+			return Errorf(EINVALID, "line %d: item_id is required", i+1)
+		}
+		if seen[l.ItemID] {
+			return Errorf(EINVALID, "line %d: item %s appears twice; use its quantity", i+1, l.ItemID)
+		}
+		seen[l.ItemID] = true
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			return Errorf(EINVALID, "line %d: quantity must be between 1 and %d", i+1, MaxQuantity)
+		}
+		if err := CheckText("line note", l.Note, MaxNoteLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckText rejects invalid UTF-8, control characters other than newline
+// and tab, and strings longer than max bytes.
+func CheckText(field, s string, max int) error {
+	if len(s) > max {
+		return Errorf(EINVALID, "%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(s) {
+		return Errorf(EINVALID, "%s is not valid UTF-8", field)
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return Errorf(EINVALID, "%s contains a control character", field)
+		}
+	}
+	return nil
+}
