@@ -69,3 +69,20 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
+
+// SpaceByCode returns the room whose QR code is code.
+func (s *Store) SpaceByCode(ctx context.Context, code string) (pantry.Space, error) {
+	var sp pantry.Space
+	if code == "" || len(code) > pantry.MaxCodeLen {
+		return sp, pantry.Errorf(pantry.ENOTFOUND, "no room has this code")
+	}
+	err := s.r.QueryRowContext(ctx, `SELECT id, site_id, name, floor, code FROM spaces WHERE code = ?`, code).
+		Scan(&sp.ID, &sp.SiteID, &sp.Name, &sp.Floor, &sp.Code)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sp, pantry.Errorf(pantry.ENOTFOUND, "no room has this code")
+	}
+	if err != nil {
+		return sp, fmt.Errorf("load space: %w", err)
+	}
+	return sp, nil
+}

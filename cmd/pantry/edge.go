@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pantry/pantry/edge"
+	"github.com/pantry/pantry/edge/sqlite"
+)
+
+func newEdgeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "edge", Short: "Run and look after a building's edge node"}
+	cmd.AddCommand(newEdgeServeCmd(getenv, stdout, stderr), newEdgeOutboxCmd(getenv, stdout), newEdgeTabletCmd(getenv, stdout))
+	return cmd
+}
+
+func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	var cfg edge.Config
+	var jsonLogs bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the building: attendee pages, staff API, MQTT broker",
+	}
+	e := &env{getenv: getenv, flags: cmd.Flags()}
+	e.String(&cfg.DataDir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
+	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8080", "HTTP listen address")
+	e.String(&cfg.MQTTAddr, "mqtt", "PANTRY_MQTT_ADDR", ":1883", "MQTT (TCP) listen address")
+	e.String(&cfg.MQTTWSAddr, "mqtt-ws", "PANTRY_MQTT_WS_ADDR", ":1884", "MQTT over WebSocket listen address (empty disables)")
+	e.String(&cfg.PublicURL, "public-url", "PANTRY_PUBLIC_URL", "", "base URL printed in QR codes (default http://LAN-ADDRESS:PORT)")
+	e.Bool(&cfg.Demo, "demo", "PANTRY_DEMO", false, "seed a demo site on first start")
+	e.Duration(&cfg.SessionTTL, "session-ttl", "PANTRY_SESSION_TTL", 3*time.Hour, "attendee session lifetime")
+	e.Int(&cfg.SessionOrders, "limit-session-orders", "PANTRY_LIMIT_SESSION_ORDERS", 30, "max orders per attendee session per 10 minutes (0 disables)")
+	e.Int(&cfg.AddressRPM, "limit-address-rpm", "PANTRY_LIMIT_ADDRESS_RPM", 600, "max requests per client address per minute (0 disables)")
+	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		cfg.Log = newLogger(stderr, jsonLogs)
+		n, err := edge.New(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		if d := n.Demo(); d != nil {
+			if err := printDemo(stdout, cfg.DataDir, n.PublicURL(), d); err != nil {
+				n.Close()
+				return err
+			}
+		}
+		return n.Run(cmd.Context())
+	}
+	return cmd
+}
+
+// demoFile is DIR/demo.json: what a script or test needs to use the demo.
+type demoFile struct {
+	OrgID  string     `json:"org_id"`
+	SiteID string     `json:"site_id"`
+	Rooms  []demoRoom `json:"rooms"`
+	Tablet struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	} `json:"tablet"`
+	Coupon string `json:"coupon"`
+}
+
+type demoRoom struct {
+	Name string `json:"name"`
+	Code string `json:"code"`
+	URL  string `json:"url"`
+}
+
+func printDemo(w io.Writer, dir, base string, d *sqlite.Demo) error {
+	f := demoFile{OrgID: d.OrgID, SiteID: d.SiteID, Coupon: d.Coupon}
+	f.Tablet.Username, f.Tablet.Password = d.Tablet.Username, d.Tablet.Password
+	fmt.Fprintf(w, "Demo site ready. Rooms (open on a phone, or print as QR codes):\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range d.Rooms {
+		room := demoRoom{Name: r.Name, Code: r.Code, URL: base + "/q/" + r.Code}
+		f.Rooms = append(f.Rooms, room)
+		fmt.Fprintf(tw, "  %s\t%s\n", room.Name, room.URL)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "Tablet login: %s / %s   Coupon: %s   Cost center: CC-1001\n", f.Tablet.Username, f.Tablet.Password, f.Coupon)
+	body, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write demo.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "demo.json"), append(body, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write demo.json: %w", err)
+	}
+	return nil
+}

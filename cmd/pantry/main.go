@@ -1,0 +1,30 @@
+// Command pantry is the one binary of Pantry: the edge node, the cloud
+// service and the technician's tools.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pantry:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, with its environment as arguments so tests can
+// call it in-process with :0 ports and a temp data dir.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	root := newRootCmd(getenv, stdout, stderr)
+	root.SetArgs(args[1:])
+	return root.ExecuteContext(ctx)
+}

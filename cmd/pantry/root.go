@@ -1,0 +1,85 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "pantry",
+		Short:         "Offline-first ordering for corporate pantries",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newEdgeCmd(getenv, stdout, stderr))
+	return root
+}
+
+// env binds flags to their PANTRY_* environment variables: a variable that
+// is set becomes the flag's default, and an explicit flag still wins.
+type env struct {
+	getenv func(string) string
+	flags  *pflag.FlagSet
+	err    error
+}
+
+func (e *env) String(p *string, name, key, def, usage string) {
+	if v := e.getenv(key); v != "" {
+		def = v
+	}
+	e.flags.StringVar(p, name, def, usage+" (env "+key+")")
+}
+
+func (e *env) Int(p *int, name, key string, def int, usage string) {
+	if v := e.getenv(key); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil && e.err == nil {
+			e.err = &envError{key, v}
+		}
+		def = n
+	}
+	e.flags.IntVar(p, name, def, usage+" (env "+key+")")
+}
+
+func (e *env) Duration(p *time.Duration, name, key string, def time.Duration, usage string) {
+	if v := e.getenv(key); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil && e.err == nil {
+			e.err = &envError{key, v}
+		}
+		def = d
+	}
+	e.flags.DurationVar(p, name, def, usage+" (env "+key+")")
+}
+
+func (e *env) Bool(p *bool, name, key string, def bool, usage string) {
+	if v := e.getenv(key); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil && e.err == nil {
+			e.err = &envError{key, v}
+		}
+		def = b
+	}
+	e.flags.BoolVar(p, name, def, usage+" (env "+key+")")
+}
+
+type envError struct{ key, value string }
+
+func (e *envError) Error() string {
+	return "environment variable " + e.key + "=" + strconv.Quote(e.value) + " is not a valid value"
+}
+
+func newLogger(w io.Writer, json bool) *slog.Logger {
+	if json {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

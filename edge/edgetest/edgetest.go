@@ -1,0 +1,218 @@
+// Package edgetest starts real edge nodes for tests: a real SQLite file in
+// a temp dir, the real broker and a real HTTP listener on loopback ports.
+package edgetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pantry/pantry/edge"
+	"github.com/pantry/pantry/edge/sqlite"
+)
+
+// Clock is a settable clock for tests of expiry.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Node is a running demo edge node.
+type Node struct {
+	*edge.Node
+	URL    string
+	Demo   sqlite.Demo
+	WSAddr string
+	Dir    string
+}
+
+// FreePort returns a loopback address with a port that was free a moment
+// ago: mochi's WebSocket listener binds only when served and cannot report
+// a :0 port.
+func FreePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Start starts a demo node on loopback ports and stops it at cleanup.
+// Rate limits are off unless configure sets them.
+func Start(tb testing.TB, configure ...func(*edge.Config)) *Node {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg := edge.Config{
+		DataDir: dir, HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0", MQTTWSAddr: FreePort(tb),
+		Demo: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := edge.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		tb.Fatalf("start edge node: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("edge node stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Errorf("edge node did not stop within 30 s")
+		}
+	})
+	node := &Node{Node: n, URL: "http://" + n.HTTPAddr().String(), Demo: *n.Demo(), WSAddr: cfg.MQTTWSAddr, Dir: dir}
+	node.waitReady(tb)
+	return node
+}
+
+func (n *Node) waitReady(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(n.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("edge node at %s not ready within 20 s", n.URL)
+}
+
+// Response is an HTTP response with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// ErrorCode returns the code of a JSON error body, or "".
+func (r Response) ErrorCode() string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &e)
+	return e.Error.Code
+}
+
+// Decode decodes the JSON body into v.
+func (r Response) Decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		tb.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Do sends a request. body may be nil, []byte, string or a value to encode
+// as JSON; headers are name/value pairs.
+func (n *Node) Do(tb testing.TB, method, path, token string, body any, headers ...string) Response {
+	tb.Helper()
+	var r *bytes.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = bytes.NewReader(raw)
+	}
+	var rd io.Reader
+	if r != nil {
+		rd = r
+	}
+	req, err := http.NewRequest(method, n.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+		if r.Len() > 1<<20 {
+			// Like curl does for large bodies: let the server refuse before
+			// the body is sent, instead of resetting the connection under it.
+			req.Header.Set("Expect", "100-continue")
+		}
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+var client = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}, Timeout: 60 * time.Second}
+
+// Session opens an attendee session in demo room i and returns its token.
+func (n *Node) Session(tb testing.TB, room int) string {
+	tb.Helper()
+	resp := n.Do(tb, "POST", "/api/v1/sessions", "", map[string]string{"space_code": n.Demo.Rooms[room].Code})
+	if resp.Status != http.StatusCreated {
+		tb.Fatalf("open session: %d %s", resp.Status, resp.Body)
+	}
+	var s struct{ Token string }
+	resp.Decode(tb, &s)
+	return s.Token
+}
+
+// StaffToken logs the demo tablet in.
+func (n *Node) StaffToken(tb testing.TB) string {
+	tb.Helper()
+	resp := n.Do(tb, "POST", "/api/v1/staff/login", "", map[string]string{"username": n.Demo.Tablet.Username, "password": n.Demo.Tablet.Password})
+	if resp.Status != http.StatusOK {
+		tb.Fatalf("staff login: %d %s", resp.Status, resp.Body)
+	}
+	var s struct{ Token string }
+	resp.Decode(tb, &s)
+	return s.Token
+}

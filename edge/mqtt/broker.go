@@ -1,0 +1,277 @@
+// Package mqtt embeds the edge node's MQTT 5 broker (mochi-mqtt): it
+// authenticates tablets, confines each to its own site's topic tree, and
+// publishes the domain events tablets and the edge's own Server-Sent Events
+// streams follow. Only the edge publishes; tablets only read.
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// Authenticator checks a tablet's MQTT login and returns the site the tablet
+// belongs to. Wrong credentials are a *pantry.Error with code
+// pantry.EUNAUTHORIZED; any other error means the check itself failed, and the
+// tablet is told the server is unavailable rather than that its password is
+// wrong. It runs once per connection attempt, never on the packet path.
+type Authenticator interface {
+	AuthenticateTablet(ctx context.Context, username, password string) (siteID string, err error)
+}
+
+// AuthenticatorFunc adapts a function to Authenticator, for wiring and tests.
+type AuthenticatorFunc func(ctx context.Context, username, password string) (string, error)
+
+var _ Authenticator = AuthenticatorFunc(nil)
+
+// AuthenticateTablet calls f.
+func (f AuthenticatorFunc) AuthenticateTablet(ctx context.Context, username, password string) (string, error) {
+	return f(ctx, username, password)
+}
+
+// Config says where the broker listens and where it logs.
+type Config struct {
+	TCPAddr string // e.g. ":1883" or "127.0.0.1:0"
+	WSAddr  string // e.g. ":1884"; "" disables the WebSocket listener; port 0 is refused
+	Log     *slog.Logger
+}
+
+// ErrClosed is returned by methods called after Close.
+var ErrClosed = errors.New("mqtt broker closed")
+
+// Broker is the edge's embedded MQTT broker. Create it with New, start it
+// with Serve and stop it with Close; publishing and Subscribe are safe for
+// concurrent use.
+type Broker struct {
+	server  *mochi.Server
+	hook    *hook
+	log     *slog.Logger
+	tcpAddr net.Addr
+	cancel  context.CancelFunc // ends in-flight authentications on Close
+
+	mu     sync.Mutex // serialises Serve and Close
+	served bool
+	closed atomic.Bool
+
+	nextSubID atomic.Int64 // inline subscription ids; mochi keys inline subscriptions by them
+}
+
+// Timeouts on the connect path; neither is on any packet path.
+const (
+	// connectTimeout bounds how long an accepted TCP connection may take to
+	// send CONNECT: mochi sets no deadline until it has read one, so a socket
+	// that never speaks would otherwise hold two goroutines forever.
+	connectTimeout = 10 * time.Second
+	// authTimeout bounds one Authenticator call.
+	authTimeout = 5 * time.Second
+)
+
+// New creates a broker with our authentication and ACL hook. It binds the TCP
+// listener now, so "address in use" is reported here rather than lost in a
+// log line, and checks that the WebSocket address is bindable for the same
+// reason: mochi's WebSocket listener binds only in Serve and logs, rather
+// than returns, a failure to bind. For that reason WSAddr cannot use port 0
+// (the port mochi picks could never be reported); a small window remains in
+// which another process can take the WebSocket port between New and Serve.
+func New(cfg Config, auth Authenticator) (*Broker, error) {
+	if auth == nil {
+		return nil, errors.New("mqtt: nil authenticator")
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", cfg.TCPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt listen %s: %w", cfg.TCPAddr, err)
+	}
+	if cfg.WSAddr != "" {
+		if err := checkBindable(cfg.WSAddr); err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("mqtt websocket listen %s: %w", cfg.WSAddr, err)
+		}
+	}
+	b, err := newBroker(cfg, log, auth, ln)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// newBroker builds the mochi server around an already bound TCP listener.
+func newBroker(cfg Config, log *slog.Logger, auth Authenticator, ln net.Listener) (*Broker, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	server := mochi.New(&mochi.Options{
+		Capabilities: capabilities(),
+		InlineClient: true, // Publish and Subscribe from the edge itself
+		Logger:       log.With("component", "mochi"),
+		// $SYS topics are unreadable by tablets (see readAllowed); refreshing
+		// them every second (the default) would only cost a ReadMemStats a second.
+		SysTopicResendInterval: 60,
+	})
+	b := &Broker{server: server, log: log, tcpAddr: ln.Addr(), cancel: cancel}
+	b.hook = newHook(ctx, server, auth, log)
+	if err := server.AddHook(b.hook, nil); err != nil {
+		cancel()
+		return nil, fmt.Errorf("mqtt add hook: %w", err)
+	}
+	tcp := listeners.NewNet("tcp", &acceptListener{Listener: ln, log: log})
+	if err := server.AddListener(tcp); err != nil {
+		cancel()
+		return nil, fmt.Errorf("mqtt add listener %s: %w", ln.Addr(), err)
+	}
+	if cfg.WSAddr != "" {
+		ws := listeners.NewWebsocket(listeners.Config{Type: listeners.TypeWS, ID: "ws", Address: cfg.WSAddr})
+		if err := server.AddListener(ws); err != nil {
+			cancel()
+			return nil, fmt.Errorf("mqtt add listener %s: %w", cfg.WSAddr, err)
+		}
+	}
+	return b, nil
+}
+
+// capabilities returns mochi's defaults with the settings that matter for
+// Pantry chosen deliberately.
+func capabilities() *mochi.Capabilities {
+	c := mochi.NewDefaultServerCapabilities()
+	// Retained queue and stock messages are the state a reconnecting tablet
+	// rebuilds its screen from, so they must live until the edge replaces or
+	// clears them. mochi v2.7.9 deletes any retained message older than
+	// MaximumMessageExpiryInterval (24 h by default) even when it carries no
+	// expiry property (Server.clearExpiredRetainedMessages, "enforced"): an
+	// order placed on Monday would vanish from Tuesday's queue. 0 disables
+	// that enforcement; our messages carry no expiry property, so they never
+	// expire. The same setting also stops mochi from force-expiring QoS 1
+	// messages queued for an offline session; MaximumInflight (default 8192)
+	// and MaximumSessionExpiryInterval below still bound those.
+	c.MaximumMessageExpiryInterval = 0
+	// A client whose outbound queue is full silently loses messages, QoS 1
+	// included (the hook then disconnects it so it resyncs; see
+	// OnPublishDropped). The largest burst is the retained replay when a
+	// tablet subscribes to its whole site: every open order plus every stock
+	// level, hundreds at most. 4096 leaves ten times that, so a replay can
+	// never overflow (which would otherwise loop: drop, disconnect, reconnect,
+	// replay), while costing 32 KiB of channel per connection instead of 64.
+	c.MaximumClientWritesPending = 4096
+	// A session kept for an offline tablet holds its subscriptions and
+	// queued messages. After an hour away, a tablet is better served by the
+	// retained queue than by a backlog of stale events, and memory stays
+	// bounded (mochi's default keeps MQTT 3 sessions for 136 years).
+	c.MaximumSessionExpiryInterval = 60 * 60
+	// Everything is published at QoS 1 and tablets never publish, so QoS 2
+	// state machines would only be attack surface.
+	c.MaximumQos = 1
+	// Tablets send CONNECT, SUBSCRIBE and PINGREQ: all small. Without a limit
+	// (mochi's default) one unauthenticated CONNECT could make the broker
+	// buffer up to 256 MiB.
+	c.MaximumPacketSize = 64 << 10
+	return c
+}
+
+// checkBindable reports whether addr can be listened on now.
+func checkBindable(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if port == "0" || port == "" {
+		return errors.New("port 0 is not supported: mochi's websocket listener binds in Serve and cannot report the port it picks")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// Serve starts accepting connections and returns at once, as mochi's Serve
+// does. It may be called once.
+func (b *Broker) Serve() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if b.served {
+		return errors.New("mqtt: Serve called twice")
+	}
+	if err := b.server.Serve(); err != nil {
+		return fmt.Errorf("mqtt serve: %w", err)
+	}
+	b.served = true
+	b.log.Info("mqtt broker serving", "tcp", b.tcpAddr.String())
+	return nil
+}
+
+// TCPAddr returns the address the TCP listener is bound to, so callers that
+// asked for port 0 learn the real port.
+func (b *Broker) TCPAddr() net.Addr { return b.tcpAddr }
+
+// Ready reports whether the broker is serving: Serve succeeded and Close has
+// not been called. Health checks use it.
+func (b *Broker) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.served && !b.closed.Load()
+}
+
+// Close stops the listeners, disconnects every client and cancels
+// authentications in progress. Retained messages live only in memory and are
+// lost: the edge republishes its state from its store after a restart.
+// Close may be called more than once, and before Serve.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.cancel()
+	if err := b.server.Close(); err != nil {
+		return fmt.Errorf("mqtt close: %w", err)
+	}
+	return nil
+}
+
+// acceptListener hardens the TCP listener mochi serves from. It gives every
+// accepted connection connectTimeout to send CONNECT (mochi replaces that
+// deadline with the keepalive deadline once it has read CONNECT), and it
+// retries temporary Accept errors: mochi's accept loop returns on any error,
+// so one EMFILE under a connection flood would otherwise stop the MQTT
+// listener for good.
+type acceptListener struct {
+	net.Listener
+	log *slog.Logger
+}
+
+// Accept returns the next connection, with its CONNECT deadline set. It
+// returns an error only once the listener is closed or fails permanently.
+func (l *acceptListener) Accept() (net.Conn, error) {
+	var delay time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			if err := c.SetDeadline(time.Now().Add(connectTimeout)); err != nil {
+				_ = c.Close()
+				continue
+			}
+			return c, nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, err
+		}
+		// Same backoff as net/http: the listener is still open, so retrying
+		// is what keeps the broker reachable once file descriptors free up.
+		delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+		l.log.Warn("mqtt accept failed; retrying", "err", err, "retry_in", delay)
+		time.Sleep(delay)
+	}
+}

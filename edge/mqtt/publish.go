@@ -1,0 +1,163 @@
+package mqtt
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// Events named in the "event" field of published payloads.
+const (
+	EventOrderCreated   = "order.created"
+	EventOrderUpdated   = "order.updated"
+	EventSessionExpired = pantry.EventSessionExpired
+	EventInventoryLow   = "inventory.low"
+)
+
+// qos is the QoS of everything the edge publishes: at least once, since a
+// tablet that misses an order update shows the wrong queue.
+const qos = 1
+
+// OrderEvent is the payload on pantry/{site}/orders/{order_id}.
+type OrderEvent struct {
+	Event string       `json:"event"`
+	Order pantry.Order `json:"order"`
+}
+
+// StockMessage is the retained payload on pantry/{site}/stock/{item_id}.
+type StockMessage struct {
+	ItemID string `json:"item_id"`
+	Level  int64  `json:"level"`
+	Low    bool   `json:"low"`
+}
+
+// SessionEvent is the payload on pantry/{site}/sessions/{session_id}.
+type SessionEvent struct {
+	Event     string    `json:"event"`
+	SessionID string    `json:"session_id"`
+	SpaceID   string    `json:"space_id"`
+	SpaceName string    `json:"space_name"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// PublishOrder announces an order change, event being EventOrderCreated or
+// EventOrderUpdated. Every change goes to pantry/{site}/orders/{id} as an
+// OrderEvent. The order itself is also retained on pantry/{site}/queue/{id}
+// while it is open, so a tablet that (re)subscribes gets the whole live queue
+// at once; when it closes, an empty retained message clears it, which live
+// subscribers receive as an empty payload meaning "left the queue".
+func (b *Broker) PublishOrder(siteID string, event string, o pantry.Order) error {
+	if event != EventOrderCreated && event != EventOrderUpdated {
+		return pantry.Errorf(pantry.EINVALID, "unknown order event %q", event)
+	}
+	if o.SiteID != "" && o.SiteID != siteID {
+		return pantry.Errorf(pantry.EINVALID, "order %s belongs to site %s, not %s", o.ID, o.SiteID, siteID)
+	}
+	if err := b.publishJSON(siteID, OrderEvent{Event: event, Order: o}, false, KindOrders, o.ID); err != nil {
+		return err
+	}
+	return b.PublishQueue(siteID, o)
+}
+
+// PublishQueue sets only the retained queue entry of o, as PublishOrder
+// does, without announcing a change: the edge uses it after a restart to
+// rebuild the broker's retained queue (held only in memory) from its store.
+func (b *Broker) PublishQueue(siteID string, o pantry.Order) error {
+	if o.SiteID != "" && o.SiteID != siteID {
+		return pantry.Errorf(pantry.EINVALID, "order %s belongs to site %s, not %s", o.ID, o.SiteID, siteID)
+	}
+	if o.Status.Open() {
+		return b.publishJSON(siteID, o, true, KindQueue, o.ID)
+	}
+	return b.publish(siteID, nil, true, KindQueue, o.ID)
+}
+
+// PublishStock retains an item's stock level on pantry/{site}/stock/{item_id},
+// so a tablet learns every level when it subscribes.
+func (b *Broker) PublishStock(siteID string, lvl pantry.StockLevel) error {
+	msg := StockMessage{ItemID: lvl.ItemID, Level: lvl.Level, Low: lvl.Low}
+	return b.publishJSON(siteID, msg, true, KindStock, lvl.ItemID)
+}
+
+// PublishAlert sends payload (a JSON object with an "event" field, such as
+// EventInventoryLow) to pantry/{site}/alerts. Alerts are not retained: they
+// are news, not state.
+func (b *Broker) PublishAlert(siteID string, payload any) error {
+	if payload == nil {
+		return pantry.Errorf(pantry.EINVALID, "alert payload is required")
+	}
+	return b.publishJSON(siteID, payload, false, KindAlerts)
+}
+
+// PublishSessionExpired tells the attendee page of session s, and staff, that
+// the session ended, on pantry/{site}/sessions/{session_id}.
+func (b *Broker) PublishSessionExpired(siteID string, s pantry.Session) error {
+	if s.SiteID != "" && s.SiteID != siteID {
+		return pantry.Errorf(pantry.EINVALID, "session %s belongs to site %s, not %s", s.ID, s.SiteID, siteID)
+	}
+	ev := SessionEvent{Event: EventSessionExpired, SessionID: s.ID, SpaceID: s.SpaceID, SpaceName: s.SpaceName, ExpiresAt: s.ExpiresAt}
+	return b.publishJSON(siteID, ev, false, KindSessions, s.ID)
+}
+
+// publishJSON encodes v and publishes it under the site's tree.
+func (b *Broker) publishJSON(siteID string, v any, retain bool, parts ...string) error {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s message: %w", parts[0], err)
+	}
+	return b.publish(siteID, payload, retain, parts...)
+}
+
+// publish sends payload to pantry/{site}/{parts...} through mochi's inline
+// client, which bypasses the ACL. mochi only queues the message for each
+// subscriber, so this never waits on a slow tablet.
+func (b *Broker) publish(siteID string, payload []byte, retain bool, parts ...string) error {
+	topic, err := SiteTopic(siteID, parts...)
+	if err != nil {
+		return err
+	}
+	if b.closed.Load() {
+		return fmt.Errorf("publish %s: %w", topic, ErrClosed)
+	}
+	if err := b.server.Publish(topic, payload, retain, qos); err != nil {
+		return fmt.Errorf("publish %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Subscribe calls fn for every message published on a topic matching filter,
+// for the edge's own Server-Sent Events streams. Retained messages matching
+// filter are delivered before Subscribe returns. fn runs on the publisher's
+// goroutine, possibly concurrently, and must not block: hand the message to
+// a buffered channel and drop or resync when it is full. payload is fn's own
+// copy; an empty one on a retained topic means the retained state was cleared.
+// The returned function unsubscribes; calling it more than once is harmless.
+func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte)) (unsubscribe func(), err error) {
+	if fn == nil {
+		return nil, pantry.Errorf(pantry.EINVALID, "subscribe %s: nil handler", filter)
+	}
+	if !validFilter(filter) {
+		return nil, pantry.Errorf(pantry.EINVALID, "subscribe: %q is not a valid topic filter", filter)
+	}
+	if b.closed.Load() {
+		return nil, fmt.Errorf("subscribe %s: %w", filter, ErrClosed)
+	}
+	id := int(b.nextSubID.Add(1))
+	handler := func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
+		fn(pk.TopicName, bytes.Clone(pk.Payload))
+	}
+	if err := b.server.Subscribe(filter, id, handler); err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", filter, err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() { _ = b.server.Unsubscribe(filter, id) })
+	}, nil
+}

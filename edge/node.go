@@ -1,0 +1,201 @@
+// Package edge wires one building's edge node: the SQLite store, the
+// embedded MQTT broker and the HTTP server, plus the background work that
+// keeps them honest (session expiry).
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pantry/pantry/edge/mqtt"
+	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/edge/web"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// Config configures a Node. DataDir, HTTPAddr and MQTTAddr are required.
+type Config struct {
+	DataDir    string
+	HTTPAddr   string
+	MQTTAddr   string
+	MQTTWSAddr string // "" disables MQTT over WebSocket
+	// Demo seeds a demo site on first start (idempotent afterwards).
+	Demo bool
+	// PublicURL is the base URL printed in QR codes; default derived
+	// from the HTTP address and the machine's LAN address.
+	PublicURL     string
+	SessionTTL    time.Duration
+	SessionOrders int
+	AddressRPM    int
+	// ExpiryEvery is how often expired sessions are swept (default 30 s).
+	ExpiryEvery time.Duration
+	Log         *slog.Logger
+	Now         func() time.Time
+}
+
+// Node is a running edge node.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	store *sqlite.Store
+	bus   *mqtt.Broker
+	app   *fiber.App
+	ln    net.Listener
+	site  pantry.Site
+	demo  *sqlite.Demo
+	stop  chan struct{}
+}
+
+// New opens the store, checks the site configuration and binds every
+// listener, so that a port in use or an unwritable data directory fails
+// here with one clear sentence, before anything is served.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.ExpiryEvery <= 0 {
+		cfg.ExpiryEvery = 30 * time.Second
+	}
+	n := &Node{cfg: cfg, log: cfg.Log, stop: make(chan struct{})}
+	var err error
+	if n.store, err = sqlite.Open(ctx, cfg.DataDir, sqlite.Options{Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("data directory %s cannot be used (%v); choose another with --data or fix its permissions", cfg.DataDir, err)
+	}
+	if err := n.loadSite(ctx); err != nil {
+		n.store.Close()
+		return nil, err
+	}
+	if err := n.listen(); err != nil {
+		n.store.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) loadSite(ctx context.Context) error {
+	if n.cfg.Demo {
+		d, err := n.store.SeedDemo(ctx)
+		if err != nil {
+			return fmt.Errorf("seed demo site: %w", err)
+		}
+		n.demo = &d
+	}
+	site, err := n.store.Site(ctx)
+	if pantry.ErrorCode(err) == pantry.ENOTFOUND {
+		return errors.New("this edge node has no site configuration: enroll it with `pantry edge init --cloud URL --token TOKEN`, or start it with --demo")
+	}
+	if err != nil {
+		return fmt.Errorf("load site: %w", err)
+	}
+	n.site = site
+	return nil
+}
+
+func (n *Node) listen() error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		return addrError("HTTP", "--http", n.cfg.HTTPAddr, err)
+	}
+	bus, err := mqtt.New(mqtt.Config{TCPAddr: n.cfg.MQTTAddr, WSAddr: n.cfg.MQTTWSAddr, Log: n.log}, n.store)
+	if err != nil {
+		ln.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			flag, addr := "--mqtt", n.cfg.MQTTAddr
+			if !isTCPAddr(err, n.cfg.MQTTAddr) {
+				flag, addr = "--mqtt-ws", n.cfg.MQTTWSAddr
+			}
+			return addrError("MQTT", flag, addr, err)
+		}
+		return fmt.Errorf("start MQTT broker: %w", err)
+	}
+	n.ln, n.bus = ln, bus
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStoreCollector(n.store))
+	n.app = web.New(web.Config{
+		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, Registry: reg,
+		SessionTTL: n.cfg.SessionTTL, SessionOrders: n.cfg.SessionOrders, AddressRPM: n.cfg.AddressRPM,
+		Stop: n.stop, Now: n.cfg.Now,
+	})
+	return nil
+}
+
+func isTCPAddr(err error, addr string) bool {
+	return addr != "" && errors.Is(err, syscall.EADDRINUSE) && containsAddr(err.Error(), addr)
+}
+
+func addrError(what, flag, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s address %s is already in use: stop the program using it or pass %s with another address", what, addr, flag)
+	}
+	return fmt.Errorf("cannot listen for %s on %s (%v): pass %s with a valid address", what, addr, err, flag)
+}
+
+// Site returns the site the node serves.
+func (n *Node) Site() pantry.Site { return n.site }
+
+// Demo returns what --demo seeded, or nil.
+func (n *Node) Demo() *sqlite.Demo { return n.demo }
+
+// Store returns the node's store (for the CLI and tests).
+func (n *Node) Store() *sqlite.Store { return n.store }
+
+// HTTPAddr is the bound HTTP address.
+func (n *Node) HTTPAddr() net.Addr { return n.ln.Addr() }
+
+// MQTTAddr is the bound MQTT TCP address.
+func (n *Node) MQTTAddr() net.Addr { return n.bus.TCPAddr() }
+
+// PublicURL is the base URL attendees' phones reach the node at.
+func (n *Node) PublicURL() string {
+	if n.cfg.PublicURL != "" {
+		return n.cfg.PublicURL
+	}
+	_, port, _ := net.SplitHostPort(n.ln.Addr().String())
+	return "http://" + net.JoinHostPort(lanAddress(), port)
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.bus.Serve(); err != nil {
+		return fmt.Errorf("serve MQTT: %w", err)
+	}
+	if err := n.republish(ctx); err != nil {
+		n.log.Warn("republish retained state", "err", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- n.app.Listener(n.ln) }()
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); n.sweepSessions(ctx) }()
+	n.log.Info("edge node serving", "site", n.site.Name, "http", n.HTTPAddr().String(), "mqtt", n.MQTTAddr().String(), "mqtt_ws", n.cfg.MQTTWSAddr, "data", filepath.Clean(n.cfg.DataDir))
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("serve HTTP: %w", err)
+	}
+	close(n.stop)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if e := n.app.ShutdownWithContext(shutdownCtx); e != nil {
+		n.log.Warn("HTTP shutdown", "err", e)
+	}
+	<-sweepDone
+	return errors.Join(err, n.Close())
+}
+
+// Close stops the broker and closes the store. Run calls it.
+func (n *Node) Close() error {
+	return errors.Join(n.bus.Close(), n.store.Close())
+}

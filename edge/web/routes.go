@@ -1,0 +1,40 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+)
+
+// routes lists every route the edge serves.
+func (a *app) routes(f *fiber.App) {
+	f.Use(a.observe)
+
+	f.Get("/healthz", a.handleHealthz)
+	f.Get("/readyz", a.handleReadyz)
+	f.Get("/metrics", a.handleMetrics())
+	f.Get("/static/*", a.handleStatic())
+
+	f.Use(a.limitAddress())
+
+	// Attendee pages: work without JavaScript, update live with it.
+	f.Get("/", a.handleHome)
+	f.Get("/q/:code", a.handleRoomPage)
+	f.Post("/q/:code/orders", a.handleOrderForm)
+	f.Get("/orders/:id", a.requirePageSession, a.handleOrderPage)
+
+	api := f.Group("/api/v1")
+	api.Post("/sessions", a.handleOpenSession)
+	api.Get("/menu", a.requireSession, a.handleMenu)
+	api.Post("/orders", a.requireSession, a.handlePlaceOrder)
+	api.Get("/orders", a.requireSession, a.handleMyOrders)
+	api.Get("/orders/:id", a.requireSession, a.handleGetOrder)
+	api.Get("/orders/:id/events", a.requireSession, a.handleOrderEvents)
+
+	staff := api.Group("/staff")
+	staff.Post("/login", a.handleStaffLogin)
+	staff.Get("/orders", a.requireStaff, a.handleStaffOrders)
+	staff.Get("/orders/:id", a.requireStaff, a.handleStaffOrder)
+	staff.Post("/orders/:id/status", a.requireStaff, a.handleSetStatus)
+	staff.Get("/stock", a.requireStaff, a.handleStock)
+	staff.Post("/stock/movements", a.requireStaff, a.handleStockMovement)
+	staff.Post("/items/:id/availability", a.requireStaff, a.handleAvailability)
+}

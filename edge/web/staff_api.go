@@ -1,0 +1,116 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+func (a *app) handleStaffLogin(c *fiber.Ctx) error {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	token, err := a.Store.StaffLogin(a.ctx(c), req.Username, req.Password, a.StaffTokenTTL)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"token": token, "expires_in": int(a.StaffTokenTTL.Seconds())})
+}
+
+func (a *app) handleStaffOrders(c *fiber.Ctx) error {
+	status := c.Query("status", "open")
+	orders, err := a.Store.Orders(a.ctx(c), sqlite.OrderFilter{Status: status})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"orders": orders})
+}
+
+func (a *app) handleStaffOrder(c *fiber.Ctx) error {
+	id := c.Params("id")
+	if !pantry.ValidID(id) {
+		return pantry.Errorf(pantry.ENOTFOUND, "order %s not found", id)
+	}
+	o, err := a.Store.Order(a.ctx(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(o)
+}
+
+func (a *app) handleSetStatus(c *fiber.Ctx) error {
+	var req struct {
+		Status pantry.OrderStatus `json:"status"`
+		Reason string             `json:"reason"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	id := c.Params("id")
+	if !pantry.ValidID(id) {
+		return pantry.Errorf(pantry.ENOTFOUND, "order %s not found", id)
+	}
+	res, err := a.Store.SetOrderStatus(a.ctx(c), id, req.Status, req.Reason, tablet(c).Username)
+	if err != nil {
+		return err
+	}
+	a.announce(res, "order.updated")
+	return c.JSON(res.Order)
+}
+
+func (a *app) handleStock(c *fiber.Ctx) error {
+	levels, err := a.Store.StockLevels(a.ctx(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": levels})
+}
+
+func (a *app) handleStockMovement(c *fiber.Ctx) error {
+	var req struct {
+		ItemID string             `json:"item_id"`
+		Delta  int64              `json:"delta"`
+		Reason pantry.StockReason `json:"reason"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if !pantry.ValidID(req.ItemID) {
+		return pantry.Errorf(pantry.EINVALID, "item_id must be an item's id")
+	}
+	ch, err := a.Store.RecordStock(a.ctx(c), req.ItemID, req.Delta, req.Reason, tablet(c).Username)
+	if err != nil {
+		if pantry.ErrorCode(err) == pantry.ENOTFOUND {
+			return pantry.Errorf(pantry.EINVALID, "item %s does not exist", req.ItemID)
+		}
+		return err
+	}
+	a.announceStock([]sqlite.StockChange{ch})
+	return c.Status(fiber.StatusCreated).JSON(ch.Level)
+}
+
+func (a *app) handleAvailability(c *fiber.Ctx) error {
+	var req struct {
+		Available *bool `json:"available"`
+	}
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if req.Available == nil {
+		return pantry.Errorf(pantry.EINVALID, "available (true or false) is required")
+	}
+	id := c.Params("id")
+	if !pantry.ValidID(id) {
+		return pantry.Errorf(pantry.ENOTFOUND, "item %s not found", id)
+	}
+	it, err := a.Store.SetAvailability(a.ctx(c), id, *req.Available, tablet(c).Username)
+	if err != nil {
+		return err
+	}
+	return c.JSON(toMenu([]pantry.Item{it})[0])
+}
