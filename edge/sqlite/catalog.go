@@ -70,7 +70,7 @@ func itemByID(ctx context.Context, q querier, id string) (pantry.Item, error) {
 // without touching its stock.
 func (s *Store) SetAvailability(ctx context.Context, itemID string, available bool, actor string) (pantry.Item, error) {
 	var it pantry.Item
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE items SET available = ? WHERE id = ?`, available, itemID)
 		if err != nil {
 			return err

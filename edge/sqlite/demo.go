@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -64,7 +63,7 @@ func (s *Store) SeedDemo(ctx context.Context) (Demo, error) {
 	return s.loadDemo(ctx)
 }
 
-func (s *Store) seedDemo(ctx context.Context, tx *sql.Tx) error {
+func (s *Store) seedDemo(ctx context.Context, tx *wtx) error {
 	if v, err := getMeta(ctx, tx, "site_id"); err != nil || v != "" {
 		return err
 	}
@@ -103,7 +102,7 @@ func (s *Store) seedDemo(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-func (s *Store) seedItem(ctx context.Context, tx *sql.Tx, i int, it demoItem) error {
+func (s *Store) seedItem(ctx context.Context, tx *wtx, i int, it demoItem) error {
 	id := pantry.NewID()
 	tags, _ := json.Marshal(nonNil(it.tags))
 	allergens, _ := json.Marshal(nonNil(it.allergens))

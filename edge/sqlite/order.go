@@ -45,7 +45,7 @@ func (s *Store) PlaceOrder(ctx context.Context, sess pantry.Session, key string,
 	}
 	hash := sha256.Sum256(canonical)
 	var res OrderResult
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res = OrderResult{}
 		if key != "" {
 			replayed, err := s.replay(ctx, tx, sess.ID, key, hash[:])
@@ -76,7 +76,7 @@ func (s *Store) PlaceOrder(ctx context.Context, sess pantry.Session, key string,
 
 // replay returns the order an earlier request with the same key placed, or
 // nil if the key is new. The same key with a different body is a conflict.
-func (s *Store) replay(ctx context.Context, tx *sql.Tx, sessionID, key string, hash []byte) (*pantry.Order, error) {
+func (s *Store) replay(ctx context.Context, tx *wtx, sessionID, key string, hash []byte) (*pantry.Order, error) {
 	var orderID string
 	var stored []byte
 	err := tx.QueryRowContext(ctx, `SELECT order_id, request_hash FROM idempotency_keys WHERE session_id = ? AND key = ?`,
@@ -94,7 +94,7 @@ func (s *Store) replay(ctx context.Context, tx *sql.Tx, sessionID, key string, h
 	return &o, err
 }
 
-func checkOrderLimit(ctx context.Context, tx *sql.Tx, sessionID string, limit OrderLimit, now time.Time) error {
+func checkOrderLimit(ctx context.Context, tx *wtx, sessionID string, limit OrderLimit, now time.Time) error {
 	if limit.Max <= 0 {
 		return nil
 	}
@@ -110,7 +110,7 @@ func checkOrderLimit(ctx context.Context, tx *sql.Tx, sessionID string, limit Or
 	return nil
 }
 
-func (s *Store) placeOrder(ctx context.Context, tx *sql.Tx, sess pantry.Session, req pantry.PlaceOrder) (OrderResult, error) {
+func (s *Store) placeOrder(ctx context.Context, tx *wtx, sess pantry.Session, req pantry.PlaceOrder) (OrderResult, error) {
 	now := s.now().UTC()
 	o := pantry.Order{
 		ID: pantry.NewID(), SiteID: sess.SiteID, SpaceID: sess.SpaceID, SpaceName: sess.SpaceName,
@@ -158,7 +158,7 @@ func (s *Store) placeOrder(ctx context.Context, tx *sql.Tx, sess pantry.Session,
 
 // priceLines prices each line at the item's current price and checks that
 // the ledger covers it.
-func priceLines(ctx context.Context, tx *sql.Tx, o *pantry.Order, lines []pantry.LineRequest) error {
+func priceLines(ctx context.Context, tx *wtx, o *pantry.Order, lines []pantry.LineRequest) error {
 	currency := ""
 	for i, l := range lines {
 		it, err := itemByID(ctx, tx, l.ItemID)
@@ -191,7 +191,7 @@ func priceLines(ctx context.Context, tx *sql.Tx, o *pantry.Order, lines []pantry
 	return nil
 }
 
-func applyCoupon(ctx context.Context, tx *sql.Tx, o *pantry.Order, code string, now time.Time) (*pantry.Coupon, error) {
+func applyCoupon(ctx context.Context, tx *wtx, o *pantry.Order, code string, now time.Time) (*pantry.Coupon, error) {
 	if code == "" {
 		return nil, nil
 	}
@@ -220,7 +220,7 @@ func applyCoupon(ctx context.Context, tx *sql.Tx, o *pantry.Order, code string, 
 	return &c, nil
 }
 
-func chargeCostCenter(ctx context.Context, tx *sql.Tx, o *pantry.Order, code string) error {
+func chargeCostCenter(ctx context.Context, tx *wtx, o *pantry.Order, code string) error {
 	if code == "" {
 		return nil
 	}
@@ -236,7 +236,7 @@ func chargeCostCenter(ctx context.Context, tx *sql.Tx, o *pantry.Order, code str
 	return nil
 }
 
-func insertOrder(ctx context.Context, tx *sql.Tx, o pantry.Order) error {
+func insertOrder(ctx context.Context, tx *wtx, o pantry.Order) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO orders (id, session_id, space_id, status, note, deliver_to,
 		subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_rev, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -255,7 +255,7 @@ func insertOrder(ctx context.Context, tx *sql.Tx, o pantry.Order) error {
 	return nil
 }
 
-func (s *Store) recordPayment(ctx context.Context, tx *sql.Tx, o pantry.Order) error {
+func (s *Store) recordPayment(ctx context.Context, tx *wtx, o pantry.Order) error {
 	p := pantry.Payment{
 		ID: pantry.NewID(), OrderID: o.ID, Method: o.Payment, Amount: o.Total, Discount: o.Discount,
 		Coupon: o.Coupon, CostCenter: o.CostCenter, CreatedAt: o.CreatedAt,
@@ -268,7 +268,7 @@ func (s *Store) recordPayment(ctx context.Context, tx *sql.Tx, o pantry.Order) e
 	return s.appendEvent(ctx, tx, pantry.EventPaymentRecorded, p.ID, p)
 }
 
-func (s *Store) redeemCoupon(ctx context.Context, tx *sql.Tx, c pantry.Coupon, o pantry.Order) error {
+func (s *Store) redeemCoupon(ctx context.Context, tx *wtx, c pantry.Coupon, o pantry.Order) error {
 	id := pantry.NewID()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO coupon_redemptions (id, coupon_id, order_id, discount, created_at) VALUES (?, ?, ?, ?, ?)`,
 		id, c.ID, o.ID, o.Discount.Amount, o.CreatedAt.UnixNano()); err != nil {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +22,7 @@ func (s *Store) SetOrderStatus(ctx context.Context, id string, to pantry.OrderSt
 		return OrderResult{}, pantry.Errorf(pantry.EINVALID, "cancelling an order needs a reason")
 	}
 	var res OrderResult
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		o, err := loadOrder(ctx, tx, id)
 		if err != nil {
 			return err
@@ -40,7 +39,7 @@ func (s *Store) SetOrderStatus(ctx context.Context, id string, to pantry.OrderSt
 	return res, nil
 }
 
-func (s *Store) transition(ctx context.Context, tx *sql.Tx, o pantry.Order, to pantry.OrderStatus, reason, actor string) (OrderResult, error) {
+func (s *Store) transition(ctx context.Context, tx *wtx, o pantry.Order, to pantry.OrderStatus, reason, actor string) (OrderResult, error) {
 	now := s.now().UTC()
 	from := o.Status
 	o.Status, o.UpdatedAt = to, now

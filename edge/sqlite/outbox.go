@@ -13,7 +13,7 @@ import (
 // appendEvent writes one outbox event in tx, the same transaction as the
 // change it describes: no change without its event, no event without its
 // change. Its seq is MAX(seq)+1 under the single writer, so seqs never gap.
-func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, typ, entityID string, payload any) error {
+func (s *Store) appendEvent(ctx context.Context, tx *wtx, typ, entityID string, payload any) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("outbox %s: %w", typ, err)

@@ -27,7 +27,7 @@ func (s *Store) OpenSession(ctx context.Context, spaceCode string, ttl time.Dura
 		return sess, "", pantry.Errorf(pantry.ENOTFOUND, "no room has this code")
 	}
 	token := pantry.NewSecret(32)
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		err := tx.QueryRowContext(ctx, `SELECT id, site_id, name FROM spaces WHERE code = ?`, spaceCode).
 			Scan(&sess.SpaceID, &sess.SiteID, &sess.SpaceName)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -78,7 +78,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (pantry.Sessio
 // session.expired event for each, and returns them so they can be announced.
 func (s *Store) ExpireSessions(ctx context.Context) ([]pantry.Session, error) {
 	var out []pantry.Session
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `SELECT s.id, sp.site_id, s.space_id, sp.name, s.created_at, s.expires_at
 			FROM sessions s JOIN spaces sp ON sp.id = s.space_id

@@ -55,7 +55,7 @@ func getMeta(ctx context.Context, q querier, key string) (string, error) {
 	return v, nil
 }
 
-func setMeta(ctx context.Context, tx *sql.Tx, key, value string) error {
+func setMeta(ctx context.Context, tx *wtx, key, value string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	if err != nil {

@@ -20,7 +20,7 @@ type Tablet struct {
 	SiteID   string
 }
 
-func insertTablet(ctx context.Context, tx *sql.Tx, username, password, name string) error {
+func insertTablet(ctx context.Context, tx *wtx, username, password, name string) error {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
 		return fmt.Errorf("hash tablet password: %w", err)
@@ -42,7 +42,7 @@ func (s *Store) AddTablet(ctx context.Context, username, password, name string) 
 	if len(password) < 12 || len(password) > 72 {
 		return pantry.Errorf(pantry.EINVALID, "password must be 12 to 72 bytes")
 	}
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tablets WHERE username = ?`, username).Scan(&n); err != nil {
 			return err
@@ -99,7 +99,7 @@ func (s *Store) StaffLogin(ctx context.Context, username, password string, ttl t
 		return "", err
 	}
 	token := pantry.NewSecret(32)
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		now := s.now()
 		if _, err := tx.ExecContext(ctx, `DELETE FROM staff_tokens WHERE expires_at <= ?`, now.UnixNano()); err != nil {
 			return err

@@ -18,7 +18,7 @@ type StockChange struct {
 
 // moveStock appends one movement to the ledger, updates the cached level and
 // writes its stock.moved event, all in tx.
-func (s *Store) moveStock(ctx context.Context, tx *sql.Tx, itemID string, delta int64, reason pantry.StockReason, orderID, actor string) (StockChange, error) {
+func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int64, reason pantry.StockReason, orderID, actor string) (StockChange, error) {
 	var ch StockChange
 	var before, threshold int64
 	err := tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
@@ -68,7 +68,7 @@ func (s *Store) RecordStock(ctx context.Context, itemID string, delta int64, rea
 		return StockChange{}, pantry.Errorf(pantry.EINVALID, "waste removes stock: delta must be negative")
 	}
 	var ch StockChange
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		level, err := stockLevel(ctx, tx, itemID)
 		if err != nil {
 			return err

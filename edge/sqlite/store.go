@@ -37,6 +37,7 @@ type Options struct {
 type Store struct {
 	path string
 	w    *sql.DB // exactly one connection: SQLite has one writer
+	wc   *wtx    // that connection, owned by the writer goroutine
 	r    *sql.DB // read-only pool
 	now  func() time.Time
 
@@ -48,7 +49,7 @@ type Store struct {
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *wtx) error
 	done chan error
 }
 
@@ -94,7 +95,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("open store writer: %w", err)
+	}
+	s.wc = &wtx{conn: conn, stmts: map[string]*sql.Stmt{}}
 	if s.r, err = sql.Open("sqlite", readDSN(path)); err != nil {
+		s.wc.close()
 		s.w.Close()
 		return nil, fmt.Errorf("open store readers: %w", err)
 	}
@@ -115,6 +123,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 //     Group commit pays for the fsync once per batch, not once per order.
 //   - foreign_keys=1: SQLite leaves them off by default; an order line must
 //     never point at an item that does not exist.
+//   - temp_store=MEMORY: each request's SAVEPOINT journals the pages it
+//     touches; in a temp file that was a third of the order path's time in
+//     pwrite calls. The journal lives only as long as the transaction.
 //   - _txlock=immediate: take the write lock at BEGIN, so a transaction that
 //     reads then writes cannot fail half-way with "database is locked".
 //
@@ -125,7 +136,8 @@ func writeDSN(path string) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_txlock", "immediate")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_txlock", "immediate") // for the migrations; the writer says BEGIN IMMEDIATE itself
 	return "file:" + path + "?" + q.Encode()
 }
 
@@ -160,7 +172,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 	}
 	<-s.stopped
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.wc.close(), s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the store answers reads and the writer is running.
@@ -178,7 +190,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // rolls back only fn's own writes. fn runs with a context of the group, not
 // of the caller: cancelling one caller must not interrupt the shared
 // connection in the middle of another caller's statement.
-func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.reqs <- req:
@@ -243,32 +255,40 @@ func (s *Store) commitGroup(batch []*writeReq) {
 
 func (s *Store) runGroup(batch []*writeReq, results []error) error {
 	ctx := context.Background() // a group outlives any one request's context
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+	tx := s.wc
+	// The write connection is taken directly, so BEGIN IMMEDIATE is spelled
+	// out: take the write lock now, not at the first write.
+	if err := tx.raw(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return storageErr("begin", err)
 	}
-	defer tx.Rollback()
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.raw(ctx, "ROLLBACK")
+		}
+	}()
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if err := tx.raw(ctx, "SAVEPOINT w"); err != nil {
 			return storageErr("savepoint", err)
 		}
 		if err := r.fn(ctx, tx); err != nil {
 			results[i] = storageErr("write", err)
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+			if err := tx.raw(ctx, "ROLLBACK TO w"); err != nil {
 				return storageErr("rollback to savepoint", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		if err := tx.raw(ctx, "RELEASE w"); err != nil {
 			return storageErr("release savepoint", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.raw(ctx, "COMMIT"); err != nil {
 		return storageErr("commit", err)
 	}
+	committed = true
 	return nil
 }
 

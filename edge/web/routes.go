@@ -11,7 +11,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/healthz", a.handleHealthz)
 	f.Get("/readyz", a.handleReadyz)
 	f.Get("/metrics", a.handleMetrics())
-	f.Get("/static/*", a.handleStatic())
+	f.Use("/static", a.handleStatic())
 
 	f.Use(a.limitAddress())
 

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildPantry builds the real binary once per test binary run.
+func buildPantry(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "pantry")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *bytes.Buffer
+}
+
+// startEdge starts `pantry edge serve --demo` as a real process and waits
+// until it is ready.
+func startEdge(tb testing.TB, bin, dir string) *proc {
+	tb.Helper()
+	httpAddr := freeAddr(tb)
+	cmd := exec.Command(bin, "edge", "serve", "--demo", "--data", dir, "--http", httpAddr,
+		"--mqtt", freeAddr(tb), "--mqtt-ws", freeAddr(tb))
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p := &proc{cmd: cmd, url: "http://" + httpAddr, stderr: &stderr}
+	tb.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(p.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("edge process not ready within 30 s:\n%s", stderr.String())
+	return nil
+}
+
+func call(tb testing.TB, method, url, token string, body any, headers ...string) (int, map[string]any) {
+	tb.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, url, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestOrderSurvivesKill9 places orders against a real process, kills it
+// with SIGKILL right after the 201s, restarts it and finds every order,
+// its stock movement and its outbox events.
+func TestOrderSurvivesKill9(t *testing.T) {
+	bin := buildPantry(t)
+	dir := t.TempDir()
+	p := startEdge(t, bin, dir)
+	var demo struct {
+		Rooms []struct{ Code string }
+		Tablet struct{ Username, Password string }
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "demo.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(raw, &demo)
+	_, sess := call(t, "POST", p.url+"/api/v1/sessions", "", map[string]string{"space_code": demo.Rooms[0].Code})
+	token, _ := sess["token"].(string)
+	_, menu := call(t, "GET", p.url+"/api/v1/menu", token, nil)
+	item := menu["items"].([]any)[0].(map[string]any)["id"].(string)
+	_, staffLogin := call(t, "POST", p.url+"/api/v1/staff/login", "", map[string]string{"username": demo.Tablet.Username, "password": demo.Tablet.Password})
+	staff := staffLogin["token"].(string)
+	levelBefore := stockLevel(t, p.url, staff, item)
+
+	var ids []string
+	for i := range 20 {
+		status, o := call(t, "POST", p.url+"/api/v1/orders", token,
+			map[string]any{"lines": []map[string]any{{"item_id": item, "quantity": 1}}}, "Idempotency-Key", fmt.Sprint("k", i))
+		if status != http.StatusCreated {
+			t.Fatalf("order %d: %d %v", i, status, o)
+		}
+		ids = append(ids, o["id"].(string))
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+
+	p = startEdge(t, bin, dir)
+	for _, id := range ids {
+		if status, o := call(t, "GET", p.url+"/api/v1/orders/"+id, token, nil); status != http.StatusOK || o["status"] != "placed" {
+			t.Fatalf("order %s after kill -9: %d %v", id, status, o)
+		}
+	}
+	if got, want := stockLevel(t, p.url, staff, item), levelBefore-20; got != want {
+		t.Fatalf("stock level after kill -9 = %v, want %v", got, want)
+	}
+	out, err := exec.Command(bin, "edge", "outbox", "--data", dir, "--json").Output()
+	if err != nil {
+		t.Fatalf("pantry edge outbox: %v", err)
+	}
+	var ob struct {
+		Events []struct {
+			Seq      int64
+			Type     string
+			EntityID string `json:"entity_id"`
+		}
+	}
+	if err := json.Unmarshal(out, &ob); err != nil {
+		t.Fatalf("outbox json: %v\n%s", err, out)
+	}
+	placed := map[string]bool{}
+	for i, e := range ob.Events {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("outbox seq gap at %d: %d", i, e.Seq)
+		}
+		if e.Type == "order.placed" {
+			placed[e.EntityID] = true
+		}
+	}
+	for _, id := range ids {
+		if !placed[id] {
+			t.Fatalf("order %s has no order.placed event after kill -9", id)
+		}
+	}
+}
+
+func stockLevel(tb testing.TB, url, staff, item string) float64 {
+	tb.Helper()
+	_, st := call(tb, "GET", url+"/api/v1/staff/stock", staff, nil)
+	for _, it := range st["items"].([]any) {
+		m := it.(map[string]any)
+		if m["item_id"] == item {
+			return m["level"].(float64)
+		}
+	}
+	tb.Fatalf("no stock level for %s", item)
+	return 0
+}
+
+// TestServeRefusesClearly checks the start-up errors a technician meets.
+func TestServeRefusesClearly(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	// A data dir beneath a regular file cannot be created, even by root.
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"PortInUse", []string{"--demo", "--http", busy.Addr().String()}, "already in use"},
+		{"MQTTPortInUse", []string{"--demo", "--mqtt", busy.Addr().String()}, "already in use"},
+		{"NoSite", []string{}, "no site configuration"},
+		{"UnusableDataDir", []string{"--demo", "--data", filepath.Join(file, "data")}, "cannot be used"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"pantry", "edge", "serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--mqtt-ws", freeAddr(t)}, tt.args...)
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err=%v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
