@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pantry/pantry/edge/loadgen"
+)
+
+func newEdgeLoadtestCmd(stdout, stderr io.Writer) *cobra.Command {
+	var url, mqttAddr, demoPath string
+	var attendees int
+	var rates []float64
+	var duration time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "loadtest",
+		Short: "Drive an edge node with concurrent attendees and measure orders/s and order-to-tablet latency",
+		Long: `Without --url, starts its own demo node (a child process, limits off) in a
+temp dir and measures that. With --url, drives a running node; --demo-file
+gives its site, rooms and tablet login (a demo.json), and --mqtt its broker.
+Only point it at nodes on this machine or your own test network.`,
+	}
+	f := cmd.Flags()
+	f.StringVar(&url, "url", "", "base URL of a running node (default: start one)")
+	f.StringVar(&mqttAddr, "mqtt", "", "MQTT address of that node")
+	f.StringVar(&demoPath, "demo-file", "", "demo.json of that node")
+	f.IntVar(&attendees, "attendees", 64, "concurrent attendee sessions")
+	f.Float64SliceVar(&rates, "rate", []float64{0}, "target orders/s per phase; 0 = as fast as it answers")
+	f.DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
+	f.BoolVar(&asJSON, "json", false, "print results as JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx := cmd.Context()
+		if url == "" {
+			node, err := spawnNode(ctx, stderr)
+			if err != nil {
+				return err
+			}
+			defer node.stop()
+			url, mqttAddr, demoPath = node.url, node.mqtt, filepath.Join(node.dir, "demo.json")
+		}
+		cfg, err := loadgenConfig(demoPath)
+		if err != nil {
+			return err
+		}
+		cfg.URL, cfg.MQTTAddr, cfg.Attendees, cfg.Duration = url, mqttAddr, attendees, duration
+		var results []loadgen.Result
+		for _, rate := range rates {
+			cfg.Rate = rate
+			res, err := loadgen.Run(ctx, cfg)
+			if err != nil {
+				return fmt.Errorf("load test at rate %v: %w", rate, err)
+			}
+			results = append(results, res)
+			if !asJSON {
+				label := "max"
+				if rate > 0 {
+					label = fmt.Sprintf("%.0f/s", rate)
+				}
+				fmt.Fprintf(stdout, "rate %s: %s\n", label, res)
+			}
+		}
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]any{"results": results})
+		}
+		return nil
+	}
+	return cmd
+}
+
+func loadgenConfig(demoPath string) (loadgen.Config, error) {
+	var cfg loadgen.Config
+	raw, err := os.ReadFile(demoPath)
+	if err != nil {
+		return cfg, fmt.Errorf("read --demo-file: %w", err)
+	}
+	var d demoFile
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return cfg, fmt.Errorf("parse %s: %w", demoPath, err)
+	}
+	cfg.SiteID, cfg.Username, cfg.Password = d.SiteID, d.Tablet.Username, d.Tablet.Password
+	for _, r := range d.Rooms {
+		cfg.RoomCodes = append(cfg.RoomCodes, r.Code)
+	}
+	if len(cfg.RoomCodes) == 0 {
+		return cfg, fmt.Errorf("%s lists no rooms", demoPath)
+	}
+	return cfg, nil
+}
+
+type childNode struct {
+	cmd            *exec.Cmd
+	dir, url, mqtt string
+}
+
+// spawnNode starts `pantry edge serve --demo` as a separate process, as in
+// production, with the attendee rate limits off (one machine plays a whole
+// building from one address).
+func spawnNode(ctx context.Context, stderr io.Writer) (*childNode, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "pantry-loadtest-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	addrs := make([]string, 3)
+	for i := range addrs {
+		if addrs[i], err = freeLoopback(); err != nil {
+			return nil, err
+		}
+	}
+	n := &childNode{dir: dir, url: "http://" + addrs[0], mqtt: addrs[1]}
+	n.cmd = exec.Command(self, "edge", "serve", "--demo", "--data", dir, "--http", addrs[0], "--mqtt", addrs[1],
+		"--mqtt-ws", addrs[2], "--limit-session-orders", "0", "--limit-address-rpm", "0")
+	n.cmd.Stdout, n.cmd.Stderr = io.Discard, stderr
+	if err := n.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if resp, err := http.Get(n.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return n, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.stop()
+	return nil, fmt.Errorf("the node did not become ready within 30 s")
+}
+
+func (n *childNode) stop() {
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = n.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = n.cmd.Process.Kill()
+		<-done
+	}
+	os.RemoveAll(n.dir)
+}
+
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
