@@ -105,7 +105,7 @@ func TestOrderSurvivesKill9(t *testing.T) {
 	dir := t.TempDir()
 	p := startEdge(t, bin, dir)
 	var demo struct {
-		Rooms []struct{ Code string }
+		Rooms  []struct{ Code string }
 		Tablet struct{ Username, Password string }
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "demo.json"))

@@ -48,6 +48,10 @@ type Node struct {
 	Demo   sqlite.Demo
 	WSAddr string
 	Dir    string
+
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
 }
 
 // FreePort returns a loopback address with a port that was free a moment
@@ -81,22 +85,31 @@ func Start(tb testing.TB, configure ...func(*edge.Config)) *Node {
 		cancel()
 		tb.Fatalf("start edge node: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("edge node stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			tb.Errorf("edge node did not stop within 30 s")
-		}
-	})
-	node := &Node{Node: n, URL: "http://" + n.HTTPAddr().String(), Demo: *n.Demo(), WSAddr: cfg.MQTTWSAddr, Dir: dir}
+	node := &Node{Node: n, URL: "http://" + n.HTTPAddr().String(), Demo: *n.Demo(), WSAddr: cfg.MQTTWSAddr,
+		Dir: cfg.DataDir, cancel: cancel, done: make(chan error, 1)}
+	go func() { node.done <- n.Run(ctx) }()
+	tb.Cleanup(func() { node.Stop(tb) })
 	node.waitReady(tb)
 	return node
+}
+
+// Stop shuts the node down gracefully and waits for it; calling it again
+// does nothing.
+func (n *Node) Stop(tb testing.TB) {
+	tb.Helper()
+	if n.stopped {
+		return
+	}
+	n.stopped = true
+	n.cancel()
+	select {
+	case err := <-n.done:
+		if err != nil {
+			tb.Errorf("edge node stopped with: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		tb.Errorf("edge node did not stop within 30 s")
+	}
 }
 
 func (n *Node) waitReady(tb testing.TB) {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/pantry/pantry/internal/pantry"
@@ -48,6 +49,8 @@ type Store struct {
 	stopped  chan struct{}
 
 	checkpointed chan struct{} // closed when the checkpointer has stopped
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 type writeReq struct {
@@ -181,17 +184,17 @@ func checkWritable(dir string) error {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// Close stops the writer, waiting for queued writes, and closes the database.
+// Close stops the writer, waiting for queued writes, checkpoints the WAL
+// into the database and closes it. Calling it again does nothing.
 func (s *Store) Close() error {
-	select {
-	case <-s.stop:
-	default:
+	s.closeOnce.Do(func() {
 		close(s.stop)
-	}
-	<-s.stopped
-	<-s.checkpointed
-	_, ckErr := s.ck.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(ckErr, s.ck.Close(), s.wc.close(), s.r.Close(), s.w.Close())
+		<-s.stopped
+		<-s.checkpointed
+		_, ckErr := s.ck.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+		s.closeErr = errors.Join(ckErr, s.ck.Close(), s.wc.close(), s.r.Close(), s.w.Close())
+	})
+	return s.closeErr
 }
 
 // Ping checks that the store answers reads and the writer is running.
@@ -220,7 +223,19 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *wtx)
 	}
 	// Once queued, wait for the outcome even if ctx ends: the write may
 	// already be committed, and the caller must not report it as failed.
-	return <-req.done
+	// The writer answers every request it takes before it stops; one queued
+	// after it stopped is answered here.
+	select {
+	case err := <-req.done:
+		return err
+	case <-s.stopped:
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return pantry.Errorf(pantry.EUNAVAILABLE, "the store is shutting down")
+		}
+	}
 }
 
 func (s *Store) writer() {
@@ -248,7 +263,8 @@ func (s *Store) writer() {
 	}
 }
 
-// drain fails whatever was queued after Close began.
+// drain commits whatever was queued before Close began, so no caller that
+// got into the queue is left without an answer.
 func (s *Store) drain() {
 	for {
 		select {

@@ -302,3 +302,30 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatalf("expired twice: %v", again)
 	}
 }
+
+// TestWriteAfterCloseIsRefused: a write racing shutdown gets a clear
+// refusal instead of waiting forever for a writer that has stopped.
+func TestWriteAfterCloseIsRefused(t *testing.T) {
+	s, d := MustOpen(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for i := range 20 {
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := s.OpenSession(context.Background(), d.Rooms[0].Code, time.Hour)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if got, want := pantry.ErrorCode(err), pantry.EUNAVAILABLE; got != want {
+				t.Fatalf("write %d after Close: code=%q, want %q (%v)", i, got, want, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("write %d after Close is still waiting: queued for a writer that has stopped", i)
+		}
+	}
+}

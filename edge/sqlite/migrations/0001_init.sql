@@ -70,7 +70,7 @@ CREATE INDEX sessions_due ON sessions (expires_at) WHERE expired = 0;
 
 CREATE TABLE cost_centers (
 	id   TEXT PRIMARY KEY,
-	code TEXT NOT NULL UNIQUE,
+	code TEXT NOT NULL UNIQUE COLLATE NOCASE,
 	name TEXT NOT NULL
 ) STRICT;
 
