@@ -18,12 +18,14 @@ const sseMaxLife = 30 * time.Minute
 // Events: first its current state, then each change as the edge publishes
 // it on MQTT, until the order closes, the client leaves or the node stops.
 func (a *app) handleOrderEvents(c *fiber.Ctx) error {
-	o, err := a.sessionOrder(c, c.Params("id"))
-	if err != nil {
+	id := c.Params("id")
+	if _, err := a.sessionOrder(c, id); err != nil {
 		return err
 	}
+	// Subscribe before reading the state sent first, so no change can fall
+	// between the snapshot and the stream; a change seen twice is harmless.
 	updates := make(chan []byte, 16)
-	topic := fmt.Sprintf("pantry/%s/orders/%s", a.SiteID, o.ID)
+	topic := fmt.Sprintf("pantry/%s/orders/%s", a.SiteID, id)
 	unsubscribe, err := a.Bus.Subscribe(topic, func(_ string, payload []byte) {
 		select {
 		case updates <- payload:
@@ -32,6 +34,11 @@ func (a *app) handleOrderEvents(c *fiber.Ctx) error {
 	})
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", topic, err)
+	}
+	o, err := a.sessionOrder(c, id)
+	if err != nil {
+		unsubscribe()
+		return err
 	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")

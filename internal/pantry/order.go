@@ -135,7 +135,7 @@ type LineRequest struct {
 // items exist and are in stock is the store's business.
 func (p *PlaceOrder) Validate() error {
 	if len(p.Lines) == 0 {
-		return Errorf(EINVALID, "an order needs at least one line")
+		return Errorf(EINVALID, "choose at least one item")
 	}
 	if len(p.Lines) > MaxLines {
 		return Errorf(EINVALID, "an order may have at most %d lines", MaxLines)
