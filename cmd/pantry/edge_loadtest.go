@@ -41,24 +41,9 @@ Only point it at nodes on this machine or your own test network.`,
 	f.DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
 	f.BoolVar(&asJSON, "json", false, "print results as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		ctx := cmd.Context()
-		if url == "" {
-			node, err := spawnNode(ctx, stderr)
-			if err != nil {
-				return err
-			}
-			defer node.stop()
-			url, mqttAddr, demoPath = node.url, node.mqtt, filepath.Join(node.dir, "demo.json")
-		}
-		cfg, err := loadgenConfig(demoPath)
-		if err != nil {
-			return err
-		}
-		cfg.URL, cfg.MQTTAddr, cfg.Attendees, cfg.Duration = url, mqttAddr, attendees, duration
 		var results []loadgen.Result
 		for _, rate := range rates {
-			cfg.Rate = rate
-			res, err := loadgen.Run(ctx, cfg)
+			res, err := loadPhase(cmd.Context(), stderr, url, mqttAddr, demoPath, attendees, rate, duration)
 			if err != nil {
 				return fmt.Errorf("load test at rate %v: %w", rate, err)
 			}
@@ -77,6 +62,26 @@ Only point it at nodes on this machine or your own test network.`,
 		return nil
 	}
 	return cmd
+}
+
+// loadPhase runs one phase. Without a URL each phase gets a fresh node:
+// orders are never worked off during a load test, so the open queue (and
+// the broker's retained messages) would otherwise carry over and grow.
+func loadPhase(ctx context.Context, stderr io.Writer, url, mqttAddr, demoPath string, attendees int, rate float64, duration time.Duration) (loadgen.Result, error) {
+	if url == "" {
+		node, err := spawnNode(ctx, stderr)
+		if err != nil {
+			return loadgen.Result{}, err
+		}
+		defer node.stop()
+		url, mqttAddr, demoPath = node.url, node.mqtt, filepath.Join(node.dir, "demo.json")
+	}
+	cfg, err := loadgenConfig(demoPath)
+	if err != nil {
+		return loadgen.Result{}, err
+	}
+	cfg.URL, cfg.MQTTAddr, cfg.Attendees, cfg.Rate, cfg.Duration = url, mqttAddr, attendees, rate, duration
+	return loadgen.Run(ctx, cfg)
 }
 
 func loadgenConfig(demoPath string) (loadgen.Config, error) {

@@ -47,6 +47,7 @@ func (s *Store) OpenSession(ctx context.Context, spaceCode string, ttl time.Dura
 	if err != nil {
 		return sess, "", fmt.Errorf("open session: %w", err)
 	}
+	s.sessions.put(hashToken(token), sess)
 	return sess, token, nil
 }
 
@@ -57,9 +58,18 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (pantry.Sessio
 	if token == "" || len(token) > 256 {
 		return sess, pantry.Errorf(pantry.EUNAUTHORIZED, "a valid session token is required")
 	}
+	hash := hashToken(token)
+	expiredErr := pantry.Errorf(pantry.ESESSIONEXPIRED, "this session has expired; scan the room's QR code again")
+	if sess, ok := s.sessions.get(hash); ok {
+		if !s.now().Before(sess.ExpiresAt) {
+			s.sessions.forget(hash)
+			return sess, expiredErr
+		}
+		return sess, nil
+	}
 	var created, expires, expired int64
 	err := s.r.QueryRowContext(ctx, `SELECT s.id, sp.site_id, s.space_id, sp.name, s.created_at, s.expires_at, s.expired
-		FROM sessions s JOIN spaces sp ON sp.id = s.space_id WHERE s.token_hash = ?`, hashToken(token)).
+		FROM sessions s JOIN spaces sp ON sp.id = s.space_id WHERE s.token_hash = ?`, hash).
 		Scan(&sess.ID, &sess.SiteID, &sess.SpaceID, &sess.SpaceName, &created, &expires, &expired)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, pantry.Errorf(pantry.EUNAUTHORIZED, "a valid session token is required")
@@ -69,8 +79,9 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (pantry.Sessio
 	}
 	sess.CreatedAt, sess.ExpiresAt = fromNanos(created), fromNanos(expires)
 	if expired == 1 || !s.now().Before(sess.ExpiresAt) {
-		return sess, pantry.Errorf(pantry.ESESSIONEXPIRED, "this session has expired; scan the room's QR code again")
+		return sess, expiredErr
 	}
+	s.sessions.put(hash, sess)
 	return sess, nil
 }
 

@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -327,5 +329,49 @@ func TestWriteAfterCloseIsRefused(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("write %d after Close is still waiting: queued for a writer that has stopped", i)
 		}
+	}
+}
+
+// TestWALStaysBounded: under a steady stream of commits the WAL must keep
+// restarting. Background checkpoints alone never let it (a commit always
+// lands during the copy) and it grew by ~100 KB per order.
+func TestWALStaysBounded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := sqlite.Open(ctx, dir, sqlite.Options{CheckpointEvery: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.SeedDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := mustSession(t, s, d)
+	it := itemNamed(t, s, "Espresso")
+	if _, err := s.RecordStock(ctx, it.ID, 10000, pantry.StockRestock, "t"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 250 {
+				if _, err := s.PlaceOrder(ctx, sess, "", order(it.ID, 1), sqlite.OrderLimit{}); err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fi, err := os.Stat(filepath.Join(dir, sqlite.FileName+"-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2,000 orders touch ~20 pages each: 160 MB of WAL if it never restarts.
+	if got, limit := fi.Size(), int64(40<<20); got > limit {
+		t.Fatalf("WAL is %d MB after 2,000 orders, want under %d MB", got>>20, limit>>20)
 	}
 }
