@@ -220,3 +220,32 @@ func TestServeRefusesClearly(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvironmentConfiguresServe: every flag has a PANTRY_* twin, and an
+// explicit flag wins over it.
+func TestEnvironmentConfiguresServe(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	env := map[string]string{
+		"PANTRY_DATA": t.TempDir(), "PANTRY_DEMO": "true", "PANTRY_HTTP_ADDR": busy.Addr().String(),
+		"PANTRY_MQTT_ADDR": "127.0.0.1:0", "PANTRY_MQTT_WS_ADDR": freeAddr(t),
+	}
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err = run(ctx, []string{"pantry", "edge", "serve"}, getenv, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()+" is already in use") {
+		t.Fatalf("PANTRY_HTTP_ADDR ignored? err=%v", err)
+	}
+	if _, err := os.Stat(filepath.Join(env["PANTRY_DATA"], "pantry.db")); err != nil {
+		t.Fatalf("PANTRY_DATA ignored: %v", err)
+	}
+	env["PANTRY_LIMIT_SESSION_ORDERS"] = "lots"
+	if err := run(ctx, []string{"pantry", "edge", "serve"}, getenv, &out, &out); err == nil || !strings.Contains(err.Error(), "PANTRY_LIMIT_SESSION_ORDERS") {
+		t.Fatalf("a malformed variable was not reported: %v", err)
+	}
+}

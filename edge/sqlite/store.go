@@ -329,8 +329,11 @@ func (s *Store) runGroup(batch []*writeReq, results []error) error {
 		}
 		if err := r.fn(ctx, tx); err != nil {
 			results[i] = storageErr("write", err)
-			if err := tx.raw(ctx, "ROLLBACK TO w"); err != nil {
-				return storageErr("rollback to savepoint", err)
+			if rbErr := tx.raw(ctx, "ROLLBACK TO w"); rbErr != nil {
+				// On a full disk or an I/O error SQLite rolls the whole
+				// transaction back by itself: nothing of this group is
+				// committed, and everyone in it gets this request's error.
+				return fmt.Errorf("%w (group rolled back: %v)", results[i], rbErr)
 			}
 		}
 		if err := tx.raw(ctx, "RELEASE w"); err != nil {

@@ -1,0 +1,106 @@
+package pantry_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+func TestCanTransition(t *testing.T) {
+	all := []pantry.OrderStatus{pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing, pantry.StatusReady, pantry.StatusDelivered, pantry.StatusCancelled}
+	allowed := map[[2]pantry.OrderStatus]bool{
+		{pantry.StatusPlaced, pantry.StatusAccepted}:    true,
+		{pantry.StatusAccepted, pantry.StatusPreparing}: true,
+		{pantry.StatusPreparing, pantry.StatusReady}:    true,
+		{pantry.StatusReady, pantry.StatusDelivered}:    true,
+		{pantry.StatusPlaced, pantry.StatusCancelled}:   true,
+		{pantry.StatusAccepted, pantry.StatusCancelled}: true,
+	}
+	for _, from := range all {
+		for _, to := range all {
+			if got, want := pantry.CanTransition(from, to), allowed[[2]pantry.OrderStatus{from, to}]; got != want {
+				t.Errorf("CanTransition(%s, %s)=%v, want %v", from, to, got, want)
+			}
+		}
+	}
+}
+
+func TestCouponDiscount(t *testing.T) {
+	tests := []struct {
+		name     string
+		c        pantry.Coupon
+		subtotal int64
+		want     int64
+	}{
+		{"TenPercent", pantry.Coupon{Kind: pantry.CouponPercent, Value: 10}, 1050, 105},
+		{"PercentRoundsHalfUp", pantry.Coupon{Kind: pantry.CouponPercent, Value: 15}, 350, 53},
+		{"HundredPercent", pantry.Coupon{Kind: pantry.CouponPercent, Value: 100}, 999, 999},
+		{"OverHundredPercentCapped", pantry.Coupon{Kind: pantry.CouponPercent, Value: 150}, 999, 999},
+		{"Fixed", pantry.Coupon{Kind: pantry.CouponFixed, Value: 500}, 1200, 500},
+		{"FixedNeverBelowZero", pantry.Coupon{Kind: pantry.CouponFixed, Value: 500}, 300, 300},
+		{"NegativeValueIgnored", pantry.Coupon{Kind: pantry.CouponFixed, Value: -5}, 300, 0},
+		{"UnknownKind", pantry.Coupon{Kind: "bogus", Value: 5}, 300, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.Discount(tt.subtotal); got != tt.want {
+				t.Fatalf("Discount(%d)=%d, want %d", tt.subtotal, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCouponActiveAt(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := pantry.Coupon{ValidFrom: from, ValidTo: from.Add(24 * time.Hour)}
+	for _, tt := range []struct {
+		at   time.Time
+		want bool
+	}{{from.Add(-time.Second), false}, {from, true}, {from.Add(23 * time.Hour), true}, {from.Add(24 * time.Hour), false}} {
+		if got := c.ActiveAt(tt.at); got != tt.want {
+			t.Errorf("ActiveAt(%s)=%v, want %v", tt.at, got, tt.want)
+		}
+	}
+}
+
+func TestMoney(t *testing.T) {
+	if got, want := (pantry.Money{Amount: 1234, Currency: "EUR"}).String(), "EUR 12.34"; got != want {
+		t.Errorf("String()=%q, want %q", got, want)
+	}
+	for _, m := range []pantry.Money{{Amount: -1, Currency: "EUR"}, {Amount: 1, Currency: "eur"}, {Amount: 1, Currency: "EURO"}, {Amount: pantry.MaxAmount + 1, Currency: "EUR"}} {
+		if err := m.Validate(); pantry.ErrorCode(err) != pantry.EINVALID {
+			t.Errorf("Validate(%+v)=%v, want invalid_input", m, err)
+		}
+	}
+}
+
+func TestPlaceOrderValidate(t *testing.T) {
+	line := func(id string, q int) pantry.LineRequest { return pantry.LineRequest{ItemID: id, Quantity: q} }
+	tests := []struct {
+		name string
+		req  pantry.PlaceOrder
+		ok   bool
+	}{
+		{"OneLine", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", 1)}}, true},
+		{"NoLines", pantry.PlaceOrder{}, false},
+		{"DuplicateItem", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", 1), line("a", 2)}}, false},
+		{"ZeroQuantity", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", 0)}}, false},
+		{"TooMany", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", pantry.MaxQuantity+1)}}, false},
+		{"BadDelivery", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", 1)}, DeliverTo: "moon"}, false},
+		{"ControlChar", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", 1)}, Note: "a\x07"}, false},
+		{"InvalidUTF8", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", 1)}, Coupon: "\xff"}, false},
+		{"NewlineInNoteIsFine", pantry.PlaceOrder{Lines: []pantry.LineRequest{line("a", 1)}, Note: "oat milk\nno sugar"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.req.Validate()
+			if (err == nil) != tt.ok {
+				t.Fatalf("Validate()=%v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && pantry.ErrorCode(err) != pantry.EINVALID {
+				t.Fatalf("code=%q, want invalid_input", pantry.ErrorCode(err))
+			}
+		})
+	}
+}
