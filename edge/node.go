@@ -122,7 +122,9 @@ func (n *Node) listen() error {
 	n.ln, n.bus = ln, bus
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newStoreCollector(n.store))
+	reg.MustRegister(newStoreCollector(n.store), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pantry_mqtt_clients_connected", Help: "MQTT clients (tablets) connected now.",
+	}, func() float64 { return float64(bus.ConnectedClients()) }))
 	n.app = web.New(web.Config{
 		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, Registry: reg,
 		SessionTTL: n.cfg.SessionTTL, SessionOrders: n.cfg.SessionOrders, AddressRPM: n.cfg.AddressRPM,

@@ -48,6 +48,9 @@ func TestTabletSeesOrdersLive(t *testing.T) {
 	n := edgetest.Start(t)
 	site := "pantry/" + n.Demo.SiteID
 	tab := tablet(t, n)
+	if m := n.Do(t, "GET", "/metrics", "", nil); !strings.Contains(string(m.Body), "pantry_mqtt_clients_connected 1") {
+		t.Errorf("metrics do not count the connected tablet")
+	}
 	item := platterID(t, n)
 	tab.Await(t, "retained stock level at connect", func(m edgetest.Message) bool {
 		return m.Topic == site+"/stock/"+item && m.Retain

@@ -17,7 +17,7 @@ import (
 
 func newEdgeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "edge", Short: "Run and look after a building's edge node"}
-	cmd.AddCommand(newEdgeServeCmd(getenv, stdout, stderr), newEdgeOutboxCmd(getenv, stdout), newEdgeTabletCmd(getenv, stdout), newEdgeLoadtestCmd(stdout, stderr))
+	cmd.AddCommand(newEdgeServeCmd(getenv, stdout, stderr), newEdgeOutboxCmd(getenv, stdout), newEdgeTabletCmd(getenv, stdout), newEdgeLoadtestCmd(stdout, stderr), newEdgeQRCmd(getenv, stdout))
 	return cmd
 }
 

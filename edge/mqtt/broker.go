@@ -275,3 +275,8 @@ func (l *acceptListener) Accept() (net.Conn, error) {
 		time.Sleep(delay)
 	}
 }
+
+// ConnectedClients is how many MQTT clients (tablets) are connected now.
+func (b *Broker) ConnectedClients() int64 {
+	return atomic.LoadInt64(&b.server.Info.ClientsConnected)
+}
