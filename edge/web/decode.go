@@ -1,57 +1,12 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"strings"
-	"unicode/utf8"
-
+	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// decodeJSON strictly decodes one JSON object into v: valid UTF-8 only
-// (encoding/json would silently replace bad bytes), no unknown fields (a
-// misspelled "quantitiy" must fail loudly, not order one of something), no
-// trailing data.
-func decodeJSON(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return pantry.Errorf(pantry.EINVALID, "the request body must be a JSON object")
-	}
-	if !utf8.Valid(body) {
-		return pantry.Errorf(pantry.EINVALID, "the request body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return pantry.Errorf(pantry.EINVALID, "malformed JSON: %s", describeJSONError(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return pantry.Errorf(pantry.EINVALID, "malformed JSON: unexpected data after the object")
-	}
-	return nil
-}
-
-func describeJSONError(err error) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		if te.Field != "" {
-			return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-		}
-		return fmt.Sprintf("expected %s", te.Type)
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected end of input"
-	}
-	return "cannot decode the request body"
-}
+// decodeJSON is the strict decoder every JSON route uses.
+func decodeJSON(body []byte, v any) error { return httpx.DecodeJSON(body, v) }
 
 // DecodePlaceOrder decodes and validates an order request. It is the
 // decoder that faces every attendee's phone, so it is fuzzed.
