@@ -19,7 +19,7 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newEdgeCmd(getenv, stdout, stderr))
+	root.AddCommand(newEdgeCmd(getenv, stdout, stderr), newCloudCmd(getenv, stdout, stderr))
 	return root
 }
 

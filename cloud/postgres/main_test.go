@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pantry/pantry/internal/pgtest"
+)
+
+// TestMain stops the test PostgreSQL that pgtest starts on first use.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// migratedDB returns a superuser URL to a new database at this binary's
+// schema version.
+func migratedDB(tb testing.TB, opts MigrateOptions) string {
+	tb.Helper()
+	url := pgtest.NewDatabase(tb)
+	if _, err := Migrate(context.Background(), url, opts); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	return url
+}
+
+// mustOpen opens a store on url, closed when the test ends.
+func mustOpen(tb testing.TB, url string, opts Options) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), url, opts)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// mustConnect opens one connection on url, closed when the test ends.
+func mustConnect(tb testing.TB, url string) *pgx.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(func() { closeConn(conn) })
+	return conn
+}
+
+// pgCode is the SQLSTATE in err's chain, or "".
+func pgCode(err error) string {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pe.Code
+	}
+	return ""
+}

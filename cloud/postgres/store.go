@@ -1,0 +1,158 @@
+// Package postgres is the cloud's store: every organization's data in one
+// PostgreSQL database, reached through pgx, with tenant isolation enforced
+// by PostgreSQL's row-level security rather than by WHERE clauses alone.
+//
+// Three roles are involved. The migrator (the user of the URL given to
+// Migrate) owns every table and function. The service role (pantry_service
+// by default) is what the running service acts as: it owns nothing, cannot
+// bypass row-level security, and sees a tenant's rows only inside
+// InTenant, which names the tenant for one transaction. Open may be given
+// the service role's own URL or the migrator's (or a superuser's): in the
+// latter case every pooled connection switches to the service role before
+// it is used, so row-level security applies whatever URL was configured.
+//
+// Adding to the store: one file per resource (sites.go, items.go, ...);
+// each method runs its statements in s.InTenant with the organization from
+// the caller's credential, and still names organization_id in its WHERE
+// clauses: row-level security is the guard, the explicit filter is what
+// lets PostgreSQL use the (organization_id, ...) indexes and, under Citus,
+// route the query to one shard. New tenant tables go in a new migration
+// with organization_id first in their keys and `SELECT
+// pantry_tenant_rls('table')`; the tests fail for a table without it.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// ServiceRole is the role every connection acts as. Default
+	// DefaultServiceRole; it must match what Migrate was given.
+	ServiceRole string
+	// MaxConns caps the pool (default: pgxpool's, the larger of 4 and the
+	// number of CPUs, unless the URL sets pool_max_conns).
+	MaxConns int32
+}
+
+// Store is the cloud's PostgreSQL store. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	role string
+}
+
+// Open connects to the database at url, makes every connection act as the
+// service role, and checks that the schema is at this binary's version
+// (a *SchemaError otherwise). Close it when done.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	role := opts.ServiceRole
+	if role == "" {
+		role = DefaultServiceRole
+	}
+	if !validRole.MatchString(role) {
+		return nil, fmt.Errorf("open store: service role %q is not a valid role name", role)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open store: parse database URL: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["search_path"]; !ok {
+		cfg.ConnConfig.RuntimeParams["search_path"] = "public" // where Migrate puts the schema
+	}
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error { return becomeServiceRole(ctx, conn, role) }
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// Connect now: a wrong URL or a missing role is an error at start, not
+	// at the first request.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := CheckSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, role: role}, nil
+}
+
+// becomeServiceRole runs on every new connection before the pool hands it
+// out. A connection as anyone but the service role switches to it with a
+// session-level SET ROLE, and the result is checked: a role that is a
+// superuser or has BYPASSRLS would see every tenant's rows, so the
+// connection is refused rather than used.
+func becomeServiceRole(ctx context.Context, conn *pgx.Conn, role string) error {
+	var user string
+	if err := conn.QueryRow(ctx, `SELECT current_user`).Scan(&user); err != nil {
+		return fmt.Errorf("read current user: %w", err)
+	}
+	if user != role {
+		if _, err := conn.Exec(ctx, "SET ROLE "+pgx.Identifier{role}.Sanitize()); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && (pgErr.Code == "22023" || pgErr.Code == "42704") {
+				return fmt.Errorf("the service role %s does not exist: run `pantry cloud migrate`: %w", role, err)
+			}
+			return fmt.Errorf("connected as %s, could not SET ROLE %s (is %s a member of it? `pantry cloud migrate` grants that): %w", user, role, user, err)
+		}
+	}
+	var super, bypass bool
+	err := conn.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
+		Scan(&user, &super, &bypass)
+	switch {
+	case err != nil:
+		return fmt.Errorf("check service role: %w", err)
+	case user != role:
+		return fmt.Errorf("connection acts as %s, not the service role %s", user, role)
+	case super || bypass:
+		return fmt.Errorf("the service role %s is a superuser or has BYPASSRLS: row-level security would not apply to it", role)
+	}
+	return nil
+}
+
+// Close closes every connection of the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers (for readiness probes).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// InTenant runs fn in one transaction in which organization orgID's rows,
+// and only those, are visible and writable. The tenant is set with
+// set_config(..., true), which lasts until the transaction ends: never on
+// the pooled connection itself, where it would outlive the request and
+// leak into the next one. fn's error (or the commit's) rolls back and is
+// returned, with the database errors a client can cause (a duplicate, a
+// reference to nothing, a failed check) turned into domain errors.
+func (s *Store) InTenant(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
+	if !pantry.ValidID(orgID) {
+		return pantry.Errorf(pantry.EINVALID, "organization id %q is not a UUID", orgID)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// current_user costs nothing here, and proves that the connection
+		// still acts as the service role.
+		var user string
+		if err := tx.QueryRow(ctx, `SELECT current_user, set_config('app.org_id', $1, true)`, orgID).Scan(&user, nil); err != nil {
+			return fmt.Errorf("set tenant: %w", err)
+		}
+		if user != s.role {
+			return fmt.Errorf("connection acts as %s, not the service role %s: refusing to run a tenant's transaction", user, s.role)
+		}
+		return fn(tx)
+	})
+	return domainError(err)
+}
