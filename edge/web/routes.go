@@ -2,15 +2,17 @@ package web
 
 import (
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/internal/httpx"
 )
 
 // routes lists every route the edge serves.
 func (a *app) routes(f *fiber.App) {
-	f.Use(a.observe)
+	f.Use(a.metrics.Observe)
 
 	f.Get("/healthz", a.handleHealthz)
 	f.Get("/readyz", a.handleReadyz)
-	f.Get("/metrics", a.handleMetrics())
+	f.Get("/metrics", httpx.MetricsHandler(a.Registry))
 	f.Use("/static", a.handleStatic())
 
 	f.Use(a.limitAddress())
