@@ -13,7 +13,9 @@ import (
 )
 
 // Opaque secrets are the credentials the server generates: refresh tokens,
-// API keys, tablet passwords, edge enrollment tokens and node credentials.
+// API keys, edge enrollment tokens and node credentials. (Tablet passwords
+// are the exception: the edge checks them with bcrypt, so they are hashed
+// with bcrypt.)
 // The store keeps only their SHA-256 hash.
 //
 // Why a fast hash here, when passwords get argon2id: a slow hash exists to

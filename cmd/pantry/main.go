@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // sites validate IANA zones; containers may lack zone files
 )
 
 func main() {

@@ -1,0 +1,87 @@
+// Package api is the cloud's HTTP side (fiber): the admin REST API under
+// /api/v1, health, readiness and metrics. Every route is listed in
+// routes.go. The organization a request acts in always comes from its
+// credential; row-level security in PostgreSQL enforces it again.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/httpx"
+)
+
+// Config is what the API needs. Log, Store and Keys are required.
+type Config struct {
+	Log   *slog.Logger
+	Store *postgres.Store
+	// Keys holds the signing keys; swapped atomically when they rotate.
+	Keys *atomic.Pointer[auth.KeySet]
+	// Passwords are the argon2id parameters for new password hashes.
+	Passwords auth.PasswordParams
+	// Throttle limits failed logins per account and per client address.
+	Throttle auth.ThrottlePolicy
+	// QRBaseURL is where phones in a building reach its edge node (a local
+	// DNS name all buildings share); a room's qr_url is QRBaseURL/q/CODE.
+	QRBaseURL string
+	Registry  *prometheus.Registry
+	Now       func() time.Time
+}
+
+// BodyLimit caps request bodies: the largest legitimate one, a site menu
+// of a few hundred items, is far below it.
+const BodyLimit = 256 << 10
+
+type app struct {
+	Config
+	metrics *metrics
+	// hashing bounds concurrent password hashes: each holds 19 MiB.
+	hashing chan struct{}
+}
+
+// New builds the fiber app.
+func New(cfg Config) *fiber.App {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.QRBaseURL == "" {
+		cfg.QRBaseURL = "http://pantry.local:8080"
+	}
+	if cfg.Passwords == (auth.PasswordParams{}) {
+		cfg.Passwords = auth.DefaultPasswordParams()
+	}
+	if cfg.Throttle == (auth.ThrottlePolicy{}) {
+		cfg.Throttle = auth.DefaultThrottlePolicy()
+	}
+	a := &app{Config: cfg, metrics: newMetrics(cfg.Registry), hashing: make(chan struct{}, 4)}
+	f := fiber.New(fiber.Config{
+		Immutable:             true, // strings from the request outlive the handler safely
+		BodyLimit:             BodyLimit,
+		ErrorHandler:          httpx.ErrorHandler(cfg.Log),
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		AppName:               "pantry-cloud",
+		// Behind a load balancer the client address comes from it.
+		ProxyHeader: fiber.HeaderXForwardedFor,
+	})
+	a.routes(f)
+	return f
+}
+
+// ctx is the context for store calls made on behalf of a request, bounded
+// so a stuck query cannot hold a connection forever.
+func (a *app) ctx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}

@@ -1,0 +1,160 @@
+package api
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/httpx"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// handleLogin exchanges an email and password for an access token and a
+// refresh token. Failures are counted per account and per client address
+// in the database (every instance sees them) and refused with 429 past the
+// limit, before the password is even checked.
+func (a *app) handleLogin(c *fiber.Ctx) error {
+	var req struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if len(req.Email) > 254 || len(req.Password) > auth.MaxPasswordBytes {
+		return auth.ErrPasswordMismatch
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	now := a.Now()
+	accountKey, addrKey := "email:"+postgres.NormalizeEmail(req.Email), "ip:"+c.IP()
+	since := a.Throttle.WindowStart(now)
+	acct, err := a.Store.LoginFailures(ctx, accountKey, since)
+	if err != nil {
+		return err
+	}
+	addr, err := a.Store.LoginFailures(ctx, addrKey, since)
+	if err != nil {
+		return err
+	}
+	if t := a.Throttle.Decide(acct, addr, now); !t.Allowed {
+		a.metrics.logins.WithLabelValues("throttled").Inc()
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(t.RetryAfter.Seconds())))
+		return t.Err()
+	}
+	user, err := a.checkLogin(c, req.Email, req.Password)
+	if err != nil {
+		a.metrics.logins.WithLabelValues("failed").Inc()
+		if rerr := a.Store.RecordLoginFailure(ctx, now, accountKey, addrKey); rerr != nil {
+			a.Log.Warn("record login failure", "err", rerr)
+		}
+		return err
+	}
+	a.metrics.logins.WithLabelValues("ok").Inc()
+	refresh, hash := auth.NewRefreshToken()
+	if err := a.Store.IssueRefreshToken(ctx, user.OrgID, user.UserID, pantry.NewID(), hash, now.Add(auth.RefreshTokenTTL)); err != nil {
+		return err
+	}
+	return a.respondTokens(c, user.OrgID, user.UserID, refresh)
+}
+
+// checkLogin verifies the password, spending the same time whether or not
+// the account exists, with at most a few hashes running at once.
+func (a *app) checkLogin(c *fiber.Ctx, email, password string) (postgres.LoginLookup, error) {
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	user, lookupErr := a.Store.LookupLogin(ctx, email)
+	if lookupErr != nil && pantry.ErrorCode(lookupErr) != pantry.ENOTFOUND {
+		return user, lookupErr
+	}
+	a.hashing <- struct{}{}
+	defer func() { <-a.hashing }()
+	if lookupErr != nil {
+		return user, a.Passwords.CheckDummy(password)
+	}
+	if err := auth.CheckPassword(user.PasswordHash, password); err != nil {
+		return user, auth.ErrPasswordMismatch
+	}
+	if user.Disabled {
+		return user, auth.ErrPasswordMismatch
+	}
+	return user, nil
+}
+
+func (a *app) respondTokens(c *fiber.Ctx, orgID, userID, refresh string) error {
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	claims, err := a.Store.UserClaims(ctx, orgID, userID)
+	if err != nil {
+		return err
+	}
+	claims.ID = pantry.NewID()
+	access, err := a.Keys.Load().Sign(claims, a.Now())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(tokenResponse{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(auth.AccessTokenTTL.Seconds())})
+}
+
+// handleRefresh rotates a refresh token: the old one is spent, a new one
+// and a fresh access token come back. Presenting a spent token revokes the
+// whole login (someone copied it).
+func (a *app) handleRefresh(c *fiber.Ctx) error {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" || len(req.RefreshToken) > 256 {
+		return auth.ErrRefreshInvalid
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	refresh, hash := auth.NewRefreshToken()
+	orgID, userID, err := a.Store.RotateRefreshToken(ctx, auth.HashSecret(req.RefreshToken), hash, a.Now())
+	if err != nil {
+		return err
+	}
+	return a.respondTokens(c, orgID, userID, refresh)
+}
+
+// handleLogout revokes the login a refresh token belongs to. It answers
+// 204 for unknown tokens too: logging out twice is not an error.
+func (a *app) handleLogout(c *fiber.Ctx) error {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" || len(req.RefreshToken) > 256 {
+		return pantry.Errorf(pantry.EINVALID, "refresh_token is required")
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	if err := a.Store.RevokeRefreshFamily(ctx, auth.HashSecret(req.RefreshToken), a.Now()); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// handleMe says who the credential is.
+func (a *app) handleMe(c *fiber.Ctx) error {
+	p := principal(c)
+	sites := p.SiteIDs
+	if sites == nil {
+		sites = []string{}
+	}
+	return c.JSON(fiber.Map{"id": p.ID, "kind": p.Kind, "organization_id": p.OrgID, "role": p.Role, "site_ids": sites})
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/httpx"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+func (a *app) handleListItems(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionRead, "")
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	items, next, err := a.Store.ListItems(ctx, p.OrgID, pg)
+	if err != nil {
+		return err
+	}
+	return list(c, "items", items, next)
+}
+
+func (a *app) handleCreateItem(c *fiber.Ctx) error {
+	var req struct {
+		Name              string       `json:"name"`
+		Description       string       `json:"description"`
+		Price             pantry.Money `json:"price"`
+		Tags              []string     `json:"tags"`
+		Allergens         []string     `json:"allergens"`
+		LowStockThreshold int64        `json:"low_stock_threshold"`
+		ImageURL          string       `json:"image_url"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionWriteCatalog, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	it, err := a.Store.CreateItem(ctx, p.OrgID, actor(p), postgres.ItemInput{
+		Name: req.Name, Description: req.Description, Price: req.Price, Tags: req.Tags,
+		Allergens: req.Allergens, LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL,
+	})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(it)
+}
+
+func (a *app) handleGetItem(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionRead, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	it, err := a.Store.GetItem(ctx, p.OrgID, c.Params("item_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(it)
+}
+
+func (a *app) handleUpdateItem(c *fiber.Ctx) error {
+	var req struct {
+		Name              *string       `json:"name"`
+		Description       *string       `json:"description"`
+		Price             *pantry.Money `json:"price"`
+		Tags              *[]string     `json:"tags"`
+		Allergens         *[]string     `json:"allergens"`
+		LowStockThreshold *int64        `json:"low_stock_threshold"`
+		ImageURL          *string       `json:"image_url"`
+		Archived          *bool         `json:"archived"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionWriteCatalog, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	it, err := a.Store.UpdateItem(ctx, p.OrgID, actor(p), c.Params("item_id"), postgres.ItemUpdate{
+		Name: req.Name, Description: req.Description, Price: req.Price, Tags: req.Tags, Allergens: req.Allergens,
+		LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL, Archived: req.Archived,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(it)
+}

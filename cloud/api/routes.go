@@ -1,0 +1,51 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/internal/httpx"
+)
+
+// routes lists every route the cloud serves. Every /api/v1 route but login
+// and refresh needs a principal (a user's access token or a technician's
+// API key); the organization always comes from that credential, never
+// from a body or query field.
+func (a *app) routes(f *fiber.App) {
+	f.Use(a.metrics.Observe)
+	f.Get("/healthz", a.handleHealthz)
+	f.Get("/readyz", a.handleReadyz)
+	f.Get("/metrics", httpx.MetricsHandler(a.Registry))
+
+	v1 := f.Group("/api/v1")
+	v1.Post("/auth/login", a.handleLogin)
+	v1.Post("/auth/refresh", a.handleRefresh)
+	v1.Post("/auth/logout", a.handleLogout)
+
+	p := v1.Group("", a.authenticate)
+	p.Get("/me", a.handleMe)
+
+	p.Get("/sites", a.handleListSites)
+	p.Post("/sites", a.handleCreateSite)
+	p.Get("/sites/:site_id", a.handleGetSite)
+	p.Patch("/sites/:site_id", a.handleUpdateSite)
+
+	p.Get("/sites/:site_id/spaces", a.handleListSpaces)
+	p.Post("/sites/:site_id/spaces", a.handleCreateSpace)
+	p.Get("/sites/:site_id/spaces/:space_id", a.handleGetSpace)
+	p.Patch("/sites/:site_id/spaces/:space_id", a.handleUpdateSpace)
+	p.Post("/sites/:site_id/spaces/:space_id/rotate-code", a.handleRotateSpaceCode)
+
+	p.Get("/items", a.handleListItems)
+	p.Post("/items", a.handleCreateItem)
+	p.Get("/items/:item_id", a.handleGetItem)
+	p.Patch("/items/:item_id", a.handleUpdateItem)
+
+	p.Get("/users", a.handleListUsers)
+	p.Post("/users", a.handleCreateUser)
+	p.Get("/users/:user_id", a.handleGetUser)
+	p.Patch("/users/:user_id", a.handleUpdateUser)
+
+	p.Get("/api-keys", a.handleListAPIKeys)
+	p.Post("/api-keys", a.handleCreateAPIKey)
+	p.Delete("/api-keys/:key_id", a.handleRevokeAPIKey)
+}

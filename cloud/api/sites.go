@@ -1,0 +1,203 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/httpx"
+)
+
+func (a *app) handleListSites(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionRead, "")
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	sites, all := p.Sites()
+	if all {
+		sites = nil
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, next, err := a.Store.ListSites(ctx, p.OrgID, sites, pg)
+	if err != nil {
+		return err
+	}
+	return list(c, "sites", out, next)
+}
+
+func (a *app) handleCreateSite(c *fiber.Ctx) error {
+	var req struct {
+		Name     string `json:"name"`
+		Timezone string `json:"timezone"`
+		Currency string `json:"currency"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionWriteCatalog, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	s, err := a.Store.CreateSite(ctx, p.OrgID, actor(p), postgres.SiteInput{Name: req.Name, Timezone: req.Timezone, Currency: req.Currency})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(s)
+}
+
+func (a *app) handleGetSite(c *fiber.Ctx) error {
+	site := c.Params("site_id")
+	p, err := can(c, auth.ActionRead, site)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	s, err := a.Store.GetSite(ctx, p.OrgID, site)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s)
+}
+
+func (a *app) handleUpdateSite(c *fiber.Ctx) error {
+	var req struct {
+		Name     *string `json:"name"`
+		Timezone *string `json:"timezone"`
+		Archived *bool   `json:"archived"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	site := c.Params("site_id")
+	p, err := can(c, auth.ActionWriteSite, site)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	s, err := a.Store.UpdateSite(ctx, p.OrgID, actor(p), site, postgres.SiteUpdate{Name: req.Name, Timezone: req.Timezone, Archived: req.Archived})
+	if err != nil {
+		return err
+	}
+	return c.JSON(s)
+}
+
+// space is a room as the API shows it: with the URL its QR code encodes.
+type space struct {
+	postgres.Space
+	QRURL string `json:"qr_url"`
+}
+
+func (a *app) withQR(s postgres.Space) space {
+	return space{Space: s, QRURL: strings.TrimRight(a.QRBaseURL, "/") + "/q/" + s.Code}
+}
+
+func (a *app) handleListSpaces(c *fiber.Ctx) error {
+	site := c.Params("site_id")
+	p, err := can(c, auth.ActionRead, site)
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	spaces, next, err := a.Store.ListSpaces(ctx, p.OrgID, site, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]space, len(spaces))
+	for i, s := range spaces {
+		out[i] = a.withQR(s)
+	}
+	return list(c, "spaces", out, next)
+}
+
+func (a *app) handleCreateSpace(c *fiber.Ctx) error {
+	var req struct {
+		Name  string `json:"name"`
+		Floor string `json:"floor"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	site := c.Params("site_id")
+	p, err := can(c, auth.ActionWriteSite, site)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	s, err := a.Store.CreateSpace(ctx, p.OrgID, actor(p), site, postgres.SpaceInput{Name: req.Name, Floor: req.Floor})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(a.withQR(s))
+}
+
+func (a *app) handleGetSpace(c *fiber.Ctx) error {
+	site := c.Params("site_id")
+	p, err := can(c, auth.ActionRead, site)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	s, err := a.Store.GetSpace(ctx, p.OrgID, site, c.Params("space_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(a.withQR(s))
+}
+
+func (a *app) handleUpdateSpace(c *fiber.Ctx) error {
+	var req struct {
+		Name     *string `json:"name"`
+		Floor    *string `json:"floor"`
+		Archived *bool   `json:"archived"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	site := c.Params("site_id")
+	p, err := can(c, auth.ActionWriteSite, site)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	s, err := a.Store.UpdateSpace(ctx, p.OrgID, actor(p), site, c.Params("space_id"), postgres.SpaceUpdate{Name: req.Name, Floor: req.Floor, Archived: req.Archived})
+	if err != nil {
+		return err
+	}
+	return c.JSON(a.withQR(s))
+}
+
+// handleRotateSpaceCode gives a room a new QR code (a card leaked or was
+// photographed); the old code stops working once the edge pulls the change.
+func (a *app) handleRotateSpaceCode(c *fiber.Ctx) error {
+	site := c.Params("site_id")
+	p, err := can(c, auth.ActionWriteSite, site)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	s, err := a.Store.RotateSpaceCode(ctx, p.OrgID, actor(p), site, c.Params("space_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(a.withQR(s))
+}

@@ -1,0 +1,184 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/httpx"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+func (a *app) handleListUsers(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionManageUsers, "")
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	users, next, err := a.Store.ListUsers(ctx, p.OrgID, pg)
+	if err != nil {
+		return err
+	}
+	return list(c, "users", users, next)
+}
+
+func (a *app) handleGetUser(c *fiber.Ctx) error {
+	p := principal(c)
+	id := c.Params("user_id")
+	if id != p.ID { // everyone may read themselves
+		if err := p.Can(auth.ActionManageUsers, ""); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	u, err := a.Store.GetUser(ctx, p.OrgID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(u)
+}
+
+func (a *app) handleCreateUser(c *fiber.Ctx) error {
+	var req struct {
+		Email    string   `json:"email"`
+		Name     string   `json:"name"`
+		Role     string   `json:"role"`
+		SiteIDs  []string `json:"site_ids"`
+		Password string   `json:"password"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	role, err := auth.ParseUserRole(req.Role)
+	if err != nil {
+		return err
+	}
+	p := principal(c)
+	if err := p.CanManageUser(role); err != nil {
+		return err
+	}
+	if err := auth.ValidatePassword(req.Password); err != nil {
+		return err
+	}
+	hash, err := a.hashPassword(req.Password)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	u, err := a.Store.CreateUser(ctx, p.OrgID, actor(p), postgres.UserInput{
+		Email: req.Email, Name: req.Name, Role: role, SiteIDs: req.SiteIDs, PasswordHash: hash,
+	})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(u)
+}
+
+func (a *app) hashPassword(pw string) (string, error) {
+	a.hashing <- struct{}{}
+	defer func() { <-a.hashing }()
+	return a.Passwords.Hash(pw)
+}
+
+func (a *app) handleUpdateUser(c *fiber.Ctx) error {
+	var req struct {
+		Name     *string   `json:"name"`
+		Role     *string   `json:"role"`
+		SiteIDs  *[]string `json:"site_ids"`
+		Disabled *bool     `json:"disabled"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p := principal(c)
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	target, err := a.Store.GetUser(ctx, p.OrgID, c.Params("user_id"))
+	if err != nil {
+		return err
+	}
+	up := postgres.UserUpdate{Name: req.Name, SiteIDs: req.SiteIDs, Disabled: req.Disabled}
+	roles := []auth.Role{target.Role}
+	if req.Role != nil {
+		r, err := auth.ParseUserRole(*req.Role)
+		if err != nil {
+			return err
+		}
+		up.Role, roles = &r, append(roles, r)
+	}
+	if err := p.CanManageUser(roles...); err != nil {
+		return err
+	}
+	if target.ID == p.ID && (req.Disabled != nil && *req.Disabled || req.Role != nil) {
+		return pantry.Errorf(pantry.EFORBIDDEN, "you cannot change your own role or disable yourself")
+	}
+	u, err := a.Store.UpdateUser(ctx, p.OrgID, actor(p), target.ID, up)
+	if err != nil {
+		return err
+	}
+	return c.JSON(u)
+}
+
+func (a *app) handleListAPIKeys(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionManageAPIKeys, "")
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	keys, next, err := a.Store.ListAPIKeys(ctx, p.OrgID, pg)
+	if err != nil {
+		return err
+	}
+	return list(c, "api_keys", keys, next)
+}
+
+// handleCreateAPIKey makes a technician's key and shows it this once.
+func (a *app) handleCreateAPIKey(c *fiber.Ctx) error {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionManageAPIKeys, "")
+	if err != nil {
+		return err
+	}
+	key, prefix, hash := auth.NewAPIKey()
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	k, err := a.Store.CreateAPIKey(ctx, p.OrgID, actor(p), req.Name, prefix, hash)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(struct {
+		postgres.APIKey
+		Key string `json:"key"`
+	}{k, key})
+}
+
+func (a *app) handleRevokeAPIKey(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionManageAPIKeys, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	k, err := a.Store.RevokeAPIKey(ctx, p.OrgID, actor(p), c.Params("key_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(k)
+}

@@ -1,0 +1,202 @@
+// Package cloudtest starts real cloud servers for tests: a fresh database
+// on the test PostgreSQL (internal/pgtest), migrated, and the real HTTP
+// server on a loopback port.
+package cloudtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pantry/pantry/cloud"
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/pgtest"
+)
+
+// Cheap makes password hashing fast in tests; one test in cloud/auth
+// covers the real parameters.
+var Cheap = auth.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// Password is every test user's password.
+const Password = "correct horse battery"
+
+// Server is a running cloud server on a fresh database.
+type Server struct {
+	*cloud.Server
+	URL   string
+	DBURL string
+}
+
+// Start migrates a new database and serves it until the test ends.
+func Start(tb testing.TB, configure ...func(*cloud.Config)) *Server {
+	tb.Helper()
+	dbURL := pgtest.NewDatabase(tb)
+	ctx := context.Background()
+	if _, err := postgres.Migrate(ctx, dbURL, postgres.MigrateOptions{}); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	cfg := cloud.Config{DatabaseURL: dbURL, HTTPAddr: "127.0.0.1:0", Passwords: Cheap,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	s, err := cloud.New(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("start cloud: %v", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("cloud stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Errorf("cloud did not stop within 30 s")
+		}
+	})
+	return &Server{Server: s, URL: "http://" + s.Addr().String(), DBURL: dbURL}
+}
+
+// Org is an organization made for a test, with its owner logged in.
+type Org struct {
+	ID, OwnerID, OwnerEmail string
+	Token                   string // the owner's access token
+}
+
+// NewOrg creates an organization whose owner's password is Password, and
+// logs the owner in.
+func (s *Server) NewOrg(tb testing.TB, name string) Org {
+	tb.Helper()
+	hash, err := Cheap.Hash(Password)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	email := name + "-owner@example.com"
+	org, err := s.Store().CreateOrganization(context.Background(), postgres.NewOrganization{Name: name, OwnerEmail: email, OwnerPasswordHash: hash})
+	if err != nil {
+		tb.Fatalf("create organization: %v", err)
+	}
+	return Org{ID: org.OrgID, OwnerID: org.OwnerUserID, OwnerEmail: email, Token: s.Login(tb, email, Password).AccessToken}
+}
+
+// Tokens is a login's answer.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// Login logs a user in and fails the test if it does not work.
+func (s *Server) Login(tb testing.TB, email, password string) Tokens {
+	tb.Helper()
+	r := s.Do(tb, "POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": password})
+	if r.Status != http.StatusOK {
+		tb.Fatalf("login %s: %d %s", email, r.Status, r.Body)
+	}
+	var t Tokens
+	r.Decode(tb, &t)
+	return t
+}
+
+// Response is an HTTP response with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// ErrorCode returns the code of a JSON error body, or "".
+func (r Response) ErrorCode() string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &e)
+	return e.Error.Code
+}
+
+// Decode decodes the JSON body into v.
+func (r Response) Decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		tb.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Do sends a request; body may be nil, []byte, string or a value to encode
+// as JSON; headers are name/value pairs.
+func (s *Server) Do(tb testing.TB, method, path, token string, body any, headers ...string) Response {
+	tb.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+var client = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}, Timeout: 60 * time.Second}
+
+// Clock is a settable clock for tests of expiry.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}

@@ -1,0 +1,154 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// StockMovement is one entry of a site's stock ledger, made at the site's
+// edge (sales, returns, staff counts) or in the cloud (admins).
+type StockMovement struct {
+	ID      string             `json:"id"`
+	SiteID  string             `json:"site_id"`
+	ItemID  string             `json:"item_id"`
+	Delta   int64              `json:"delta"`
+	Reason  pantry.StockReason `json:"reason"`
+	OrderID string             `json:"order_id,omitempty"`
+	Origin  string             `json:"origin"` // "edge" or "cloud"
+	// Actor is who made a cloud movement, as "<actor type>:<id>".
+	Actor     string    `json:"actor,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+const stockMovementColumns = `id, site_id, item_id, delta, reason, COALESCE(order_id::text, ''), origin, actor, created_at`
+
+func scanStockMovement(row pgx.Row) (StockMovement, error) {
+	var m StockMovement
+	err := row.Scan(&m.ID, &m.SiteID, &m.ItemID, &m.Delta, &m.Reason, &m.OrderID, &m.Origin, &m.Actor, &m.CreatedAt)
+	return m, err
+}
+
+// RecordStockMovement adds a movement made in the cloud to site siteID's
+// ledger for item itemID. reason is restock, waste, count or adjustment:
+// sales and returns come from orders, at the edge. A movement that takes
+// the level below zero is accepted: the edge's own movements may not have
+// arrived yet, and the ledger converges once they do. An unknown item is
+// ENOTFOUND, as an unknown site is.
+func (s *Store) RecordStockMovement(ctx context.Context, orgID string, who Actor, siteID, itemID string, delta int64, reason string) (StockMovement, error) {
+	if err := checkPathID("site", siteID); err != nil {
+		return StockMovement{}, err
+	}
+	if err := checkPathID("item", itemID); err != nil {
+		return StockMovement{}, err
+	}
+	if err := checkCloudMovement(delta, pantry.StockReason(reason)); err != nil {
+		return StockMovement{}, err
+	}
+	var m StockMovement
+	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
+			return err
+		}
+		if _, err := getItem(ctx, tx, orgID, itemID, false); err != nil {
+			return err
+		}
+		var err error
+		m, err = scanStockMovement(tx.QueryRow(ctx, `INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, origin, actor, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'cloud', $7, now()) RETURNING `+stockMovementColumns,
+			orgID, pantry.NewID(), siteID, itemID, delta, reason, who.Type+":"+who.ID))
+		if err != nil {
+			return fmt.Errorf("insert stock movement: %w", err)
+		}
+		return audit(ctx, tx, orgID, who, "stock_movement.create", "stock_movement", m.ID, nil, m)
+	})
+	if err != nil {
+		return StockMovement{}, fmt.Errorf("record stock movement: %w", err)
+	}
+	return m, nil
+}
+
+// checkCloudMovement checks a movement an admin makes.
+func checkCloudMovement(delta int64, reason pantry.StockReason) error {
+	switch reason {
+	case pantry.StockRestock, pantry.StockWaste, pantry.StockCount, pantry.StockAdjustment:
+	default:
+		return pantry.Errorf(pantry.EINVALID, "reason must be restock, waste, count or adjustment")
+	}
+	if delta == 0 || delta < -pantry.MaxStockDelta || delta > pantry.MaxStockDelta {
+		return pantry.Errorf(pantry.EINVALID, "delta must be between -%d and %d, and not 0", pantry.MaxStockDelta, pantry.MaxStockDelta)
+	}
+	return nil
+}
+
+// StockLevels returns the level of every item that site siteID sells or
+// has stock movements of, by item name. Low is the item's low-stock rule
+// (pantry.IsLow) applied to the level.
+func (s *Store) StockLevels(ctx context.Context, orgID, siteID string) ([]pantry.StockLevel, error) {
+	if err := checkPathID("site", siteID); err != nil {
+		return nil, err
+	}
+	var levels []pantry.StockLevel
+	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
+			return err
+		}
+		// The sum reads only the stock_movements_level index.
+		rows, _ := tx.Query(ctx, `SELECT i.id, i.name, i.low_stock_threshold, COALESCE(l.level, 0)::bigint
+			FROM items i
+			LEFT JOIN (SELECT item_id, sum(delta) AS level FROM stock_movements
+				WHERE organization_id = $1 AND site_id = $2 GROUP BY item_id) l ON l.item_id = i.id
+			WHERE i.organization_id = $1 AND (l.item_id IS NOT NULL OR EXISTS (SELECT 1 FROM site_menu_items m
+				WHERE m.organization_id = $1 AND m.site_id = $2 AND m.item_id = i.id))
+			ORDER BY i.name, i.id`, orgID, siteID)
+		var err error
+		levels, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pantry.StockLevel, error) {
+			var l pantry.StockLevel
+			var threshold int64
+			err := r.Scan(&l.ItemID, &l.Name, &threshold, &l.Level)
+			l.Low = pantry.IsLow(l.Level, threshold)
+			return l, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stock levels of site %s: %w", siteID, err)
+	}
+	return levels, nil
+}
+
+// ListStockMovements returns a page of site siteID's ledger, newest
+// first, of one item if itemID is not "".
+func (s *Store) ListStockMovements(ctx context.Context, orgID, siteID, itemID string, p Page) ([]StockMovement, string, error) {
+	if err := checkPathID("site", siteID); err != nil {
+		return nil, "", err
+	}
+	itemID = strings.TrimSpace(itemID)
+	query, args := `SELECT `+stockMovementColumns+` FROM stock_movements WHERE organization_id = $1 AND site_id = $2`, []any{orgID, siteID}
+	if itemID != "" {
+		if !pantry.ValidID(itemID) {
+			return nil, "", pantry.Errorf(pantry.EINVALID, "item_id %q is not a UUID", itemID)
+		}
+		query, args = query+` AND item_id = $3`, append(args, itemID)
+	}
+	var moves []StockMovement
+	var next string
+	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
+			return err
+		}
+		var err error
+		moves, next, err = newestFirst(ctx, tx, p, query, args, scanStockMovement,
+			func(m StockMovement) (time.Time, string) { return m.CreatedAt, m.ID })
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list stock movements: %w", err)
+	}
+	return moves, next, nil
+}

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// Login failures are counted per fixed window in login_attempts, shared by
+// every instance (they are stateless), under keys like "email:a@b.c" and
+// "ip:192.0.2.1".
+
+// LoginFailures counts the failures recorded under key since since.
+func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (auth.Failures, error) {
+	var f auth.Failures
+	var oldest *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(count), 0), MIN(window_start) FROM login_attempts
+		WHERE key = $1 AND window_start >= $2`, key, since).Scan(&f.Count, &oldest)
+	if err != nil {
+		return f, fmt.Errorf("count login failures: %w", err)
+	}
+	if oldest != nil {
+		f.Oldest = *oldest
+	}
+	return f, nil
+}
+
+// loginWindow is the granularity of login_attempts rows.
+const loginWindow = time.Minute
+
+// RecordLoginFailure counts one failure under each key, and forgets
+// windows older than a day.
+func (s *Store) RecordLoginFailure(ctx context.Context, now time.Time, keys ...string) error {
+	window := now.UTC().Truncate(loginWindow)
+	for _, k := range keys {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO login_attempts (key, window_start, count) VALUES ($1, $2, 1)
+			ON CONFLICT (key, window_start) DO UPDATE SET count = login_attempts.count + 1`, k, window); err != nil {
+			return fmt.Errorf("record login failure: %w", err)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM login_attempts WHERE window_start < $1`, now.Add(-24*time.Hour)); err != nil {
+		return fmt.Errorf("prune login failures: %w", err)
+	}
+	return nil
+}
+
+// UserClaims returns what a user's access token says about them: role and,
+// for a facility manager, the sites they manage. A disabled user is
+// EUNAUTHORIZED.
+func (s *Store) UserClaims(ctx context.Context, orgID, userID string) (auth.Claims, error) {
+	c := auth.Claims{Subject: userID, OrgID: orgID, Kind: auth.KindUser}
+	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		var disabled bool
+		err := tx.QueryRow(ctx, `SELECT role, disabled_at IS NOT NULL FROM users WHERE organization_id = $1 AND id = $2`,
+			orgID, userID).Scan(&c.Role, &disabled)
+		if errors.Is(err, pgx.ErrNoRows) || disabled {
+			return pantry.Errorf(pantry.EUNAUTHORIZED, "this account cannot log in")
+		}
+		if err != nil {
+			return err
+		}
+		c.SiteIDs, err = userSites(ctx, tx, orgID, userID)
+		return err
+	})
+	if err != nil {
+		return c, fmt.Errorf("load user claims: %w", err)
+	}
+	return c, nil
+}
+
+func userSites(ctx context.Context, tx pgx.Tx, orgID, userID string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT site_id::text FROM user_sites WHERE organization_id = $1 AND user_id = $2 ORDER BY site_id`, orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// IssueRefreshToken stores a new refresh token (by hash) for a user, in
+// family familyID (a new login starts a new family).
+func (s *Store) IssueRefreshToken(ctx context.Context, orgID, userID, familyID string, hash []byte, expires time.Time) error {
+	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (organization_id, id, user_id, family_id, token_hash, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, orgID, pantry.NewID(), userID, familyID, hash, expires)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("issue refresh token: %w", err)
+	}
+	return nil
+}
+
+// RotateRefreshToken exchanges the refresh token whose hash is oldHash for
+// a new one (newHash), once: the old token is marked used in the same
+// transaction, under a row lock, so two concurrent refreshes with one token
+// cannot both succeed. Presenting a token that was already used revokes its
+// whole family (someone else has it) and fails, as does a revoked or
+// expired one. It returns the token's organization and user.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (orgID, userID string, err error) {
+	found, err := s.LookupRefreshToken(ctx, oldHash)
+	if err != nil {
+		return "", "", auth.ErrRefreshInvalid
+	}
+	var decision auth.RefreshDecision
+	err = s.InTenant(ctx, found.OrgID, func(tx pgx.Tx) error {
+		var st auth.RefreshState
+		var used, revoked *time.Time
+		err := tx.QueryRow(ctx, `SELECT used_at, revoked_at, expires_at FROM refresh_tokens
+			WHERE organization_id = $1 AND id = $2 FOR UPDATE`, found.OrgID, found.ID).Scan(&used, &revoked, &st.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		st.Used, st.Revoked = used != nil, revoked != nil
+		switch decision = auth.DecideRefresh(st, now); decision {
+		case auth.RejectAndRevokeFamily:
+			_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $3 WHERE organization_id = $1 AND family_id = $2 AND revoked_at IS NULL`,
+				found.OrgID, found.FamilyID, now)
+			return err
+		case auth.Rotate:
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $3 WHERE organization_id = $1 AND id = $2`, found.OrgID, found.ID, now); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (organization_id, id, user_id, family_id, token_hash, expires_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, found.OrgID, pantry.NewID(), found.UserID, found.FamilyID, newHash, now.Add(auth.RefreshTokenTTL))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("rotate refresh token: %w", err)
+	}
+	if decision != auth.Rotate {
+		return "", "", auth.ErrRefreshInvalid
+	}
+	return found.OrgID, found.UserID, nil
+}
+
+// RevokeRefreshFamily ends the login a refresh token belongs to (logout).
+// An unknown token is not an error: logging out twice is fine.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Time) error {
+	found, err := s.LookupRefreshToken(ctx, hash)
+	if pantry.ErrorCode(err) == pantry.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = s.InTenant(ctx, found.OrgID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $3 WHERE organization_id = $1 AND family_id = $2 AND revoked_at IS NULL`,
+			found.OrgID, found.FamilyID, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// SigningKeys returns every stored signing key that is not retired, oldest
+// first; the newest signs.
+func (s *Store) SigningKeys(ctx context.Context) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid`)
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	return keys, nil
+}
+
+// AddSigningKey stores a new signing key (auth.Key.MarshalBinary).
+func (s *Store) AddSigningKey(ctx context.Context, kid string, key []byte) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key) VALUES ($1, 'EdDSA', $2)`, kid, key); err != nil {
+		return fmt.Errorf("add signing key: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+// Package cloud wires the multi-tenant cloud service: the PostgreSQL store,
+// the signing keys every instance shares, and the HTTP API. Instances are
+// stateless; run as many as needed against one database.
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pantry/pantry/cloud/api"
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+)
+
+// Config configures a Server. DatabaseURL and HTTPAddr are required.
+type Config struct {
+	DatabaseURL string
+	HTTPAddr    string
+	ServiceRole string // default pantry_service
+	// KeyReload is how often signing keys are re-read, so a key another
+	// instance added is known here (default 1 min).
+	KeyReload time.Duration
+	// Passwords overrides the argon2id parameters (tests use cheap ones).
+	Passwords auth.PasswordParams
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Server is a running cloud instance.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store *postgres.Store
+	keys  atomic.Pointer[auth.KeySet]
+	app   *fiber.App
+	ln    net.Listener
+}
+
+// New opens the database (refusing one whose schema is behind), loads or
+// creates the signing keys and binds the listener.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.KeyReload <= 0 {
+		cfg.KeyReload = time.Minute
+	}
+	s := &Server{cfg: cfg, log: cfg.Log}
+	var err error
+	if s.store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{ServiceRole: cfg.ServiceRole}); err != nil {
+		return nil, err
+	}
+	if err := s.loadKeys(ctx, true); err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		s.store.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("HTTP address %s is already in use: stop the program using it or pass --http with another address", cfg.HTTPAddr)
+		}
+		return nil, fmt.Errorf("cannot listen on %s (%v): pass --http with a valid address", cfg.HTTPAddr, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.app = api.New(api.Config{
+		Log: cfg.Log, Store: s.store, Keys: &s.keys, Passwords: cfg.Passwords, Registry: reg, Now: cfg.Now,
+	})
+	return s, nil
+}
+
+// loadKeys reads the signing keys; the newest signs, the others still
+// verify. With none stored (a new database) it creates the first one:
+// instances racing to do so each insert one, and all of them then load
+// the same set.
+func (s *Server) loadKeys(ctx context.Context, create bool) error {
+	raw, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(raw) == 0 && create {
+		k, err := auth.NewKey()
+		if err != nil {
+			return fmt.Errorf("create signing key: %w", err)
+		}
+		b, err := k.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("create signing key: %w", err)
+		}
+		if err := s.store.AddSigningKey(ctx, k.ID(), b); err != nil {
+			return err
+		}
+		return s.loadKeys(ctx, false)
+	}
+	keys := make([]auth.Key, 0, len(raw))
+	for _, b := range raw {
+		k, err := auth.ParseKey(b)
+		if err != nil {
+			return fmt.Errorf("load signing key: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return errors.New("no signing keys")
+	}
+	set, err := auth.NewKeySet(keys[len(keys)-1], keys[:len(keys)-1]...)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	s.keys.Store(set)
+	return nil
+}
+
+// Addr is the bound HTTP address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Store returns the server's store (for tests and the CLI).
+func (s *Server) Store() *postgres.Store { return s.store }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(s.ln) }()
+	reloadDone := make(chan struct{})
+	go func() { defer close(reloadDone); s.reloadKeys(ctx) }()
+	s.log.Info("cloud serving", "http", s.Addr().String())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("serve HTTP: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if e := s.app.ShutdownWithContext(shutdownCtx); e != nil {
+		s.log.Warn("HTTP shutdown", "err", e)
+	}
+	<-reloadDone
+	s.store.Close()
+	return err
+}
+
+func (s *Server) reloadKeys(ctx context.Context) {
+	t := time.NewTicker(s.cfg.KeyReload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.loadKeys(ctx, false); err != nil && ctx.Err() == nil {
+				s.log.Warn("reload signing keys", "err", err)
+			}
+		}
+	}
+}

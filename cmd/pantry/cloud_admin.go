@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pantry/pantry/cloud"
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Command {
+	var cfg cloud.Config
+	var jsonLogs bool
+	cmd := &cobra.Command{Use: "serve", Short: "Serve the admin API (run as many instances as needed)", Args: cobra.NoArgs}
+	e := &env{getenv: getenv, flags: cmd.Flags()}
+	databaseURL(e, &cfg.DatabaseURL)
+	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8081", "HTTP listen address")
+	e.String(&cfg.ServiceRole, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		if cfg.DatabaseURL == "" {
+			return errors.New("--database-url (or PANTRY_DATABASE_URL) is required")
+		}
+		cfg.Log = newLogger(stderr, jsonLogs)
+		s, err := cloud.New(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		return s.Run(cmd.Context())
+	}
+	return cmd
+}
+
+// openStore opens the database for a one-off admin command.
+func openStore(cmd *cobra.Command, url, role string) (*postgres.Store, error) {
+	if url == "" {
+		return nil, errors.New("--database-url (or PANTRY_DATABASE_URL) is required")
+	}
+	return postgres.Open(cmd.Context(), url, postgres.Options{ServiceRole: role, MaxConns: 2})
+}
+
+// passwordOrNew reads a password from file, or makes one to print once.
+func passwordOrNew(file string) (pw string, generated bool, err error) {
+	if file == "" {
+		return pantry.NewSecret(15), true, nil
+	}
+	if pw, err = readSecretFile(file); err != nil {
+		return "", false, err
+	}
+	return pw, false, auth.ValidatePassword(pw)
+}
+
+func newCloudOrgCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "org", Short: "Manage organizations (tenants)"}
+	var url, role, name, email, passwordFile string
+	var asJSON bool
+	create := &cobra.Command{Use: "create", Short: "Create an organization and its owner; prints the owner's password once", Args: cobra.NoArgs}
+	e := &env{getenv: getenv, flags: create.Flags()}
+	databaseURL(e, &url)
+	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	create.Flags().StringVar(&name, "name", "", "organization name")
+	create.Flags().StringVar(&email, "admin-email", "", "the owner's email")
+	create.Flags().StringVar(&passwordFile, "admin-password-file", "", "file holding the owner's password (default: generate one)")
+	create.Flags().BoolVar(&asJSON, "json", false, `print {"org_id","admin_user_id"}`)
+	_ = create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("admin-email")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		pw, generated, err := passwordOrNew(passwordFile)
+		if err != nil {
+			return err
+		}
+		hash, err := auth.HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		s, err := openStore(cmd, url, role)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		org, err := s.CreateOrganization(cmd.Context(), postgres.NewOrganization{Name: name, OwnerEmail: email, OwnerPasswordHash: hash})
+		if err != nil {
+			return err
+		}
+		out := map[string]string{"org_id": org.OrgID, "admin_user_id": org.OwnerUserID}
+		if generated {
+			out["admin_password"] = pw
+		}
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(out)
+		}
+		fmt.Fprintf(stdout, "Organization %s created (id %s); owner %s (id %s).\n", name, org.OrgID, email, org.OwnerUserID)
+		if generated {
+			fmt.Fprintf(stdout, "Owner's password (shown once): %s\n", pw)
+		}
+		return nil
+	}
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newCloudUserCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage users"}
+	var url, role, orgID, email, name, userRole, passwordFile string
+	var asJSON bool
+	create := &cobra.Command{Use: "create", Short: "Add a user to an organization; prints a generated password once", Args: cobra.NoArgs}
+	e := &env{getenv: getenv, flags: create.Flags()}
+	databaseURL(e, &url)
+	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	create.Flags().StringVar(&orgID, "org", "", "organization id")
+	create.Flags().StringVar(&email, "email", "", "the user's email")
+	create.Flags().StringVar(&name, "name", "", "the user's name")
+	create.Flags().StringVar(&userRole, "role", "admin", "owner, admin, facility_manager or viewer")
+	create.Flags().StringVar(&passwordFile, "password-file", "", "file holding the password (default: generate one)")
+	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = create.MarkFlagRequired("org")
+	_ = create.MarkFlagRequired("email")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		r, err := auth.ParseUserRole(userRole)
+		if err != nil {
+			return err
+		}
+		pw, generated, err := passwordOrNew(passwordFile)
+		if err != nil {
+			return err
+		}
+		hash, err := auth.HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		s, err := openStore(cmd, url, role)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		u, err := s.CreateUser(cmd.Context(), orgID, postgres.Actor{Type: "system"}, postgres.UserInput{Email: email, Name: name, Role: r, PasswordHash: hash})
+		if err != nil {
+			return err
+		}
+		out := map[string]string{"user_id": u.ID, "email": u.Email, "role": string(u.Role)}
+		if generated {
+			out["password"] = pw
+		}
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(out)
+		}
+		fmt.Fprintf(stdout, "User %s (%s) created, id %s.\n", u.Email, u.Role, u.ID)
+		if generated {
+			fmt.Fprintf(stdout, "Password (shown once): %s\n", pw)
+		}
+		return nil
+	}
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newCloudAPIKeyCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "apikey", Short: "Manage technicians' API keys"}
+	var url, role, orgID, name string
+	var asJSON bool
+	create := &cobra.Command{Use: "create", Short: "Create a technician's API key; prints it once", Args: cobra.NoArgs}
+	e := &env{getenv: getenv, flags: create.Flags()}
+	databaseURL(e, &url)
+	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	create.Flags().StringVar(&orgID, "org", "", "organization id")
+	create.Flags().StringVar(&name, "name", "", "a name, e.g. the technician's")
+	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = create.MarkFlagRequired("org")
+	_ = create.MarkFlagRequired("name")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		s, err := openStore(cmd, url, role)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		key, prefix, hash := auth.NewAPIKey()
+		k, err := s.CreateAPIKey(cmd.Context(), orgID, postgres.Actor{Type: "system"}, name, prefix, hash)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]string{"id": k.ID, "name": k.Name, "key": key})
+		}
+		fmt.Fprintf(stdout, "API key %q created (id %s). Key (shown once): %s\n", k.Name, k.ID, key)
+		return nil
+	}
+	cmd.AddCommand(create)
+	return cmd
+}
