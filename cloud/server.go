@@ -168,3 +168,15 @@ func (s *Server) reloadKeys(ctx context.Context) {
 		}
 	}
 }
+
+// Routes lists every route the server answers, as "METHOD /pattern".
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.app.GetRoutes(true) {
+		if r.Method == "HEAD" || r.Method == "USE" {
+			continue
+		}
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}

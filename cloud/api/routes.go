@@ -40,6 +40,26 @@ func (a *app) routes(f *fiber.App) {
 	p.Get("/items/:item_id", a.handleGetItem)
 	p.Patch("/items/:item_id", a.handleUpdateItem)
 
+	p.Get("/sites/:site_id/menu", a.handleGetMenu)
+	p.Put("/sites/:site_id/menu", a.handlePutMenu)
+
+	p.Get("/sites/:site_id/stock", a.handleStockLevels)
+	p.Get("/sites/:site_id/stock/movements", a.handleListStockMovements)
+	p.Post("/sites/:site_id/stock/movements", a.handleCreateStockMovement)
+
+	p.Get("/sites/:site_id/tablets", a.handleListTablets)
+	p.Post("/sites/:site_id/tablets", a.handleCreateTablet)
+	p.Delete("/sites/:site_id/tablets/:tablet_id", a.handleRevokeTablet)
+
+	p.Get("/coupons", a.handleListCoupons)
+	p.Post("/coupons", a.handleCreateCoupon)
+	p.Get("/coupons/:coupon_id", a.handleGetCoupon)
+	p.Patch("/coupons/:coupon_id", a.handleUpdateCoupon)
+
+	p.Get("/cost-centers", a.handleListCostCenters)
+	p.Post("/cost-centers", a.handleCreateCostCenter)
+	p.Patch("/cost-centers/:cost_center_id", a.handleUpdateCostCenter)
+
 	p.Get("/users", a.handleListUsers)
 	p.Post("/users", a.handleCreateUser)
 	p.Get("/users/:user_id", a.handleGetUser)

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/httpx"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+func (a *app) handleListCoupons(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionRead, "")
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, next, err := a.Store.ListCoupons(ctx, p.OrgID, pg)
+	if err != nil {
+		return err
+	}
+	return list(c, "coupons", out, next)
+}
+
+func (a *app) handleGetCoupon(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionRead, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, err := a.Store.GetCoupon(ctx, p.OrgID, c.Params("coupon_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+func (a *app) handleCreateCoupon(c *fiber.Ctx) error {
+	var req struct {
+		Code           string            `json:"code"`
+		Kind           pantry.CouponKind `json:"kind"`
+		Value          int64             `json:"value"`
+		ValidFrom      time.Time         `json:"valid_from"`
+		ValidTo        time.Time         `json:"valid_to"`
+		MaxUsesPerSite int64             `json:"max_uses_per_site"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionWriteCatalog, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, err := a.Store.CreateCoupon(ctx, p.OrgID, actor(p), postgres.CouponInput{
+		Code: req.Code, Kind: req.Kind, Value: req.Value, ValidFrom: req.ValidFrom, ValidTo: req.ValidTo, MaxUsesPerSite: req.MaxUsesPerSite,
+	})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(out)
+}
+
+func (a *app) handleUpdateCoupon(c *fiber.Ctx) error {
+	var req struct {
+		Code           *string            `json:"code"`
+		Kind           *pantry.CouponKind `json:"kind"`
+		Value          *int64             `json:"value"`
+		ValidFrom      *time.Time         `json:"valid_from"`
+		ValidTo        *time.Time         `json:"valid_to"`
+		MaxUsesPerSite *int64             `json:"max_uses_per_site"`
+		Archived       *bool              `json:"archived"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionWriteCatalog, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, err := a.Store.UpdateCoupon(ctx, p.OrgID, actor(p), c.Params("coupon_id"), postgres.CouponUpdate{
+		Code: req.Code, Kind: req.Kind, Value: req.Value, ValidFrom: req.ValidFrom, ValidTo: req.ValidTo,
+		MaxUsesPerSite: req.MaxUsesPerSite, Archived: req.Archived,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+func (a *app) handleListCostCenters(c *fiber.Ctx) error {
+	p, err := can(c, auth.ActionRead, "")
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, next, err := a.Store.ListCostCenters(ctx, p.OrgID, pg)
+	if err != nil {
+		return err
+	}
+	return list(c, "cost_centers", out, next)
+}
+
+func (a *app) handleCreateCostCenter(c *fiber.Ctx) error {
+	var req struct {
+		Code string `json:"code"`
+		Name string `json:"name"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionWriteCatalog, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, err := a.Store.CreateCostCenter(ctx, p.OrgID, actor(p), postgres.CostCenterInput{Code: req.Code, Name: req.Name})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(out)
+}
+
+func (a *app) handleUpdateCostCenter(c *fiber.Ctx) error {
+	var req struct {
+		Code     *string `json:"code"`
+		Name     *string `json:"name"`
+		Archived *bool   `json:"archived"`
+	}
+	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p, err := can(c, auth.ActionWriteCatalog, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	out, err := a.Store.UpdateCostCenter(ctx, p.OrgID, actor(p), c.Params("cost_center_id"), postgres.CostCenterUpdate{Code: req.Code, Name: req.Name, Archived: req.Archived})
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}

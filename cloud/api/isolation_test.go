@@ -1,0 +1,201 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud/cloudtest"
+)
+
+// tenantA is one organization with one of everything, made through the API.
+type tenantA struct {
+	org                                                         cloudtest.Org
+	site, space, item, coupon, costCenter, tablet, user, apiKey string
+	names                                                       []string // strings only A's data contains
+}
+
+func must(tb testing.TB, r cloudtest.Response, status int, what string) {
+	tb.Helper()
+	if r.Status != status {
+		tb.Fatalf("%s: %d %s", what, r.Status, r.Body)
+	}
+}
+
+func idOf(tb testing.TB, r cloudtest.Response) string {
+	tb.Helper()
+	var v struct{ ID string }
+	r.Decode(tb, &v)
+	return v.ID
+}
+
+func seedTenant(tb testing.TB, s *cloudtest.Server, name string) tenantA {
+	tb.Helper()
+	t := tenantA{org: s.NewOrg(tb, name)}
+	tok := t.org.Token
+	secret := "secret-" + name
+	t.names = []string{secret}
+	r := s.Do(tb, "POST", "/api/v1/sites", tok, map[string]string{"name": secret + " HQ", "timezone": "Europe/Berlin", "currency": "EUR"})
+	must(tb, r, 201, "create site")
+	t.site = idOf(tb, r)
+	r = s.Do(tb, "POST", "/api/v1/sites/"+t.site+"/spaces", tok, map[string]string{"name": secret + " room", "floor": "3"})
+	must(tb, r, 201, "create space")
+	t.space = idOf(tb, r)
+	r = s.Do(tb, "POST", "/api/v1/items", tok, map[string]any{"name": secret + " coffee", "price": map[string]any{"amount": 350, "currency": "EUR"}, "tags": []string{"hot"}, "allergens": []string{}, "low_stock_threshold": 5})
+	must(tb, r, 201, "create item")
+	t.item = idOf(tb, r)
+	must(tb, s.Do(tb, "PUT", "/api/v1/sites/"+t.site+"/menu", tok, map[string]any{"items": []map[string]any{{"item_id": t.item, "available": true}}}), 200, "put menu")
+	must(tb, s.Do(tb, "POST", "/api/v1/sites/"+t.site+"/stock/movements", tok, map[string]any{"item_id": t.item, "delta": 40, "reason": "restock"}), 201, "restock")
+	now := time.Now().UTC()
+	r = s.Do(tb, "POST", "/api/v1/coupons", tok, map[string]any{"code": strings.ToUpper(name) + "10", "kind": "percent", "value": 10, "valid_from": now, "valid_to": now.Add(24 * time.Hour)})
+	must(tb, r, 201, "create coupon")
+	t.coupon = idOf(tb, r)
+	r = s.Do(tb, "POST", "/api/v1/cost-centers", tok, map[string]string{"code": "CC-" + name, "name": secret + " facilities"})
+	must(tb, r, 201, "create cost center")
+	t.costCenter = idOf(tb, r)
+	r = s.Do(tb, "POST", "/api/v1/sites/"+t.site+"/tablets", tok, map[string]string{"name": secret + " tablet"})
+	must(tb, r, 201, "create tablet")
+	t.tablet = idOf(tb, r)
+	r = s.Do(tb, "POST", "/api/v1/users", tok, map[string]any{"email": "viewer@" + name + ".test", "name": secret + " viewer", "role": "viewer", "password": cloudtest.Password})
+	must(tb, r, 201, "create user")
+	t.user = idOf(tb, r)
+	r = s.Do(tb, "POST", "/api/v1/api-keys", tok, map[string]string{"name": secret + " key"})
+	must(tb, r, 201, "create API key")
+	t.apiKey = idOf(tb, r)
+	return t
+}
+
+type attack struct {
+	path string
+	body any
+}
+
+// attacks names, for every route, how organization B aims it at A's data.
+func attacks(a tenantA) map[string]attack {
+	site := "/api/v1/sites/" + a.site
+	return map[string]attack{
+		"GET /api/v1/sites":                                        {"/api/v1/sites", nil},
+		"POST /api/v1/sites":                                       {"/api/v1/sites", map[string]string{"name": "x", "timezone": "UTC", "currency": "EUR"}},
+		"GET /api/v1/sites/:site_id":                               {site, nil},
+		"PATCH /api/v1/sites/:site_id":                             {site, map[string]string{"name": "pwned"}},
+		"GET /api/v1/sites/:site_id/spaces":                        {site + "/spaces", nil},
+		"POST /api/v1/sites/:site_id/spaces":                       {site + "/spaces", map[string]string{"name": "pwned"}},
+		"GET /api/v1/sites/:site_id/spaces/:space_id":              {site + "/spaces/" + a.space, nil},
+		"PATCH /api/v1/sites/:site_id/spaces/:space_id":            {site + "/spaces/" + a.space, map[string]string{"name": "pwned"}},
+		"POST /api/v1/sites/:site_id/spaces/:space_id/rotate-code": {site + "/spaces/" + a.space + "/rotate-code", nil},
+		"GET /api/v1/items":                                        {"/api/v1/items", nil},
+		"POST /api/v1/items":                                       {"/api/v1/items", map[string]any{"name": "x", "price": map[string]any{"amount": 1, "currency": "EUR"}}},
+		"GET /api/v1/items/:item_id":                               {"/api/v1/items/" + a.item, nil},
+		"PATCH /api/v1/items/:item_id":                             {"/api/v1/items/" + a.item, map[string]string{"name": "pwned"}},
+		"GET /api/v1/sites/:site_id/menu":                          {site + "/menu", nil},
+		"PUT /api/v1/sites/:site_id/menu":                          {site + "/menu", map[string]any{"items": []any{}}},
+		"GET /api/v1/sites/:site_id/stock":                         {site + "/stock", nil},
+		"GET /api/v1/sites/:site_id/stock/movements":               {site + "/stock/movements", nil},
+		"POST /api/v1/sites/:site_id/stock/movements":              {site + "/stock/movements", map[string]any{"item_id": a.item, "delta": -40, "reason": "waste"}},
+		"GET /api/v1/sites/:site_id/tablets":                       {site + "/tablets", nil},
+		"POST /api/v1/sites/:site_id/tablets":                      {site + "/tablets", map[string]string{"name": "pwned"}},
+		"DELETE /api/v1/sites/:site_id/tablets/:tablet_id":         {site + "/tablets/" + a.tablet, nil},
+		"GET /api/v1/coupons":                                      {"/api/v1/coupons", nil},
+		"POST /api/v1/coupons":                                     {"/api/v1/coupons", map[string]any{"code": "X", "kind": "fixed", "value": 1, "valid_from": time.Now(), "valid_to": time.Now().Add(time.Hour)}},
+		"GET /api/v1/coupons/:coupon_id":                           {"/api/v1/coupons/" + a.coupon, nil},
+		"PATCH /api/v1/coupons/:coupon_id":                         {"/api/v1/coupons/" + a.coupon, map[string]any{"value": 100}},
+		"GET /api/v1/cost-centers":                                 {"/api/v1/cost-centers", nil},
+		"POST /api/v1/cost-centers":                                {"/api/v1/cost-centers", map[string]string{"code": "X"}},
+		"PATCH /api/v1/cost-centers/:cost_center_id":               {"/api/v1/cost-centers/" + a.costCenter, map[string]string{"name": "pwned"}},
+		"GET /api/v1/users":                                        {"/api/v1/users", nil},
+		"POST /api/v1/users":                                       {"/api/v1/users", map[string]any{"email": "b@b.test", "role": "viewer", "password": cloudtest.Password}},
+		"GET /api/v1/users/:user_id":                               {"/api/v1/users/" + a.user, nil},
+		"PATCH /api/v1/users/:user_id":                             {"/api/v1/users/" + a.user, map[string]any{"disabled": true}},
+		"GET /api/v1/api-keys":                                     {"/api/v1/api-keys", nil},
+		"POST /api/v1/api-keys":                                    {"/api/v1/api-keys", map[string]string{"name": "x"}},
+		"DELETE /api/v1/api-keys/:key_id":                          {"/api/v1/api-keys/" + a.apiKey, nil},
+		"GET /api/v1/me":                                           {"/api/v1/me", nil},
+	}
+}
+
+// public routes need no principal, and name no tenant's data.
+var public = map[string]bool{
+	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /api/v1/openapi.json": true,
+	"POST /api/v1/auth/login": true, "POST /api/v1/auth/refresh": true, "POST /api/v1/auth/logout": true,
+}
+
+// TestTenantIsolation aims every route, with organization B's owner's
+// credentials, at organization A's ids: each answers 404 or 403 (or, for
+// lists and creates, only B's own data), never shows any of A's data, and
+// A's rows and audit log are exactly as they were. A route added without
+// an attack here fails the test.
+func TestTenantIsolation(t *testing.T) {
+	s := cloudtest.Start(t)
+	a := seedTenant(t, s, "alpha")
+	b := seedTenant(t, s, "beta")
+	table := attacks(a)
+	var missing []string
+	for _, route := range s.Routes() {
+		if _, ok := table[route]; !ok && !public[route] {
+			missing = append(missing, route)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		t.Fatalf("routes without a tenant-isolation attack:\n  %s", strings.Join(missing, "\n  "))
+	}
+	before := fingerprint(t, s, a.org.ID)
+	aIDs := []string{a.site, a.space, a.item, a.coupon, a.costCenter, a.tablet, a.user, a.apiKey, a.org.ID, a.org.OwnerID}
+	for route, at := range table {
+		t.Run(route, func(t *testing.T) {
+			method := strings.Fields(route)[0]
+			r := s.Do(t, method, at.path, b.org.Token, at.body)
+			hasID := strings.Contains(route, ":")
+			switch {
+			case hasID && r.Status != http.StatusNotFound && r.Status != http.StatusForbidden:
+				t.Fatalf("B on A's %s: status %d, want 404 or 403: %s", route, r.Status, r.Body)
+			case !hasID && r.Status >= 500:
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			sent := at.path + fmt.Sprint(at.body) // an id B sent may be echoed back
+			for _, leak := range append(aIDs, a.names...) {
+				if strings.Contains(string(r.Body), leak) && !strings.Contains(sent, leak) {
+					t.Fatalf("response shows A's data (%s): %s", leak, r.Body)
+				}
+			}
+		})
+	}
+	if after := fingerprint(t, s, a.org.ID); after != before {
+		t.Fatalf("A's data changed under B's attacks:\n before %s\n after  %s", before, after)
+	}
+}
+
+// fingerprint summarizes an organization's rows, read as the superuser
+// (bypassing RLS) so that it sees what is really there.
+func fingerprint(tb testing.TB, s *cloudtest.Server, orgID string) string {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.DBURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var fp string
+	err = conn.QueryRow(ctx, `SELECT concat_ws(' ',
+		(SELECT string_agg(name || coalesce(archived_at::text, ''), ',' ORDER BY id) FROM sites WHERE organization_id = $1),
+		(SELECT string_agg(name || code, ',' ORDER BY id) FROM spaces WHERE organization_id = $1),
+		(SELECT string_agg(name || price_amount::text, ',' ORDER BY id) FROM items WHERE organization_id = $1),
+		(SELECT string_agg(item_id::text || available::text, ',' ORDER BY item_id) FROM site_menu_items WHERE organization_id = $1),
+		(SELECT sum(delta) FROM stock_movements WHERE organization_id = $1),
+		(SELECT string_agg(code || value::text, ',' ORDER BY id) FROM coupons WHERE organization_id = $1),
+		(SELECT string_agg(code || name, ',' ORDER BY id) FROM cost_centers WHERE organization_id = $1),
+		(SELECT string_agg(username || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM tablets WHERE organization_id = $1),
+		(SELECT string_agg(email || role || coalesce(disabled_at::text, ''), ',' ORDER BY id) FROM users WHERE organization_id = $1),
+		(SELECT string_agg(name || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM api_keys WHERE organization_id = $1),
+		(SELECT count(*) FROM audit_log WHERE organization_id = $1))`, orgID).Scan(&fp)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fp
+}
