@@ -17,6 +17,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/metrics", httpx.MetricsHandler(a.Registry))
 
 	v1 := f.Group("/api/v1")
+	v1.Get("/openapi.json", a.handleOpenAPI)
 	v1.Post("/auth/login", a.handleLogin)
 	v1.Post("/auth/refresh", a.handleRefresh)
 	v1.Post("/auth/logout", a.handleLogout)
