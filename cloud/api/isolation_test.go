@@ -12,12 +12,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pantry/pantry/cloud/cloudtest"
+	"github.com/pantry/pantry/internal/pantry"
 )
 
 // tenantA is one organization with one of everything, made through the API.
 type tenantA struct {
 	org                                                         cloudtest.Org
 	site, space, item, coupon, costCenter, tablet, user, apiKey string
+	order                                                       string
 	names                                                       []string // strings only A's data contains
 }
 
@@ -68,7 +70,24 @@ func seedTenant(tb testing.TB, s *cloudtest.Server, name string) tenantA {
 	r = s.Do(tb, "POST", "/api/v1/api-keys", tok, map[string]string{"name": secret + " key"})
 	must(tb, r, 201, "create API key")
 	t.apiKey = idOf(tb, r)
+	t.order = insertOrder(tb, s, t)
 	return t
+}
+
+// insertOrder stores an order as an edge's sync would deliver it.
+func insertOrder(tb testing.TB, s *cloudtest.Server, t tenantA) string {
+	tb.Helper()
+	now := time.Now().UTC().Add(-time.Hour)
+	eur := func(n int64) pantry.Money { return pantry.Money{Amount: n, Currency: "EUR"} }
+	o := pantry.Order{
+		ID: pantry.NewID(), SiteID: t.site, SpaceID: t.space, Status: pantry.StatusPlaced, DeliverTo: pantry.DeliverRoom,
+		Lines:    []pantry.OrderLine{{ItemID: t.item, Name: t.names[0] + " coffee", Quantity: 2, UnitPrice: eur(350), LineTotal: eur(700)}},
+		Subtotal: eur(700), Discount: eur(0), Total: eur(700), Payment: pantry.PayComplimentary, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.Store().InsertOrders(context.Background(), t.org.ID, []pantry.Order{o}, ""); err != nil {
+		tb.Fatalf("insert order: %v", err)
+	}
+	return o.ID
 }
 
 type attack struct {
@@ -116,6 +135,11 @@ func attacks(a tenantA) map[string]attack {
 		"POST /api/v1/api-keys":                                    {"/api/v1/api-keys", map[string]string{"name": "x"}},
 		"DELETE /api/v1/api-keys/:key_id":                          {"/api/v1/api-keys/" + a.apiKey, nil},
 		"GET /api/v1/me":                                           {"/api/v1/me", nil},
+		"GET /api/v1/orders":                                       {"/api/v1/orders", nil},
+		"GET /api/v1/orders/:order_id":                             {"/api/v1/orders/" + a.order, nil},
+		"GET /api/v1/payments":                                     {"/api/v1/payments?site_id=" + a.site, nil},
+		"GET /api/v1/audit-log":                                    {"/api/v1/audit-log?resource_id=" + a.site, nil},
+		"GET /api/v1/reports/consumption":                          {"/api/v1/reports/consumption?group_by=item&from=" + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339) + "&to=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339), nil},
 	}
 }
 
@@ -146,7 +170,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("routes without a tenant-isolation attack:\n  %s", strings.Join(missing, "\n  "))
 	}
 	before := fingerprint(t, s, a.org.ID)
-	aIDs := []string{a.site, a.space, a.item, a.coupon, a.costCenter, a.tablet, a.user, a.apiKey, a.org.ID, a.org.OwnerID}
+	aIDs := []string{a.site, a.space, a.item, a.coupon, a.costCenter, a.tablet, a.user, a.apiKey, a.order, a.org.ID, a.org.OwnerID}
 	for route, at := range table {
 		t.Run(route, func(t *testing.T) {
 			method := strings.Fields(route)[0]

@@ -61,6 +61,12 @@ func (a *app) routes(f *fiber.App) {
 	p.Post("/cost-centers", a.handleCreateCostCenter)
 	p.Patch("/cost-centers/:cost_center_id", a.handleUpdateCostCenter)
 
+	p.Get("/orders", a.handleListOrders)
+	p.Get("/orders/:order_id", a.handleGetOrder)
+	p.Get("/payments", a.handleListPayments)
+	p.Get("/audit-log", a.handleListAudit)
+	p.Get("/reports/consumption", a.handleConsumptionReport)
+
 	p.Get("/users", a.handleListUsers)
 	p.Post("/users", a.handleCreateUser)
 	p.Get("/users/:user_id", a.handleGetUser)

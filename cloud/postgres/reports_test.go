@@ -1,0 +1,189 @@
+package postgres
+
+import (
+	"bytes"
+	"encoding/csv"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// TestConsumption checks every grouping against sums worked out by hand.
+//
+// The orders, from = 2025-03-10 00:00 UTC, to = 2025-03-12 00:00 UTC
+// (Coffee 2.50, Sandwich 4.00; site 0 "Berlin HQ" is in Europe/Berlin,
+// site 1 "London" in UTC):
+//
+//	a  Berlin Room A  03-10 00:00 (= from)  2 Coffee + 1 Sandwich  9.00 - 0.90 = 8.10  CC-1
+//	b  Berlin Room B  03-10 23:30  1 Coffee                         2.50         (Berlin: 03-11 00:30)
+//	c  London Room A  03-10 23:30  3 Sandwich, still ready         12.00         cc-1 (any case)
+//	d  London Room A  03-11 08:00  4 Coffee, cancelled: excluded
+//	e  Berlin Room A  03-12 00:00 (= to): excluded
+//	f  Berlin Room A  one microsecond before from: excluded
+//	g  London Room B  03-11 12:00  1 Coffee in USD                  2.50 USD
+func TestConsumption(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	sh := newShop(t, s, "A")
+	from, to := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)
+	late := from.Add(23*time.Hour + 30*time.Minute)
+	mustInsert(t, s, sh.org,
+		sh.order(orderSpec{site: 0, space: 0, at: from, qty: [2]int{2, 1}, discount: 90, costCenter: "CC-1"}),
+		sh.order(orderSpec{site: 0, space: 1, at: late, qty: [2]int{1, 0}}),
+		sh.order(orderSpec{site: 1, space: 0, at: late, status: pantry.StatusReady, qty: [2]int{0, 3}, costCenter: "cc-1"}),
+		sh.order(orderSpec{site: 1, space: 0, at: from.Add(32 * time.Hour), status: pantry.StatusCancelled, qty: [2]int{4, 0}}),
+		sh.order(orderSpec{site: 0, space: 0, at: to, qty: [2]int{1, 0}}),
+		sh.order(orderSpec{site: 0, space: 0, at: from.Add(-time.Microsecond), qty: [2]int{1, 0}}),
+		sh.order(orderSpec{site: 1, space: 1, at: from.Add(36 * time.Hour), qty: [2]int{1, 0}, currency: "USD"}),
+	)
+	site0, site1, room := sh.sites[0], sh.sites[1], sh.spaces
+	for name, tc := range map[string]struct {
+		f    ReportFilter
+		want []ReportRow
+	}{
+		"Site": {ReportFilter{GroupBy: GroupBySite}, []ReportRow{
+			row(site0, "Berlin HQ", "EUR", 2, 4, 1060, 90),
+			row(site1, "London", "EUR", 1, 3, 1200, 0),
+			row(site1, "London", "USD", 1, 1, 250, 0),
+		}},
+		"Space": {ReportFilter{GroupBy: GroupBySpace}, []ReportRow{
+			row(room[0][0], "Berlin HQ / Room A", "EUR", 1, 3, 810, 90),
+			row(room[0][1], "Berlin HQ / Room B", "EUR", 1, 1, 250, 0),
+			row(room[1][0], "London / Room A", "EUR", 1, 3, 1200, 0),
+			row(room[1][1], "London / Room B", "USD", 1, 1, 250, 0),
+		}},
+		"CostCenter": {ReportFilter{GroupBy: GroupByCostCenter}, []ReportRow{
+			row("", "", "EUR", 1, 1, 250, 0),
+			row("", "", "USD", 1, 1, 250, 0),
+			row("CC-1", "Finance", "EUR", 2, 6, 2010, 90),
+		}},
+		// b lands on the 11th in Berlin; c, at the same instant, on the
+		// 10th in London.
+		"Day": {ReportFilter{GroupBy: GroupByDay}, []ReportRow{
+			row("2025-03-10", "2025-03-10", "EUR", 2, 6, 2010, 90),
+			row("2025-03-11", "2025-03-11", "EUR", 1, 1, 250, 0),
+			row("2025-03-11", "2025-03-11", "USD", 1, 1, 250, 0),
+		}},
+		// a's 0.90 discount is shared 5:4 between its Coffee (5.00) and
+		// its Sandwich (4.00).
+		"Item": {ReportFilter{GroupBy: GroupByItem}, []ReportRow{
+			row(sh.items[0], "Coffee", "EUR", 2, 3, 700, 50),
+			row(sh.items[0], "Coffee", "USD", 1, 1, 250, 0),
+			row(sh.items[1], "Sandwich", "EUR", 2, 4, 1560, 40),
+		}},
+		"SomeSites": {ReportFilter{GroupBy: GroupBySite, SiteIDs: []string{site1}}, []ReportRow{
+			row(site1, "London", "EUR", 1, 3, 1200, 0),
+			row(site1, "London", "USD", 1, 1, 250, 0),
+		}},
+		"NoSites": {ReportFilter{GroupBy: GroupBySite, SiteIDs: []string{}}, []ReportRow{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.f.From, tc.f.To = from, to
+			got, err := s.Consumption(t.Context(), sh.org, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got\n%s\nwant\n%s", rowsString(got), rowsString(tc.want))
+			}
+		})
+	}
+}
+
+func row(key, label, currency string, orders, items, spend, discount int64) ReportRow {
+	return ReportRow{Key: key, Label: label, Orders: orders, Items: items,
+		Spend: pantry.Money{Amount: spend, Currency: currency}, Discount: pantry.Money{Amount: discount, Currency: currency}}
+}
+
+func rowsString(rows []ReportRow) string {
+	var b strings.Builder
+	for _, r := range rows {
+		b.WriteString("  ")
+		b.WriteString(strings.Join([]string{r.Key, r.Label, r.Spend.String(), r.Discount.String()}, " | "))
+		b.WriteString(" orders=" + strconv.FormatInt(r.Orders, 10) + " items=" + strconv.FormatInt(r.Items, 10) + "\n")
+	}
+	return b.String()
+}
+
+func TestConsumptionBadInput(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	sh := newShop(t, s, "A")
+	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, f := range map[string]ReportFilter{
+		"FromAfterTo":    {From: from.Add(time.Hour), To: from, GroupBy: GroupByDay},
+		"EmptyRange":     {From: from, To: from, GroupBy: GroupByDay},
+		"NoFrom":         {To: from, GroupBy: GroupByDay},
+		"NoTo":           {From: from, GroupBy: GroupByDay},
+		"OverAYear":      {From: from, To: from.Add(MaxReportSpan + time.Second), GroupBy: GroupByDay},
+		"UnknownGroupBy": {From: from, To: from.Add(time.Hour), GroupBy: "week"},
+		"NoGroupBy":      {From: from, To: from.Add(time.Hour)},
+		"InjectGroupBy":  {From: from, To: from.Add(time.Hour), GroupBy: "1; DROP TABLE orders"},
+		"BadSiteID":      {From: from, To: from.Add(time.Hour), GroupBy: GroupBySite, SiteIDs: []string{"x"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.Consumption(t.Context(), sh.org, f)
+			wantCode(t, err, pantry.EINVALID)
+		})
+	}
+	t.Run("ExactlyTheLongestRange", func(t *testing.T) {
+		if _, err := s.Consumption(t.Context(), sh.org, ReportFilter{From: from, To: from.Add(MaxReportSpan), GroupBy: GroupByDay}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestWriteCSV(t *testing.T) {
+	rows := []ReportRow{
+		row("0198a0c2-0000-7000-8000-000000000001", "Berlin HQ", "EUR", 2, 4, 1060, 90),
+		row("CC-9", `Sales, "EMEA"`+"\nsecond line", "USD", 1, 1, 5, 0),
+		row("k", "=HYPERLINK(\"http://evil\")", "JPY", 1, 2, 1250, 0),
+		row("-5", "@SUM(A1)", "KWD", 1, 1, 1234, 7),
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(buf.String(), "\r\n") {
+		t.Errorf("lines do not end in CRLF (RFC 4180): %q", buf.String())
+	}
+	got, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatalf("parse back: %v", err)
+	}
+	want := [][]string{
+		{"key", "label", "currency", "orders", "items", "spend", "discount"},
+		{"0198a0c2-0000-7000-8000-000000000001", "Berlin HQ", "EUR", "2", "4", "10.60", "0.90"},
+		{"CC-9", "Sales, \"EMEA\"\nsecond line", "USD", "1", "1", "0.05", "0.00"},
+		{"k", "'=HYPERLINK(\"http://evil\")", "JPY", "1", "2", "1250", "0"},
+		{"'-5", "'@SUM(A1)", "KWD", "1", "1", "1.234", "0.007"},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestMajorUnits(t *testing.T) {
+	for _, tc := range []struct {
+		m    pantry.Money
+		want string
+	}{
+		{pantry.Money{Amount: 0, Currency: "EUR"}, "0.00"},
+		{pantry.Money{Amount: 5, Currency: "EUR"}, "0.05"},
+		{pantry.Money{Amount: 99, Currency: "EUR"}, "0.99"},
+		{pantry.Money{Amount: 100, Currency: "EUR"}, "1.00"},
+		{pantry.Money{Amount: 123456789, Currency: "USD"}, "1234567.89"},
+		{pantry.Money{Amount: -1, Currency: "EUR"}, "-0.01"},
+		{pantry.Money{Amount: 1250, Currency: "JPY"}, "1250"},
+		{pantry.Money{Amount: 1, Currency: "BHD"}, "0.001"},
+		{pantry.Money{Amount: 9223372036854775807, Currency: "EUR"}, "92233720368547758.07"},
+	} {
+		if got := majorUnits(tc.m); got != tc.want {
+			t.Errorf("majorUnits(%v) = %q, want %q", tc.m, got, tc.want)
+		}
+	}
+}
