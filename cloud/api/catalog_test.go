@@ -24,7 +24,6 @@ func TestAdminBuildsASite(t *testing.T) {
 	r := s.Do(t, "POST", "/api/v1/sites", tok, map[string]string{"name": "Amsterdam HQ", "timezone": "Europe/Amsterdam", "currency": "EUR"})
 	must(t, r, 201, "create site")
 	site := idOf(t, r)
-	var rooms []string
 	for _, name := range []string{"Rembrandt", "Vermeer", "Van Gogh"} {
 		r := s.Do(t, "POST", "/api/v1/sites/"+site+"/spaces", tok, map[string]string{"name": name, "floor": "2"})
 		must(t, r, 201, "create space")
@@ -36,7 +35,6 @@ func TestAdminBuildsASite(t *testing.T) {
 		if len(sp.Code) < 16 || !strings.HasSuffix(sp.QRURL, "/q/"+sp.Code) {
 			t.Fatalf("space=%+v", sp)
 		}
-		rooms = append(rooms, sp.ID)
 	}
 	r = s.Do(t, "POST", "/api/v1/items", tok, map[string]any{"name": "Flat white", "description": "Double shot", "price": map[string]any{"amount": 350, "currency": "EUR"}, "tags": []string{"hot"}, "allergens": []string{"milk"}, "low_stock_threshold": 10})
 	must(t, r, 201, "create item")

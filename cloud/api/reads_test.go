@@ -45,11 +45,11 @@ func TestReads(t *testing.T) {
 		t.Fatalf("CSV: %v %q", err, r.Body)
 	}
 	for name, path := range map[string]string{
-		"BadFrom":     "/api/v1/orders?from=yesterday",
-		"BadStatus":   "/api/v1/orders?status=eaten",
-		"NoRange":     "/api/v1/reports/consumption?group_by=day",
-		"BadGroupBy":  "/api/v1/reports/consumption?group_by=moon&" + q[strings.Index(q, "from="):],
-		"LongRange":   "/api/v1/reports/consumption?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+		"BadFrom":    "/api/v1/orders?from=yesterday",
+		"BadStatus":  "/api/v1/orders?status=eaten",
+		"NoRange":    "/api/v1/reports/consumption?group_by=day",
+		"BadGroupBy": "/api/v1/reports/consumption?group_by=moon&" + q[strings.Index(q, "from="):],
+		"LongRange":  "/api/v1/reports/consumption?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if r := s.Do(t, "GET", path, tok, nil); r.Status != http.StatusBadRequest {
