@@ -83,46 +83,58 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// loadKeys reads the signing keys; the newest signs, the others still
-// verify. With none stored (a new database) it creates the first one:
-// instances racing to do so each insert one, and all of them then load
-// the same set.
+// loadKeys reads the signing keys. Every stored key verifies; the one
+// that signs is the newest key that every instance has had time to load
+// (older than two reload intervals), so no instance ever meets a token
+// signed with a key it does not know yet. With none stored (a new
+// database) it creates the first one: instances racing to do so each
+// insert one, and all of them then load the same set.
 func (s *Server) loadKeys(ctx context.Context, create bool) error {
-	raw, err := s.store.SigningKeys(ctx)
+	stored, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return err
 	}
-	if len(raw) == 0 && create {
-		k, err := auth.NewKey()
-		if err != nil {
-			return fmt.Errorf("create signing key: %w", err)
-		}
-		b, err := k.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("create signing key: %w", err)
-		}
-		if err := s.store.AddSigningKey(ctx, k.ID(), b); err != nil {
+	if len(stored) == 0 && create {
+		if err := AddSigningKey(ctx, s.store); err != nil {
 			return err
 		}
 		return s.loadKeys(ctx, false)
 	}
-	keys := make([]auth.Key, 0, len(raw))
-	for _, b := range raw {
-		k, err := auth.ParseKey(b)
-		if err != nil {
-			return fmt.Errorf("load signing key: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
+	if len(stored) == 0 {
 		return errors.New("no signing keys")
 	}
-	set, err := auth.NewKeySet(keys[len(keys)-1], keys[:len(keys)-1]...)
+	keys := make([]auth.Key, len(stored))
+	signer := 0 // the oldest, when none is old enough (a brand-new database)
+	for i, sk := range stored {
+		if keys[i], err = auth.ParseKey(sk.Key); err != nil {
+			return fmt.Errorf("load signing key: %w", err)
+		}
+		if sk.CreatedAt.Before(s.cfg.Now().Add(-2 * s.cfg.KeyReload)) {
+			signer = i
+		}
+	}
+	others := append(append([]auth.Key{}, keys[:signer]...), keys[signer+1:]...)
+	set, err := auth.NewKeySet(keys[signer], others...)
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
 	s.keys.Store(set)
 	return nil
+}
+
+// AddSigningKey creates a signing key and stores it. Instances start
+// signing with it once they all have loaded it (see loadKeys); `pantry
+// cloud keys rotate` calls it.
+func AddSigningKey(ctx context.Context, store *postgres.Store) error {
+	k, err := auth.NewKey()
+	if err != nil {
+		return fmt.Errorf("create signing key: %w", err)
+	}
+	b, err := k.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("create signing key: %w", err)
+	}
+	return store.AddSigningKey(ctx, k.ID(), b)
 }
 
 // Addr is the bound HTTP address.

@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -129,4 +131,72 @@ func TestForgedTokens(t *testing.T) {
 			t.Fatalf("status=%d", r.Status)
 		}
 	})
+}
+
+// TestInstancesAreStateless: two instances on one database share signing
+// keys and login state, so a token or refresh token from one works on the
+// other.
+func TestInstancesAreStateless(t *testing.T) {
+	one := cloudtest.Start(t)
+	org := one.NewOrg(t, "acme")
+	two := cloudtest.StartOn(t, one.DBURL)
+	if r := two.Do(t, "GET", "/api/v1/me", org.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("token from instance one on instance two: %d %s", r.Status, r.Body)
+	}
+	tok := one.Login(t, org.OwnerEmail, cloudtest.Password)
+	if r := two.Do(t, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}); r.Status != http.StatusOK {
+		t.Fatalf("refresh on the other instance: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestKeyRotation: after a new key is added, instances switch to it once
+// it is old enough for all of them to know it; tokens signed before keep
+// working until the old key is retired.
+func TestKeyRotation(t *testing.T) {
+	s := cloudtest.Start(t, func(c *cloud.Config) { c.KeyReload = 20 * time.Millisecond })
+	org := s.NewOrg(t, "acme")
+	oldKid := kid(t, org.Token)
+	ctx := context.Background()
+	if err := cloud.AddSigningKey(ctx, s.Store()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var fresh string
+	for fresh = org.Token; kid(t, fresh) == oldKid && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		fresh = s.Login(t, org.OwnerEmail, cloudtest.Password).AccessToken
+	}
+	if kid(t, fresh) == oldKid {
+		t.Fatal("the new key never started signing")
+	}
+	if r := s.Do(t, "GET", "/api/v1/me", org.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("a token of the old key stopped working before the key was retired: %d", r.Status)
+	}
+	if n, err := s.Store().RetireSigningKeys(ctx, time.Now(), 0); err != nil || n != 1 {
+		t.Fatalf("retired %d keys: %v", n, err)
+	}
+	for deadline = time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s.Do(t, "GET", "/api/v1/me", org.Token, nil).Status == http.StatusUnauthorized {
+			break
+		}
+	}
+	if r := s.Do(t, "GET", "/api/v1/me", org.Token, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("a token of a retired key still works: %d", r.Status)
+	}
+	if r := s.Do(t, "GET", "/api/v1/me", fresh, nil); r.Status != http.StatusOK {
+		t.Fatalf("a token of the new key: %d", r.Status)
+	}
+}
+
+func kid(tb testing.TB, token string) string {
+	tb.Helper()
+	head, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(raw, &h); err != nil {
+		tb.Fatal(err)
+	}
+	return h.Kid
 }

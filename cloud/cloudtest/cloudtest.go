@@ -38,10 +38,17 @@ type Server struct {
 func Start(tb testing.TB, configure ...func(*cloud.Config)) *Server {
 	tb.Helper()
 	dbURL := pgtest.NewDatabase(tb)
-	ctx := context.Background()
-	if _, err := postgres.Migrate(ctx, dbURL, postgres.MigrateOptions{}); err != nil {
+	if _, err := postgres.Migrate(context.Background(), dbURL, postgres.MigrateOptions{}); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}
+	return StartOn(tb, dbURL, configure...)
+}
+
+// StartOn serves an already migrated database: a second instance next to
+// one Start made.
+func StartOn(tb testing.TB, dbURL string, configure ...func(*cloud.Config)) *Server {
+	tb.Helper()
+	ctx := context.Background()
 	cfg := cloud.Config{DatabaseURL: dbURL, HTTPAddr: "127.0.0.1:0", Passwords: Cheap,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range configure {

@@ -18,9 +18,10 @@ import (
 
 // BenchmarkDashboardReads measures the dashboard's main reads against a
 // seeded database, each from many goroutines at once (b.RunParallel):
-// as fast as they answer, reporting throughput and latency percentiles,
-// then all four together at a fixed rate (open loop: a request's latency
-// counts from when it was due, so a slow server cannot hide its queue).
+// as fast as they answer, reporting throughput and latency percentiles;
+// then at a fixed rate, each alone and all four in turn (open loop: a
+// request's latency counts from when it was due, so a server that falls
+// behind cannot hide its queue).
 //
 // The data is seeded once per run of this benchmark (a minute or two
 // for a million orders; use -count=1). Environment:
@@ -43,7 +44,12 @@ func BenchmarkDashboardReads(b *testing.B) {
 		})
 	}
 	rate := envInt(b, "PANTRY_BENCH_RATE", 500)
-	b.Run(fmt.Sprintf("Mixed%drps", rate), func(b *testing.B) { runAtRate(b, env, queries, rate) })
+	b.Run(fmt.Sprintf("At%drps", rate), func(b *testing.B) {
+		for _, q := range queries {
+			b.Run(q.name, func(b *testing.B) { runAtRate(b, env, []benchQuery{q}, rate) })
+		}
+		b.Run("Mixed", func(b *testing.B) { runAtRate(b, env, queries, rate) })
+	})
 	if os.Getenv("PANTRY_BENCH_EXPLAIN") == "1" {
 		slowest := slices.MaxFunc(queries, func(x, y benchQuery) int { return int(p99[x.name] - p99[y.name]) })
 		b.Logf("EXPLAIN (ANALYZE, BUFFERS) of the slowest read by p99, %s:\n%s", slowest.name, explainAnalyze(b, env, slowest))
@@ -249,6 +255,10 @@ func runAtRate(b *testing.B, env *benchEnv, queries []benchQuery, rate int) {
 	})
 	elapsed := time.Since(start)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	if len(queries) == 1 {
+		lats[0].report(b, "")
+		return
+	}
 	for q := range queries {
 		lats[q].report(b, "-"+queries[q].name)
 	}

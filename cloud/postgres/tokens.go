@@ -162,18 +162,38 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, hash []byte, now time.T
 	return nil
 }
 
-// SigningKeys returns every stored signing key that is not retired, oldest
-// first; the newest signs.
-func (s *Store) SigningKeys(ctx context.Context) ([][]byte, error) {
-	rows, err := s.pool.Query(ctx, `SELECT private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid`)
+// SigningKey is a stored signing key (auth.Key.MarshalBinary) and when it
+// was added.
+type SigningKey struct {
+	Key       []byte
+	CreatedAt time.Time
+}
+
+// SigningKeys returns every stored signing key that is not retired,
+// oldest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT private_key, created_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SigningKey])
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	return keys, nil
+}
+
+// RetireSigningKeys retires every key superseded by a newer one more than
+// keep ago: by then no token it signed is still valid. It returns how
+// many it retired.
+func (s *Store) RetireSigningKeys(ctx context.Context, now time.Time, keep time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE signing_keys k SET retired_at = $1 WHERE retired_at IS NULL
+		AND EXISTS (SELECT 1 FROM signing_keys n WHERE n.retired_at IS NULL AND n.created_at > k.created_at AND n.created_at < $2)`,
+		now, now.Add(-keep))
+	if err != nil {
+		return 0, fmt.Errorf("retire signing keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // AddSigningKey stores a new signing key (auth.Key.MarshalBinary).

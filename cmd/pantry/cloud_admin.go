@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -203,5 +204,47 @@ func newCloudAPIKeyCmd(getenv func(string) string, stdout io.Writer) *cobra.Comm
 		return nil
 	}
 	cmd.AddCommand(create)
+	return cmd
+}
+
+func newCloudKeysCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage the access-token signing keys every instance shares"}
+	var url, role string
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Add a new signing key and retire keys no valid token can still need",
+		Long: `Adds a signing key. Every instance picks it up within a minute and starts
+signing with it two reload intervals after it was added, so no instance meets
+a token signed with a key it does not know. Keys superseded long enough ago
+that every token they signed has expired are retired. Run it on a schedule
+(e.g. monthly), or now if a key may have leaked (then run it again after 20
+minutes to retire the old key).`,
+		Args: cobra.NoArgs,
+	}
+	e := &env{getenv: getenv, flags: rotate.Flags()}
+	databaseURL(e, &url)
+	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		s, err := openStore(cmd, url, role)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := cloud.AddSigningKey(cmd.Context(), s); err != nil {
+			return err
+		}
+		// A superseded key keeps signing until every instance switched
+		// (two reload intervals), then its tokens live AccessTokenTTL.
+		n, err := s.RetireSigningKeys(cmd.Context(), time.Now(), auth.KeyRetention+5*time.Minute)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Added a signing key; retired %d old key(s).\n", n)
+		return nil
+	}
+	cmd.AddCommand(rotate)
 	return cmd
 }
