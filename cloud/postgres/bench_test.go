@@ -23,8 +23,8 @@ import (
 // request's latency counts from when it was due, so a server that falls
 // behind cannot hide its queue).
 //
-// The data is seeded once per run of this benchmark (a minute or two
-// for a million orders; use -count=1). Environment:
+// The data is seeded once per run of this benchmark (two to three
+// minutes for a million orders on two cores; use -count=1). Environment:
 //
 //	PANTRY_BENCH_ORDERS       orders to seed (default 50,000; the issue's target is 1,000,000)
 //	PANTRY_BENCH_ORGS         organizations (default orders/10,000, between 5 and 100)
@@ -120,8 +120,11 @@ type benchQuery struct {
 	sql  func(t benchTarget) (string, []any, error)
 }
 
-// stockLevelsSQL is what a site's stock page reads: a level is the sum of
-// the item's movements (DESIGN.md), from stock_movements_level alone.
+// stockLevelsSQL is the heart of a site's stock page: a level is the sum
+// of the item's movements (DESIGN.md), read from the stock_movements_level
+// index alone. Store.StockLevels (stock.go) wraps the same sum in a join
+// with the items; the benchmark keeps its own copy so that it does not
+// depend on that file's shape.
 const stockLevelsSQL = `SELECT item_id, sum(delta) FROM stock_movements
 	WHERE organization_id = $1 AND site_id = $2 GROUP BY item_id`
 

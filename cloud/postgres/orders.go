@@ -310,7 +310,7 @@ func (s *Store) InsertOrders(ctx context.Context, orgID string, orders []pantry.
 // turns back into rows on the server.
 type orderBatch struct {
 	id, site, space, session, status, note, deliver, currency, coupon, costCenter, method, cancel []string
-	subtotal, discount, total, rev                                                                []int64
+	subtotal, discount, total, rev, units                                                         []int64
 	created, updated                                                                              []time.Time
 
 	line struct {
@@ -403,6 +403,11 @@ func (b *orderBatch) add(o pantry.Order) {
 	b.method, b.cancel, b.rev = append(b.method, string(o.Payment)), append(b.cancel, o.CancelReason), append(b.rev, o.CatalogRev)
 	b.subtotal, b.discount, b.total = append(b.subtotal, o.Subtotal.Amount), append(b.discount, o.Discount.Amount), append(b.total, o.Total.Amount)
 	b.created, b.updated = append(b.created, o.CreatedAt), append(b.updated, updated)
+	var units int64
+	for _, l := range o.Lines {
+		units += int64(l.Quantity)
+	}
+	b.units = append(b.units, units)
 	for n, l := range o.Lines {
 		ln := &b.line
 		ln.order, ln.item, ln.name, ln.note = append(ln.order, o.ID), append(ln.item, l.ItemID), append(ln.name, l.Name), append(ln.note, l.Note)
@@ -435,13 +440,14 @@ func (b *orderBatch) addHistory(o pantry.Order, updated time.Time) {
 }
 
 const insertOrdersSQL = `INSERT INTO orders (organization_id, id, site_id, space_id, session_id, node_id, status, note, deliver_to,
-	subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_revision, cancel_reason, created_at, updated_at)
+	subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_revision, cancel_reason, created_at, updated_at, units)
 	SELECT $1, t.id, t.site_id, t.space_id, NULLIF(t.session_id, '')::uuid, $2::uuid, t.status, t.note, t.deliver_to,
-		t.subtotal, t.discount, t.total, t.currency, t.coupon, t.cost_center, t.method, t.rev, t.cancel, t.created, t.updated
+		t.subtotal, t.discount, t.total, t.currency, t.coupon, t.cost_center, t.method, t.rev, t.cancel, t.created, t.updated, t.units
 	FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
-		$12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[], $19::timestamptz[], $20::timestamptz[])
+		$12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[], $19::timestamptz[], $20::timestamptz[],
+		$21::bigint[])
 	AS t(id, site_id, space_id, session_id, status, note, deliver_to, subtotal, discount, total, currency, coupon, cost_center,
-		method, rev, cancel, created, updated)`
+		method, rev, cancel, created, updated, units)`
 
 const insertLinesSQL = `INSERT INTO order_lines (organization_id, order_id, line_no, item_id, name, quantity, unit_price, line_total, note)
 	SELECT $1, t.* FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::bigint[], $9::text[]) AS t`
@@ -464,7 +470,7 @@ func (b *orderBatch) insert(ctx context.Context, tx pgx.Tx, orgID, nodeID string
 	}
 	var batch pgx.Batch
 	batch.Queue(insertOrdersSQL, orgID, node, b.id, b.site, b.space, b.session, b.status, b.note, b.deliver,
-		b.subtotal, b.discount, b.total, b.currency, b.coupon, b.costCenter, b.method, b.rev, b.cancel, b.created, b.updated)
+		b.subtotal, b.discount, b.total, b.currency, b.coupon, b.costCenter, b.method, b.rev, b.cancel, b.created, b.updated, b.units)
 	l := &b.line
 	batch.Queue(insertLinesSQL, orgID, l.order, l.no, l.item, l.name, l.qty, l.unit, l.total, l.note)
 	batch.Queue(insertPaymentsSQL, orgID, b.payment.id, b.id, b.method, b.total, b.discount, b.currency, b.coupon, b.costCenter, b.created)
