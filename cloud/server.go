@@ -31,6 +31,9 @@ type Config struct {
 	// KeyReload is how often signing keys are re-read, so a key another
 	// instance added is known here (default 1 min).
 	KeyReload time.Duration
+	// QRBaseURL is where phones in a building reach its edge node; rooms'
+	// qr_url is QRBaseURL/q/CODE (default http://pantry.local:8080).
+	QRBaseURL string
 	// Passwords overrides the argon2id parameters (tests use cheap ones).
 	Passwords auth.PasswordParams
 	Log       *slog.Logger
@@ -78,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.app = api.New(api.Config{
-		Log: cfg.Log, Store: s.store, Keys: &s.keys, Passwords: cfg.Passwords, Registry: reg, Now: cfg.Now,
+		Log: cfg.Log, Store: s.store, Keys: &s.keys, Passwords: cfg.Passwords, QRBaseURL: cfg.QRBaseURL, Registry: reg, Now: cfg.Now,
 	})
 	return s, nil
 }

@@ -23,6 +23,7 @@ func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Comma
 	databaseURL(e, &cfg.DatabaseURL)
 	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8081", "HTTP listen address")
 	e.String(&cfg.ServiceRole, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	e.String(&cfg.QRBaseURL, "qr-base-url", "PANTRY_QR_BASE_URL", "http://pantry.local:8080", "where phones in a building reach its edge node (rooms' qr_url)")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
