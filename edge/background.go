@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/pantry/pantry/edge/sqlite"
@@ -112,5 +111,3 @@ func lanAddress() string {
 	}
 	return "localhost"
 }
-
-func containsAddr(msg, addr string) bool { return strings.Contains(msg, addr) }

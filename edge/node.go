@@ -110,12 +110,13 @@ func (n *Node) listen() error {
 	bus, err := mqtt.New(mqtt.Config{TCPAddr: n.cfg.MQTTAddr, WSAddr: n.cfg.MQTTWSAddr, Log: n.log}, n.store)
 	if err != nil {
 		ln.Close()
-		if errors.Is(err, syscall.EADDRINUSE) {
-			flag, addr := "--mqtt", n.cfg.MQTTAddr
-			if !isTCPAddr(err, n.cfg.MQTTAddr) {
-				flag, addr = "--mqtt-ws", n.cfg.MQTTWSAddr
+		var le *mqtt.ListenError
+		if errors.As(err, &le) {
+			flag := "--mqtt"
+			if le.WebSocket {
+				flag = "--mqtt-ws"
 			}
-			return addrError("MQTT", flag, addr, err)
+			return addrError("MQTT", flag, le.Addr, le.Err)
 		}
 		return fmt.Errorf("start MQTT broker: %w", err)
 	}
@@ -131,10 +132,6 @@ func (n *Node) listen() error {
 		Stop: n.stop, Now: n.cfg.Now,
 	})
 	return nil
-}
-
-func isTCPAddr(err error, addr string) bool {
-	return addr != "" && errors.Is(err, syscall.EADDRINUSE) && containsAddr(err.Error(), addr)
 }
 
 func addrError(what, flag, addr string, err error) error {

@@ -203,7 +203,8 @@ func TestServeRefusesClearly(t *testing.T) {
 		want string
 	}{
 		{"PortInUse", []string{"--demo", "--http", busy.Addr().String()}, "already in use"},
-		{"MQTTPortInUse", []string{"--demo", "--mqtt", busy.Addr().String()}, "already in use"},
+		{"MQTTPortInUse", []string{"--demo", "--mqtt", busy.Addr().String()}, "pass --mqtt with another"},
+		{"MQTTWebSocketPortInUse", []string{"--demo", "--mqtt-ws", busy.Addr().String()}, "pass --mqtt-ws with another"},
 		{"NoSite", []string{}, "no site configuration"},
 		{"UnusableDataDir", []string{"--demo", "--data", filepath.Join(file, "data")}, "cannot be used"},
 	}

@@ -91,12 +91,12 @@ func New(cfg Config, auth Authenticator) (*Broker, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.TCPAddr)
 	if err != nil {
-		return nil, fmt.Errorf("mqtt listen %s: %w", cfg.TCPAddr, err)
+		return nil, &ListenError{Addr: cfg.TCPAddr, Err: err}
 	}
 	if cfg.WSAddr != "" {
 		if err := checkBindable(cfg.WSAddr); err != nil {
 			_ = ln.Close()
-			return nil, fmt.Errorf("mqtt websocket listen %s: %w", cfg.WSAddr, err)
+			return nil, &ListenError{WebSocket: true, Addr: cfg.WSAddr, Err: err}
 		}
 	}
 	b, err := newBroker(cfg, log, auth, ln)
@@ -280,3 +280,22 @@ func (l *acceptListener) Accept() (net.Conn, error) {
 func (b *Broker) ConnectedClients() int64 {
 	return atomic.LoadInt64(&b.server.Info.ClientsConnected)
 }
+
+// ListenError says which listener could not bind, so the caller can name
+// the right flag.
+type ListenError struct {
+	WebSocket bool
+	Addr      string
+	Err       error
+}
+
+func (e *ListenError) Error() string {
+	kind := "mqtt listen"
+	if e.WebSocket {
+		kind = "mqtt websocket listen"
+	}
+	return fmt.Sprintf("%s %s: %v", kind, e.Addr, e.Err)
+}
+
+// Unwrap returns the listener's error.
+func (e *ListenError) Unwrap() error { return e.Err }
