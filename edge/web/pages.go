@@ -160,7 +160,7 @@ func (a *app) handleOrderForm(c *fiber.Ctx) error {
 	}
 	res, err := a.placeOrder(c, form["key"], req)
 	if err != nil {
-		status, _ := statusOf(err)
+		status, _ := httpx.Resolve(err)
 		if status >= 500 {
 			return a.errorPage(c, err)
 		}
@@ -222,8 +222,6 @@ func (a *app) handleOrderPage(c *fiber.Ctx) error {
 func sessionFilter(sessionID string) sqlite.OrderFilter {
 	return sqlite.OrderFilter{SessionID: sessionID, Limit: 50}
 }
-
-func statusOf(err error) (int, httpx.Body) { return httpx.Resolve(err) }
 
 func (a *app) spaceCode(c *fiber.Ctx, spaceID string) (string, error) {
 	spaces, err := a.Store.Spaces(a.ctx(c))
