@@ -60,18 +60,8 @@ func render(c *fiber.Ctx, status int, name string, data any) error {
 }
 
 func (a *app) errorPage(c *fiber.Ctx, err error) error {
-	status := http.StatusInternalServerError
-	switch pantry.ErrorCode(err) {
-	case pantry.ENOTFOUND:
-		status = http.StatusNotFound
-	case pantry.EUNAUTHORIZED, pantry.ESESSIONEXPIRED:
-		status = http.StatusUnauthorized
-	case pantry.ERATELIMITED:
-		status = http.StatusTooManyRequests
-	case pantry.EUNAVAILABLE:
-		status = http.StatusServiceUnavailable
-	}
-	if status == http.StatusInternalServerError {
+	status, _ := httpx.Resolve(err)
+	if status >= http.StatusInternalServerError {
 		a.Log.Error("page failed", "path", c.Path(), "err", err)
 	}
 	return render(c, status, "error.html", map[string]any{"Message": pantry.ErrorMessage(err)})
