@@ -211,6 +211,7 @@ func newCloudAPIKeyCmd(getenv func(string) string, stdout io.Writer) *cobra.Comm
 func newCloudKeysCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage the access-token signing keys every instance shares"}
 	var url, role string
+	var asJSON bool
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Add a new signing key and retire keys no valid token can still need",
@@ -225,6 +226,7 @@ minutes to retire the old key).`,
 	e := &env{getenv: getenv, flags: rotate.Flags()}
 	databaseURL(e, &url)
 	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	rotate.Flags().BoolVar(&asJSON, "json", false, `print {"added":true,"retired":N}`)
 	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
 			return e.err
@@ -242,6 +244,9 @@ minutes to retire the old key).`,
 		n, err := s.RetireSigningKeys(cmd.Context(), time.Now(), auth.KeyRetention+5*time.Minute)
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]any{"added": true, "retired": n})
 		}
 		fmt.Fprintf(stdout, "Added a signing key; retired %d old key(s).\n", n)
 		return nil
