@@ -4,9 +4,7 @@
 package cloudtest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
 	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/internal/apitest"
 	"github.com/pantry/pantry/internal/pgtest"
 )
 
@@ -117,73 +116,13 @@ func (s *Server) Login(tb testing.TB, email, password string) Tokens {
 }
 
 // Response is an HTTP response with its body read.
-type Response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type Response = apitest.Response
 
-// ErrorCode returns the code of a JSON error body, or "".
-func (r Response) ErrorCode() string {
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	_ = json.Unmarshal(r.Body, &e)
-	return e.Error.Code
-}
-
-// Decode decodes the JSON body into v.
-func (r Response) Decode(tb testing.TB, v any) {
-	tb.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		tb.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
-
-// Do sends a request; body may be nil, []byte, string or a value to encode
-// as JSON; headers are name/value pairs.
+// Do sends a request to the server; see apitest.Do.
 func (s *Server) Do(tb testing.TB, method, path, token string, body any, headers ...string) Response {
 	tb.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, s.URL+path, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return apitest.Do(tb, s.URL, method, path, token, body, headers...)
 }
-
-var client = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}, Timeout: 60 * time.Second}
 
 // Clock is a settable clock for tests of expiry.
 type Clock struct {

@@ -3,9 +3,7 @@
 package edgetest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/pantry/pantry/edge"
 	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/internal/apitest"
 )
 
 // Clock is a settable clock for tests of expiry.
@@ -129,82 +128,13 @@ func (n *Node) waitReady(tb testing.TB) {
 }
 
 // Response is an HTTP response with its body read.
-type Response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type Response = apitest.Response
 
-// ErrorCode returns the code of a JSON error body, or "".
-func (r Response) ErrorCode() string {
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	_ = json.Unmarshal(r.Body, &e)
-	return e.Error.Code
-}
-
-// Decode decodes the JSON body into v.
-func (r Response) Decode(tb testing.TB, v any) {
-	tb.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		tb.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
-
-// Do sends a request. body may be nil, []byte, string or a value to encode
-// as JSON; headers are name/value pairs.
+// Do sends a request to the server; see apitest.Do.
 func (n *Node) Do(tb testing.TB, method, path, token string, body any, headers ...string) Response {
 	tb.Helper()
-	var r *bytes.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		r = bytes.NewReader(b)
-	case string:
-		r = bytes.NewReader([]byte(b))
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		r = bytes.NewReader(raw)
-	}
-	var rd io.Reader
-	if r != nil {
-		rd = r
-	}
-	req, err := http.NewRequest(method, n.URL+path, rd)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
-		if r.Len() > 1<<20 {
-			// Like curl does for large bodies: let the server refuse before
-			// the body is sent, instead of resetting the connection under it.
-			req.Header.Set("Expect", "100-continue")
-		}
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return apitest.Do(tb, n.URL, method, path, token, body, headers...)
 }
-
-var client = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}, Timeout: 60 * time.Second}
 
 // Session opens an attendee session in demo room i and returns its token.
 func (n *Node) Session(tb testing.TB, room int) string {
