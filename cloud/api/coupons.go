@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,21 +13,9 @@ import (
 )
 
 func (a *app) handleListCoupons(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionRead, "")
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	out, next, err := a.Store.ListCoupons(ctx, p.OrgID, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "coupons", out, next)
+	return listPage(a, c, "coupons", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Coupon, string, error) {
+		return a.Store.ListCoupons(ctx, p.OrgID, pg)
+	})
 }
 
 func (a *app) handleGetCoupon(c *fiber.Ctx) error {
@@ -100,21 +89,9 @@ func (a *app) handleUpdateCoupon(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListCostCenters(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionRead, "")
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	out, next, err := a.Store.ListCostCenters(ctx, p.OrgID, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "cost_centers", out, next)
+	return listPage(a, c, "cost_centers", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.CostCenter, string, error) {
+		return a.Store.ListCostCenters(ctx, p.OrgID, pg)
+	})
 }
 
 func (a *app) handleCreateCostCenter(c *fiber.Ctx) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pantry/pantry/cloud/auth"
@@ -10,21 +11,9 @@ import (
 )
 
 func (a *app) handleListItems(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionRead, "")
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	items, next, err := a.Store.ListItems(ctx, p.OrgID, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "items", items, next)
+	return listPage(a, c, "items", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Item, string, error) {
+		return a.Store.ListItems(ctx, p.OrgID, pg)
+	})
 }
 
 func (a *app) handleCreateItem(c *fiber.Ctx) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -103,4 +104,27 @@ func list[T any](c *fiber.Ctx, name string, items []T, next string) error {
 		cursor = next
 	}
 	return c.JSON(fiber.Map{name: items, "next_cursor": cursor})
+}
+
+// listPage answers a paged list the same way everywhere: the principal
+// must be allowed action (at site, if the list is a site's), ?limit= and
+// ?cursor= pick the page, and fetch reads it in the principal's
+// organization.
+func listPage[T any](a *app, c *fiber.Ctx, name string, action auth.Action, site string,
+	fetch func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]T, string, error)) error {
+	p, err := can(c, action, site)
+	if err != nil {
+		return err
+	}
+	pg, err := page(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	items, next, err := fetch(ctx, p, pg)
+	if err != nil {
+		return err
+	}
+	return list(c, name, items, next)
 }

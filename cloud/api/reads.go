@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"time"
 
@@ -53,30 +54,18 @@ func siteScope(c *fiber.Ctx, p auth.Principal) (scope []string, site string, err
 }
 
 func (a *app) handleListOrders(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionRead, "")
-	if err != nil {
-		return err
-	}
-	scope, site, err := siteScope(c, p)
-	if err != nil {
-		return err
-	}
-	from, to, err := timeRange(c)
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	f := postgres.OrderFilter{SiteIDs: scope, SiteID: site, SpaceID: c.Query("space_id"), Status: c.Query("status"), From: from, To: to}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	orders, next, err := a.Store.ListOrders(ctx, p.OrgID, f, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "orders", orders, next)
+	return listPage(a, c, "orders", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]pantry.Order, string, error) {
+		scope, site, err := siteScope(c, p)
+		if err != nil {
+			return nil, "", err
+		}
+		from, to, err := timeRange(c)
+		if err != nil {
+			return nil, "", err
+		}
+		f := postgres.OrderFilter{SiteIDs: scope, SiteID: site, SpaceID: c.Query("space_id"), Status: c.Query("status"), From: from, To: to}
+		return a.Store.ListOrders(ctx, p.OrgID, f, pg)
+	})
 }
 
 func (a *app) handleGetOrder(c *fiber.Ctx) error {
@@ -97,52 +86,28 @@ func (a *app) handleGetOrder(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListPayments(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionRead, "")
-	if err != nil {
-		return err
-	}
-	scope, site, err := siteScope(c, p)
-	if err != nil {
-		return err
-	}
-	from, to, err := timeRange(c)
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	payments, next, err := a.Store.ListPayments(ctx, p.OrgID, postgres.PaymentFilter{SiteIDs: scope, SiteID: site, From: from, To: to, Method: c.Query("method")}, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "payments", payments, next)
+	return listPage(a, c, "payments", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]pantry.Payment, string, error) {
+		scope, site, err := siteScope(c, p)
+		if err != nil {
+			return nil, "", err
+		}
+		from, to, err := timeRange(c)
+		if err != nil {
+			return nil, "", err
+		}
+		return a.Store.ListPayments(ctx, p.OrgID, postgres.PaymentFilter{SiteIDs: scope, SiteID: site, From: from, To: to, Method: c.Query("method")}, pg)
+	})
 }
 
 func (a *app) handleListAudit(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionReadAudit, "")
-	if err != nil {
-		return err
-	}
-	from, to, err := timeRange(c)
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	f := postgres.AuditFilter{Resource: c.Query("resource"), ResourceID: c.Query("resource_id"), ActorID: c.Query("actor_id"), From: from, To: to}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	entries, next, err := a.Store.ListAudit(ctx, p.OrgID, f, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "entries", entries, next)
+	return listPage(a, c, "entries", auth.ActionReadAudit, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.AuditEntry, string, error) {
+		from, to, err := timeRange(c)
+		if err != nil {
+			return nil, "", err
+		}
+		f := postgres.AuditFilter{Resource: c.Query("resource"), ResourceID: c.Query("resource_id"), ActorID: c.Query("actor_id"), From: from, To: to}
+		return a.Store.ListAudit(ctx, p.OrgID, f, pg)
+	})
 }
 
 // handleConsumptionReport answers JSON, or CSV for Accept: text/csv.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pantry/pantry/cloud/auth"
@@ -63,21 +64,9 @@ func (a *app) handleStockLevels(c *fiber.Ctx) error {
 
 func (a *app) handleListStockMovements(c *fiber.Ctx) error {
 	site := c.Params("site_id")
-	p, err := can(c, auth.ActionRead, site)
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	moves, next, err := a.Store.ListStockMovements(ctx, p.OrgID, site, c.Query("item_id"), pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "movements", moves, next)
+	return listPage(a, c, "movements", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.StockMovement, string, error) {
+		return a.Store.ListStockMovements(ctx, p.OrgID, site, c.Query("item_id"), pg)
+	})
 }
 
 // handleCreateStockMovement records a delivery, waste or a count made in
@@ -107,21 +96,9 @@ func (a *app) handleCreateStockMovement(c *fiber.Ctx) error {
 
 func (a *app) handleListTablets(c *fiber.Ctx) error {
 	site := c.Params("site_id")
-	p, err := can(c, auth.ActionRead, site)
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	tablets, next, err := a.Store.ListTablets(ctx, p.OrgID, site, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "tablets", tablets, next)
+	return listPage(a, c, "tablets", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Tablet, string, error) {
+		return a.Store.ListTablets(ctx, p.OrgID, site, pg)
+	})
 }
 
 // handleCreateTablet makes a staff tablet's login and shows its password

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -11,25 +12,13 @@ import (
 )
 
 func (a *app) handleListSites(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionRead, "")
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	sites, all := p.Sites()
-	if all {
-		sites = nil
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	out, next, err := a.Store.ListSites(ctx, p.OrgID, sites, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "sites", out, next)
+	return listPage(a, c, "sites", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Site, string, error) {
+		sites, all := p.Sites()
+		if all {
+			sites = nil
+		}
+		return a.Store.ListSites(ctx, p.OrgID, sites, pg)
+	})
 }
 
 func (a *app) handleCreateSite(c *fiber.Ctx) error {
@@ -104,25 +93,14 @@ func (a *app) withQR(s postgres.Space) space {
 
 func (a *app) handleListSpaces(c *fiber.Ctx) error {
 	site := c.Params("site_id")
-	p, err := can(c, auth.ActionRead, site)
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	spaces, next, err := a.Store.ListSpaces(ctx, p.OrgID, site, pg)
-	if err != nil {
-		return err
-	}
-	out := make([]space, len(spaces))
-	for i, s := range spaces {
-		out[i] = a.withQR(s)
-	}
-	return list(c, "spaces", out, next)
+	return listPage(a, c, "spaces", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]space, string, error) {
+		spaces, next, err := a.Store.ListSpaces(ctx, p.OrgID, site, pg)
+		out := make([]space, len(spaces))
+		for i, s := range spaces {
+			out[i] = a.withQR(s)
+		}
+		return out, next, err
+	})
 }
 
 func (a *app) handleCreateSpace(c *fiber.Ctx) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pantry/pantry/cloud/auth"
@@ -10,21 +11,9 @@ import (
 )
 
 func (a *app) handleListUsers(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionManageUsers, "")
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	users, next, err := a.Store.ListUsers(ctx, p.OrgID, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "users", users, next)
+	return listPage(a, c, "users", auth.ActionManageUsers, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.User, string, error) {
+		return a.Store.ListUsers(ctx, p.OrgID, pg)
+	})
 }
 
 func (a *app) handleGetUser(c *fiber.Ctx) error {
@@ -127,21 +116,9 @@ func (a *app) handleUpdateUser(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListAPIKeys(c *fiber.Ctx) error {
-	p, err := can(c, auth.ActionManageAPIKeys, "")
-	if err != nil {
-		return err
-	}
-	pg, err := page(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	keys, next, err := a.Store.ListAPIKeys(ctx, p.OrgID, pg)
-	if err != nil {
-		return err
-	}
-	return list(c, "api_keys", keys, next)
+	return listPage(a, c, "api_keys", auth.ActionManageAPIKeys, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.APIKey, string, error) {
+		return a.Store.ListAPIKeys(ctx, p.OrgID, pg)
+	})
 }
 
 // handleCreateAPIKey makes a technician's key and shows it this once.
