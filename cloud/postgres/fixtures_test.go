@@ -74,6 +74,9 @@ func seedTenant(tb testing.TB, s *Store, label string) tenant {
 			currency, payment_method, catalog_revision, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, 'placed', 'room', 250, 25, 225, 'EUR', 'complimentary', 1, now(), now())`,
 			[]any{t.org, t.order, t.site, t.space, session, t.node}},
+		{`INSERT INTO order_days (organization_id, day, site_id, currency, orders, units, spend, discount, first_at, last_at)
+			VALUES ($1, current_date, $2, 'EUR', 1, 1, 225, 25, now(), now())`,
+			[]any{t.org, t.site}},
 		{`INSERT INTO order_lines (organization_id, order_id, line_no, item_id, name, quantity, unit_price, line_total) VALUES ($1, $2, 1, $3, 'Coffee', 1, 250, 250)`,
 			[]any{t.org, t.order, t.item}},
 		{`INSERT INTO order_status_history (organization_id, id, order_id, to_status, at) VALUES ($1, $2, $3, 'placed', now())`,

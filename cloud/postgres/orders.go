@@ -280,8 +280,9 @@ func (q *query) timeRange(col string, from, to time.Time) error {
 
 // InsertOrders stores orders as the edge that took them sends them: each
 // with its lines, its payment (one per order, from the order's payment
-// fields) and its status history, in one transaction and four set-based
-// statements whatever the number of orders. nodeID is the edge node that
+// fields) and its status history, and adds them to the daily rollup that
+// reports read, in one transaction and five set-based statements whatever
+// the number of orders. nodeID is the edge node that
 // took them ("" for none); it must belong to each order's site.
 //
 // The history is the lifecycle path to the order's status (placed, then
@@ -462,7 +463,42 @@ const insertPaymentsSQL = `INSERT INTO payments (organization_id, id, order_id, 
 const insertHistorySQL = `INSERT INTO order_status_history (organization_id, id, order_id, from_status, to_status, reason, at)
 	SELECT $1, t.* FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) AS t`
 
-// insert sends the four statements in one round trip.
+// upsertOrderDaysSQL adds the batch's orders to the daily rollup
+// (0004_order_days.sql): one row per site, local day and currency. Rows
+// are written in key order, so that two batches touching the same days
+// cannot deadlock.
+const upsertOrderDaysSQL = `INSERT INTO order_days AS d (organization_id, day, site_id, currency, orders, units, spend, discount, first_at, last_at)
+	SELECT $1, (t.created AT TIME ZONE s.timezone)::date, t.site_id, t.currency,
+		count(*), sum(t.units), sum(t.total), sum(t.discount), min(t.created), max(t.created)
+	FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
+		AS t(site_id, created, currency, units, total, discount, status)
+	JOIN sites s ON s.organization_id = $1 AND s.id = t.site_id
+	WHERE t.status <> 'cancelled'
+	GROUP BY 2, 3, 4
+	ORDER BY 2, 3, 4
+	ON CONFLICT (organization_id, day, site_id, currency) DO UPDATE SET
+		orders = d.orders + excluded.orders, units = d.units + excluded.units,
+		spend = d.spend + excluded.spend, discount = d.discount + excluded.discount,
+		first_at = least(d.first_at, excluded.first_at), last_at = greatest(d.last_at, excluded.last_at)`
+
+// rebuildOrderDays recomputes a site's rows of the daily rollup from its
+// orders: after its timezone changes, every order may fall on another day.
+func rebuildOrderDays(ctx context.Context, tx pgx.Tx, orgID, siteID string) error {
+	var batch pgx.Batch
+	batch.Queue(`DELETE FROM order_days WHERE organization_id = $1 AND site_id = $2`, orgID, siteID)
+	batch.Queue(`INSERT INTO order_days (organization_id, day, site_id, currency, orders, units, spend, discount, first_at, last_at)
+		SELECT o.organization_id, (o.created_at AT TIME ZONE s.timezone)::date, o.site_id, o.currency,
+			count(*), sum(o.units), sum(o.total), sum(o.discount), min(o.created_at), max(o.created_at)
+		FROM orders o JOIN sites s ON s.organization_id = o.organization_id AND s.id = o.site_id
+		WHERE o.organization_id = $1 AND o.site_id = $2 AND o.status <> 'cancelled'
+		GROUP BY 1, 2, 3, 4`, orgID, siteID)
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		return fmt.Errorf("rebuild daily order totals of site %s: %w", siteID, err)
+	}
+	return nil
+}
+
+// insert sends the five statements in one round trip.
 func (b *orderBatch) insert(ctx context.Context, tx pgx.Tx, orgID, nodeID string) error {
 	var node any
 	if nodeID != "" {
@@ -476,6 +512,7 @@ func (b *orderBatch) insert(ctx context.Context, tx pgx.Tx, orgID, nodeID string
 	batch.Queue(insertPaymentsSQL, orgID, b.payment.id, b.id, b.method, b.total, b.discount, b.currency, b.coupon, b.costCenter, b.created)
 	h := &b.history
 	batch.Queue(insertHistorySQL, orgID, h.id, h.order, h.from, h.to, h.reason, h.at)
+	batch.Queue(upsertOrderDaysSQL, orgID, b.site, b.created, b.currency, b.units, b.total, b.discount, b.status)
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return err
 	}

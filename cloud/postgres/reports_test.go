@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,6 +186,129 @@ func TestMajorUnits(t *testing.T) {
 	} {
 		if got := majorUnits(tc.m); got != tc.want {
 			t.Errorf("majorUnits(%v) = %q, want %q", tc.m, got, tc.want)
+		}
+	}
+}
+
+// TestConsumptionByDayIsExact checks the reports that read the daily
+// rollup (by day and by site) against sums worked out in Go from the
+// orders themselves, over random ranges that cut days anywhere. The sites
+// sit in zones where days are not 24 hours long: Santiago's clock runs
+// back from midnight to 23:00 on 2025-04-06 (so a wall-clock date repeats
+// an hour), Berlin skips an hour on 2025-03-30, and Kathmandu is 5:45
+// from UTC. Halfway through, both sites change zone, which must move
+// every stored order to its new day.
+func TestConsumptionByDayIsExact(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	sh := newShop(t, s, "A")
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	start := time.Date(2025, 3, 27, 0, 0, 0, 0, time.UTC)
+	const span = 14 * 24 * time.Hour
+	// Instants around the transitions, where a bug would hide.
+	sharp := []time.Time{
+		time.Date(2025, 4, 6, 2, 59, 59, 999999000, time.UTC), time.Date(2025, 4, 6, 3, 0, 0, 0, time.UTC),
+		time.Date(2025, 4, 6, 3, 30, 0, 0, time.UTC), time.Date(2025, 4, 6, 4, 0, 0, 0, time.UTC),
+		time.Date(2025, 3, 30, 1, 0, 0, 0, time.UTC), time.Date(2025, 3, 30, 22, 0, 0, 0, time.UTC),
+		time.Date(2025, 4, 1, 18, 15, 0, 0, time.UTC),
+	}
+	instant := func() time.Time {
+		if rng.IntN(4) == 0 {
+			return sharp[rng.IntN(len(sharp))].Add(time.Duration(rng.IntN(3)-1) * time.Microsecond)
+		}
+		return start.Add(time.Duration(rng.Int64N(int64(span))))
+	}
+	var orders []pantry.Order
+	batch := func(n int) {
+		var b []pantry.Order
+		for range n {
+			spec := orderSpec{site: rng.IntN(2), space: rng.IntN(2), at: instant(), qty: [2]int{1 + rng.IntN(3), rng.IntN(2)}}
+			switch rng.IntN(10) {
+			case 0:
+				spec.status = pantry.StatusCancelled
+			case 1:
+				spec.currency = "USD"
+			case 2:
+				spec.discount = 50
+			}
+			b = append(b, sh.order(spec))
+		}
+		mustInsert(t, s, sh.org, b...)
+		orders = append(orders, b...)
+	}
+	zones := map[string]string{sh.sites[0]: "Europe/Berlin", sh.sites[1]: "UTC"}
+	for range 3 {
+		batch(60)
+	}
+	for site, tz := range map[string]string{sh.sites[0]: "America/Santiago", sh.sites[1]: "Asia/Kathmandu"} {
+		if _, err := s.UpdateSite(t.Context(), sh.org, Actor{Type: "system"}, site, SiteUpdate{Timezone: &tz}); err != nil {
+			t.Fatal(err)
+		}
+		zones[site] = tz
+	}
+	for range 3 {
+		batch(60)
+	}
+
+	names := map[string]string{sh.sites[0]: "Berlin HQ", sh.sites[1]: "London"}
+	want := func(f ReportFilter) []ReportRow {
+		type key struct{ k, cur string }
+		sums := map[key]*ReportRow{}
+		for _, o := range orders {
+			if o.Status == pantry.StatusCancelled || o.CreatedAt.Before(f.From) || !o.CreatedAt.Before(f.To) {
+				continue
+			}
+			k := key{o.SiteID, o.Total.Currency}
+			label := names[o.SiteID]
+			if f.GroupBy == GroupByDay {
+				loc, err := time.LoadLocation(zones[o.SiteID])
+				if err != nil {
+					t.Fatal(err)
+				}
+				k.k = o.CreatedAt.In(loc).Format(time.DateOnly)
+				label = k.k
+			}
+			r := sums[k]
+			if r == nil {
+				r = &ReportRow{Key: k.k, Label: label, Spend: pantry.Money{Currency: k.cur}, Discount: pantry.Money{Currency: k.cur}}
+				sums[k] = r
+			}
+			r.Orders++
+			for _, l := range o.Lines {
+				r.Items += int64(l.Quantity)
+			}
+			r.Spend.Amount += o.Total.Amount
+			r.Discount.Amount += o.Discount.Amount
+		}
+		rows := []ReportRow{}
+		for _, r := range sums {
+			rows = append(rows, *r)
+		}
+		slices.SortFunc(rows, func(a, b ReportRow) int {
+			return cmp.Or(cmp.Compare(a.Label, b.Label), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Spend.Currency, b.Spend.Currency))
+		})
+		return rows
+	}
+	check := func(f ReportFilter) {
+		t.Helper()
+		got, err := s.Consumption(t.Context(), sh.org, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := want(f); !slices.Equal(got, w) {
+			t.Fatalf("%s from %s to %s:\ngot\n%s\nwant\n%s", f.GroupBy, f.From.Format(time.RFC3339Nano), f.To.Format(time.RFC3339Nano), rowsString(got), rowsString(w))
+		}
+	}
+	for _, g := range []string{GroupByDay, GroupBySite} {
+		check(ReportFilter{GroupBy: g, From: start.Add(-24 * time.Hour), To: start.Add(span + 24*time.Hour)})
+		for range 40 {
+			from, to := instant(), instant()
+			if to.Before(from) {
+				from, to = to, from
+			}
+			check(ReportFilter{GroupBy: g, From: from, To: to.Add(time.Microsecond)})
 		}
 	}
 }

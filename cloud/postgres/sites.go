@@ -135,6 +135,11 @@ func (s *Store) UpdateSite(ctx context.Context, orgID string, who Actor, siteID 
 		if err != nil {
 			return fmt.Errorf("update site: %w", err)
 		}
+		if after.Timezone != before.Timezone {
+			if err := rebuildOrderDays(ctx, tx, orgID, siteID); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, orgID, who, "site.update", "site", siteID, before, after)
 	})
 	if err != nil {
