@@ -299,11 +299,18 @@ func (m *seedMovements) add(id, site, item string, delta int64, reason pantry.St
 }
 
 func (m *seedMovements) queue(b *pgx.Batch, orgID string) {
-	b.Queue(`INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, order_id, origin, created_at)
-		SELECT $1, t.id, t.site_id, t.item_id, t.delta, t.reason, NULLIF(t.order_id, '')::uuid, t.origin, t.at
+	// The cloud's movements join their site's pull feed (0005_sync.sql),
+	// numbered after what the feed holds already.
+	b.Queue(`INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, order_id, origin, created_at, feed_seq)
+		SELECT $1, t.id, t.site_id, t.item_id, t.delta, t.reason, NULLIF(t.order_id, '')::uuid, t.origin, t.at,
+			CASE WHEN t.origin = 'cloud' THEN s.stock_seq + row_number() OVER (PARTITION BY t.site_id, t.origin ORDER BY t.at, t.id) END
 		FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-		AS t(id, site_id, item_id, delta, reason, order_id, origin, at)`,
+		AS t(id, site_id, item_id, delta, reason, order_id, origin, at)
+		JOIN sites s ON s.organization_id = $1 AND s.id = t.site_id`,
 		orgID, m.id, m.site, m.item, m.delta, m.reason, m.order, m.origin, m.at)
+	b.Queue(`UPDATE sites s SET stock_seq = n.seq
+		FROM (SELECT site_id, max(feed_seq) AS seq FROM stock_movements WHERE organization_id = $1 AND feed_seq IS NOT NULL GROUP BY 1) n
+		WHERE s.organization_id = $1 AND s.id = n.site_id`, orgID)
 }
 
 // idAt makes a UUIDv7 (RFC 9562) for time t from rng: what an edge would

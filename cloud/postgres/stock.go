@@ -58,10 +58,13 @@ func (s *Store) RecordStockMovement(ctx context.Context, orgID string, who Actor
 		if _, err := getItem(ctx, tx, orgID, itemID, false); err != nil {
 			return err
 		}
-		var err error
-		m, err = scanStockMovement(tx.QueryRow(ctx, `INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, origin, actor, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, 'cloud', $7, now()) RETURNING `+stockMovementColumns,
-			orgID, pantry.NewID(), siteID, itemID, delta, reason, who.Type+":"+who.ID))
+		seq, err := nextStockSeq(ctx, tx, orgID, siteID)
+		if err != nil {
+			return err
+		}
+		m, err = scanStockMovement(tx.QueryRow(ctx, `INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, origin, actor, created_at, feed_seq)
+			VALUES ($1, $2, $3, $4, $5, $6, 'cloud', $7, now(), $8) RETURNING `+stockMovementColumns,
+			orgID, pantry.NewID(), siteID, itemID, delta, reason, who.Type+":"+who.ID, seq))
 		if err != nil {
 			return fmt.Errorf("insert stock movement: %w", err)
 		}
@@ -151,4 +154,18 @@ func (s *Store) ListStockMovements(ctx context.Context, orgID, siteID, itemID st
 		return nil, "", fmt.Errorf("list stock movements: %w", err)
 	}
 	return moves, next, nil
+}
+
+// nextStockSeq numbers a cloud stock movement in its site's pull feed
+// (0005_sync.sql). The UPDATE holds the site's row lock until tx ends, so
+// numbers are handed out in commit order: an edge that has read movement
+// n never finds n-1 committed after it.
+func nextStockSeq(ctx context.Context, tx pgx.Tx, orgID, siteID string) (int64, error) {
+	var seq int64
+	err := tx.QueryRow(ctx, `UPDATE sites SET stock_seq = stock_seq + 1 WHERE organization_id = $1 AND id = $2 RETURNING stock_seq`,
+		orgID, siteID).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("number stock movement: %w", notFound(err, "site", siteID))
+	}
+	return seq, nil
 }

@@ -1,0 +1,197 @@
+package syncproto
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// EnrollRequest exchanges a one-time enrollment token for a node
+// credential: POST PathEnroll, no Authorization header.
+type EnrollRequest struct {
+	Version         int    `json:"version"`
+	Token           string `json:"token"`
+	Name            string `json:"name"`             // the box, for admins: a host name
+	SoftwareVersion string `json:"software_version"` // the edge's build
+}
+
+// EnrollResponse names the new node and carries its credential, shown
+// this once: the cloud keeps only its hash. The edge sends it as
+// "Authorization: Bearer CREDENTIAL" from then on.
+type EnrollResponse struct {
+	Version    int       `json:"version"`
+	NodeID     string    `json:"node_id"`
+	OrgID      string    `json:"org_id"`
+	SiteID     string    `json:"site_id"`
+	Credential string    `json:"credential"`
+	ServerTime time.Time `json:"server_time"`
+}
+
+// PushRequest carries consecutive outbox events of one node, oldest
+// first: POST PathPush. Events[i].Seq == Events[0].Seq + i.
+type PushRequest struct {
+	Version         int       `json:"version"`
+	NodeID          string    `json:"node_id"`
+	SoftwareVersion string    `json:"software_version"`
+	SentAt          time.Time `json:"sent_at"` // the edge's clock, for skew
+	Events          []Event   `json:"events"`
+}
+
+// PushResponse acknowledges a push: every event up to AppliedSeq has been
+// applied (or dead-lettered) exactly once, in the transaction that moved
+// the node's watermark. Events of the batch at or below the watermark
+// before the push were acknowledged without being applied again.
+type PushResponse struct {
+	Version    int   `json:"version"`
+	AppliedSeq int64 `json:"applied_seq"`
+	// DeadLettered lists the seqs of this batch kept aside as dead letters.
+	DeadLettered []int64   `json:"dead_lettered"`
+	ServerTime   time.Time `json:"server_time"`
+}
+
+// Event is one outbox row: an immutable fact with a per-node sequence
+// number that has no gaps. Payload's shape depends on Type (see
+// DecodePayload) and Schema.
+type Event struct {
+	Seq       int64           `json:"seq"`
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Schema    int             `json:"schema"`
+	EntityID  string          `json:"entity_id"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// PullRequest asks for what changed for the node's site since Cursor:
+// POST PathPull. With WaitSeconds > 0 the cloud holds the request until
+// something changes or the wait ends (long poll).
+type PullRequest struct {
+	Version         int       `json:"version"`
+	NodeID          string    `json:"node_id"`
+	SoftwareVersion string    `json:"software_version"`
+	Cursor          Cursor    `json:"cursor"`
+	WaitSeconds     int       `json:"wait_seconds"`
+	SentAt          time.Time `json:"sent_at"`
+}
+
+// Cursor is how far an edge has applied its site's feed. Both counters
+// are per site and assigned under the site's row lock in the cloud, so
+// they grow in commit order: a change with a lower number is never
+// committed after one with a higher number has been read.
+type Cursor struct {
+	// ConfigRevision is the revision of the configuration snapshot the
+	// edge holds (the site's catalog_revision; 0: none yet).
+	ConfigRevision int64 `json:"config_revision"`
+	// StockSeq is the last cloud stock movement of the site applied.
+	StockSeq int64 `json:"stock_seq"`
+}
+
+// PullResponse is one page of the site's feed. The edge applies it and
+// its Cursor in one transaction; applying a page twice changes nothing
+// (the snapshot replaces the configuration whole, and movements have
+// their own ids).
+type PullResponse struct {
+	Version int    `json:"version"`
+	Cursor  Cursor `json:"cursor"`
+	// Config is the site's whole configuration at Cursor.ConfigRevision,
+	// present only when that is newer than the request's cursor.
+	Config *Config `json:"config,omitempty"`
+	// Stock lists cloud stock movements after the request's StockSeq, in
+	// order, at most MaxStockPage; More says another page is waiting.
+	Stock      []StockMovement `json:"stock"`
+	More       bool            `json:"more"`
+	ServerTime time.Time       `json:"server_time"`
+}
+
+// Config is everything the cloud owns that a site's edge runs on
+// (DESIGN.md, "Data ownership"): a snapshot, replacing what the edge
+// held. Archived rooms, items, coupons and cost centers and revoked
+// tablets are absent.
+type Config struct {
+	Revision    int64        `json:"revision"`
+	Site        Site         `json:"site"`
+	Spaces      []Space      `json:"spaces"`
+	Items       []Item       `json:"items"`
+	Coupons     []Coupon     `json:"coupons"`
+	CostCenters []CostCenter `json:"cost_centers"`
+	Tablets     []Tablet     `json:"tablets"`
+}
+
+// Site is the building.
+type Site struct {
+	ID       string `json:"id"`
+	OrgID    string `json:"org_id"`
+	Name     string `json:"name"`
+	Timezone string `json:"timezone"`
+	Currency string `json:"currency"`
+}
+
+// Space is a room and the code in its QR.
+type Space struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Floor string `json:"floor"`
+	Code  string `json:"code"`
+}
+
+// Item is a catalog item as the site sells it: the site's price (an
+// override, or the catalog's) and whether the site's menu offers it.
+type Item struct {
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description"`
+	Price             Money    `json:"price"`
+	Tags              []string `json:"tags"`
+	Allergens         []string `json:"allergens"`
+	ImageURL          string   `json:"image_url"`
+	LowStockThreshold int64    `json:"low_stock_threshold"`
+	Available         bool     `json:"available"`
+}
+
+// Coupon is a discount code. MaxUses bounds redemptions at this site (0:
+// unlimited).
+type Coupon struct {
+	ID        string    `json:"id"`
+	Code      string    `json:"code"`
+	Kind      string    `json:"kind"` // "percent" or "fixed"
+	Value     int64     `json:"value"`
+	ValidFrom time.Time `json:"valid_from"`
+	ValidTo   time.Time `json:"valid_to"`
+	MaxUses   int64     `json:"max_uses"`
+}
+
+// CostCenter is a code orders may be charged to.
+type CostCenter struct {
+	ID   string `json:"id"`
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// Tablet is a staff tablet's login. PasswordHash is a bcrypt hash: the
+// password itself never leaves the admin who created it.
+type Tablet struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Username     string `json:"username"`
+	PasswordHash string `json:"password_hash"`
+}
+
+// StockMovement is a movement of the stock ledger. Pulled, it is one made
+// in the cloud (a delivery, a count, a correction), with Seq its place in
+// the site's feed; pushed (in a stock.moved event), one made at the edge.
+type StockMovement struct {
+	Seq       int64     `json:"seq,omitempty"`
+	ID        string    `json:"id"`
+	SiteID    string    `json:"site_id,omitempty"`
+	ItemID    string    `json:"item_id"`
+	Delta     int64     `json:"delta"`
+	Reason    string    `json:"reason"`
+	OrderID   string    `json:"order_id,omitempty"`
+	Actor     string    `json:"actor,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Money is an amount in minor units of an ISO 4217 currency.
+type Money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
