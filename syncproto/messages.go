@@ -33,7 +33,10 @@ type PushRequest struct {
 	NodeID          string    `json:"node_id"`
 	SoftwareVersion string    `json:"software_version"`
 	SentAt          time.Time `json:"sent_at"` // the edge's clock, for skew
-	Events          []Event   `json:"events"`
+	// OutboxHead is the newest seq in the edge's outbox: with the
+	// watermark it tells admins how far behind the node is.
+	OutboxHead int64   `json:"outbox_head"`
+	Events     []Event `json:"events"`
 }
 
 // PushResponse acknowledges a push: every event up to AppliedSeq has been
@@ -71,6 +74,7 @@ type PullRequest struct {
 	Cursor          Cursor    `json:"cursor"`
 	WaitSeconds     int       `json:"wait_seconds"`
 	SentAt          time.Time `json:"sent_at"`
+	OutboxHead      int64     `json:"outbox_head"` // as in PushRequest
 }
 
 // Cursor is how far an edge has applied its site's feed. Both counters

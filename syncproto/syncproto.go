@@ -67,9 +67,7 @@ const (
 	ErrTooLarge      = "payload_too_large" // 413
 	ErrGap           = "sync_gap"          // 409: the batch does not start right after the watermark; see ResumeFrom
 	ErrVersion       = "unsupported_version"
-	ErrTokenUsed     = "enrollment_token_used"    // 401
-	ErrTokenExpired  = "enrollment_token_expired" // 401
-	ErrUnavailable   = "unavailable"              // 503: try again later
+	ErrUnavailable   = "unavailable" // 503: try again later
 	HeaderAuthScheme = "Bearer"
 )
 
