@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +29,9 @@ const installHint = "install the PostgreSQL server (Debian/Ubuntu: apt-get insta
 type cluster struct {
 	dir    string // data/, the socket and postgres.log live here
 	url    string // superuser URL to the postgres database
+	bin    binaries
+	cred   *syscall.Credential
+	port   int
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the postmaster has exited
 	err    error         // its exit status, valid after exited is closed
@@ -119,7 +124,11 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	for attempt := 1; ; attempt++ {
-		c, err := startPostmaster(ctx, bin, cred, dir, password)
+		port, err := freePort()
+		if err != nil {
+			return nil, errors.Join(err, os.RemoveAll(dir))
+		}
+		c, err := startPostmaster(ctx, bin, cred, dir, password, port)
 		if err == nil {
 			return c, nil
 		}
@@ -177,13 +186,9 @@ var errPortTaken = errors.New("port taken")
 
 // startPostmaster starts the server on a free port and waits until it
 // accepts connections, it exits, or ctx ends.
-func startPostmaster(ctx context.Context, bin binaries, cred *syscall.Credential, dir, password string) (*cluster, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+func startPostmaster(ctx context.Context, bin binaries, cred *syscall.Credential, dir, password string, port int) (*cluster, error) {
 	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create server log: %w", err)
 	}
@@ -201,6 +206,9 @@ func startPostmaster(ctx context.Context, bin binaries, cred *syscall.Credential
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
 	c := &cluster{
 		dir:    dir,
+		bin:    bin,
+		cred:   cred,
+		port:   port,
 		url:    fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port),
 		cmd:    cmd,
 		exited: make(chan struct{}),
@@ -291,4 +299,57 @@ func (c *cluster) stop() error {
 func (c *cluster) kill() {
 	_ = c.cmd.Process.Kill()
 	<-c.exited
+}
+
+// Cluster is a private PostgreSQL cluster a test owns alone, for tests
+// that stop or restart the server under a running system. Other tests
+// share one server through NewDatabase.
+type Cluster struct {
+	c        *cluster
+	password string
+}
+
+// StartCluster starts a private cluster for tb and stops it when tb
+// ends. It needs the PostgreSQL server binaries even when EnvURL is set:
+// an external server cannot be restarted by a test.
+func StartCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	c, err := startCluster(ctx)
+	if err != nil {
+		tb.Fatalf("pgtest: start a private PostgreSQL cluster: %v (%s)", err, installHint)
+	}
+	u, _ := url.Parse(c.url)
+	pw, _ := u.User.Password()
+	cl := &Cluster{c: c, password: pw}
+	tb.Cleanup(func() {
+		if err := cl.c.stop(); err != nil {
+			tb.Errorf("pgtest: stop cluster: %v", err)
+		}
+	})
+	return cl
+}
+
+// URL is the superuser's URL to the cluster's postgres database.
+func (cl *Cluster) URL() string { return cl.c.url }
+
+// Restart stops the server (fast shutdown: every session is cut) and
+// starts it again on the same port and data.
+func (cl *Cluster) Restart(ctx context.Context) error {
+	old := cl.c
+	if err := old.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		return fmt.Errorf("stop postgres: %w", err)
+	}
+	select {
+	case <-old.exited:
+	case <-time.After(30 * time.Second):
+		old.kill()
+	}
+	c, err := startPostmaster(ctx, old.bin, old.cred, old.dir, cl.password, old.port)
+	if err != nil {
+		return fmt.Errorf("restart postgres: %w", err)
+	}
+	cl.c = c
+	return nil
 }

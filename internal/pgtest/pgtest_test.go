@@ -118,3 +118,23 @@ func TestNewOwner(t *testing.T) {
 		t.Fatalf("role %s still exists after its test ended", role)
 	}
 }
+
+// TestClusterRestart proves a private cluster keeps its data across a
+// restart and answers on the same URL afterwards.
+func TestClusterRestart(t *testing.T) {
+	cl := pgtest.StartCluster(t)
+	conn := connect(t, cl.URL())
+	if _, err := conn.Exec(t.Context(), `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Ping(t.Context()); err == nil {
+		t.Fatal("a connection from before the restart still works: the server did not restart")
+	}
+	var v int
+	if err := connect(t, cl.URL()).QueryRow(t.Context(), `SELECT v FROM kept`).Scan(&v); err != nil || v != 42 {
+		t.Fatalf("after restart: %d, %v; want 42", v, err)
+	}
+}
