@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/pantry/pantry/edge/mqtt"
 	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/edge/syncer"
 	"github.com/pantry/pantry/edge/web"
 	"github.com/pantry/pantry/internal/pantry"
 )
@@ -40,8 +42,16 @@ type Config struct {
 	AddressRPM    int
 	// ExpiryEvery is how often expired sessions are swept (default 30 s).
 	ExpiryEvery time.Duration
-	Log         *slog.Logger
-	Now         func() time.Time
+	// CloudURL overrides the cloud URL stored at enrollment (a moved
+	// cloud, or a proxy in tests).
+	CloudURL string
+	// SyncHTTP is the sync worker's HTTP client (default: its own).
+	SyncHTTP *http.Client
+	// SyncMinBackoff and SyncMaxBackoff bound the sync worker's waits
+	// between failed attempts (defaults 500 ms and 30 s).
+	SyncMinBackoff, SyncMaxBackoff time.Duration
+	Log                            *slog.Logger
+	Now                            func() time.Time
 }
 
 // Node is a running edge node.
@@ -54,6 +64,7 @@ type Node struct {
 	ln    net.Listener
 	site  pantry.Site
 	demo  *sqlite.Demo
+	sync  *syncer.Worker // nil unless the node is enrolled
 	stop  chan struct{}
 }
 
@@ -76,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.store.Close()
 		return nil, err
 	}
-	if err := n.listen(); err != nil {
+	if err := n.listen(ctx); err != nil {
 		n.store.Close()
 		return nil, err
 	}
@@ -102,7 +113,7 @@ func (n *Node) loadSite(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) listen() error {
+func (n *Node) listen(ctx context.Context) error {
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
 		return addrError("HTTP", "--http", n.cfg.HTTPAddr, err)
@@ -126,6 +137,11 @@ func (n *Node) listen() error {
 	reg.MustRegister(newStoreCollector(n.store), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pantry_mqtt_clients_connected", Help: "MQTT clients (tablets) connected now.",
 	}, func() float64 { return float64(bus.ConnectedClients()) }))
+	if err := n.newSyncWorker(ctx, reg); err != nil {
+		ln.Close()
+		bus.Close()
+		return fmt.Errorf("start sync: %w", err)
+	}
 	n.app = web.New(web.Config{
 		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, Registry: reg,
 		SessionTTL: n.cfg.SessionTTL, SessionOrders: n.cfg.SessionOrders, AddressRPM: n.cfg.AddressRPM,
@@ -177,6 +193,16 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { errc <- n.app.Listener(n.ln) }()
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); n.sweepSessions(ctx) }()
+	syncCtx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		if n.sync != nil {
+			if err := n.sync.Run(syncCtx); err != nil {
+				n.log.Error("sync worker stopped", "err", err)
+			}
+		}
+	}()
 	n.log.Info("edge node serving", "site", n.site.Name, "http", n.HTTPAddr().String(), "mqtt", n.MQTTAddr().String(), "mqtt_ws", n.cfg.MQTTWSAddr, "data", filepath.Clean(n.cfg.DataDir))
 	var err error
 	select {
@@ -191,6 +217,8 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Warn("HTTP shutdown", "err", e)
 	}
 	<-sweepDone
+	stopSync()
+	<-syncDone
 	return errors.Join(err, n.Close())
 }
 

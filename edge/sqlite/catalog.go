@@ -12,7 +12,7 @@ import (
 )
 
 const itemColumns = `i.id, i.name, i.description, i.price_amount, i.currency, i.tags, i.allergens,
-	i.image_url, i.low_stock_threshold, i.available, COALESCE(l.level, 0)`
+	i.image_url, i.low_stock_threshold, i.menu_available AND i.staff_available, COALESCE(l.level, 0)`
 
 func scanItem(sc interface{ Scan(...any) error }) (pantry.Item, error) {
 	var it pantry.Item
@@ -29,16 +29,17 @@ func scanItem(sc interface{ Scan(...any) error }) (pantry.Item, error) {
 	if err := json.Unmarshal([]byte(allergens), &it.Allergens); err != nil {
 		return it, fmt.Errorf("item %s allergens: %w", it.ID, err)
 	}
-	// An item is orderable when staff have not switched it off and there is
-	// at least one left.
+	// An item is orderable when the cloud's menu offers it, staff have not
+	// marked it sold out, and there is at least one left.
 	it.Available = available == 1 && it.Level > 0
 	return it, nil
 }
 
-// Menu lists the site's catalog in menu order, with availability.
+// Menu lists the site's catalog in menu order, with availability. Items
+// the cloud archived are not on it.
 func (s *Store) Menu(ctx context.Context) ([]pantry.Item, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+itemColumns+`
-		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id ORDER BY i.sort, i.name`)
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.archived_at IS NULL ORDER BY i.sort, i.name`)
 	if err != nil {
 		return nil, fmt.Errorf("menu: %w", err)
 	}
@@ -54,9 +55,10 @@ func (s *Store) Menu(ctx context.Context) ([]pantry.Item, error) {
 	return out, rows.Err()
 }
 
+// itemByID loads an item on the menu: an archived item is not found.
 func itemByID(ctx context.Context, q querier, id string) (pantry.Item, error) {
 	it, err := scanItem(q.QueryRowContext(ctx, `SELECT `+itemColumns+`
-		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, id))
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ? AND i.archived_at IS NULL`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return it, pantry.Errorf(pantry.ENOTFOUND, "item %s not found", id)
 	}
@@ -66,12 +68,14 @@ func itemByID(ctx context.Context, q querier, id string) (pantry.Item, error) {
 	return it, nil
 }
 
-// SetAvailability switches an item on or off the menu (out of milk, say)
-// without touching its stock.
+// SetAvailability is staff switching an item on or off (out of milk, say)
+// without touching its stock. It sets the staff's switch, which the
+// cloud's configuration snapshots never touch: the item is orderable only
+// while the cloud's menu offers it too.
 func (s *Store) SetAvailability(ctx context.Context, itemID string, available bool, actor string) (pantry.Item, error) {
 	var it pantry.Item
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE items SET available = ? WHERE id = ?`, available, itemID)
+		res, err := tx.ExecContext(ctx, `UPDATE items SET staff_available = ? WHERE id = ? AND archived_at IS NULL`, available, itemID)
 		if err != nil {
 			return err
 		}

@@ -49,8 +49,16 @@ var demoItems = []demoItem{
 
 // SeedDemo seeds one organization, one site, six rooms, fourteen items with
 // stock (the sandwich platter nearly sold out), a tablet, a cost center and
-// a coupon. It is idempotent: once seeded, it returns what is there.
+// a coupon. It is idempotent: once seeded, it returns what is there. A
+// data directory enrolled with a cloud is refused: its site is real.
 func (s *Store) SeedDemo(ctx context.Context) (Demo, error) {
+	id, enrolled, err := s.Identity(ctx)
+	if err != nil {
+		return Demo{}, err
+	}
+	if enrolled {
+		return Demo{}, pantry.Errorf(pantry.EINVALID, "this data directory is enrolled with site %s; start it without --demo, or use a fresh --data directory for a demo", id.SiteID)
+	}
 	siteID, err := getMeta(ctx, s.r, "site_id")
 	if err != nil {
 		return Demo{}, err

@@ -142,7 +142,7 @@ func (s *Store) placeOrder(ctx context.Context, tx *wtx, sess pantry.Session, re
 		}
 		res.Stock = append(res.Stock, ch)
 	}
-	if err := s.appendEvent(ctx, tx, pantry.EventOrderPlaced, o.ID, o); err != nil {
+	if err := s.appendEvent(ctx, tx, pantry.EventOrderPlaced, o.ID, placedEvent{o, o.SessionID}); err != nil {
 		return OrderResult{}, err
 	}
 	if err := s.recordPayment(ctx, tx, o); err != nil {
@@ -154,6 +154,14 @@ func (s *Store) placeOrder(ctx context.Context, tx *wtx, sess pantry.Session, re
 		}
 	}
 	return res, nil
+}
+
+// placedEvent is the order.placed payload: the order as attendees see it,
+// plus the session that placed it, which the order's own JSON leaves out
+// and the cloud needs to link the order to its attendee session.
+type placedEvent struct {
+	pantry.Order
+	SessionID string `json:"session_id"`
 }
 
 // priceLines prices each line at the item's current price and checks that
@@ -200,7 +208,7 @@ func applyCoupon(ctx context.Context, tx *wtx, o *pantry.Order, code string, now
 	err := tx.QueryRowContext(ctx, `SELECT c.id, c.code, c.kind, c.value, c.valid_from, c.valid_to, c.max_uses,
 		(SELECT COUNT(*) FROM coupon_redemptions r JOIN orders o ON o.id = r.order_id
 		 WHERE r.coupon_id = c.id AND o.status != 'cancelled')
-		FROM coupons c WHERE c.code = ?`, code).Scan(&c.ID, &c.Code, &c.Kind, &c.Value, &from, &to, &c.MaxUses, &used)
+		FROM coupons c WHERE c.code = ? AND c.archived_at IS NULL`, code).Scan(&c.ID, &c.Code, &c.Kind, &c.Value, &from, &to, &c.MaxUses, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pantry.Errorf(pantry.EINVALID, "coupon %q does not exist", code)
 	}

@@ -28,7 +28,7 @@ func (s *Store) OpenSession(ctx context.Context, spaceCode string, ttl time.Dura
 	}
 	token := pantry.NewSecret(32)
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		err := tx.QueryRowContext(ctx, `SELECT id, site_id, name FROM spaces WHERE code = ?`, spaceCode).
+		err := tx.QueryRowContext(ctx, `SELECT id, site_id, name FROM spaces WHERE code = ? AND archived_at IS NULL`, spaceCode).
 			Scan(&sess.SpaceID, &sess.SiteID, &sess.SpaceName)
 		if errors.Is(err, sql.ErrNoRows) {
 			return pantry.Errorf(pantry.ENOTFOUND, "no room has this code")

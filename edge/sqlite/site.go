@@ -25,9 +25,9 @@ func (s *Store) Site(ctx context.Context) (pantry.Site, error) {
 	return site, nil
 }
 
-// Spaces lists the site's rooms by name.
+// Spaces lists the site's rooms by name, but for those the cloud archived.
 func (s *Store) Spaces(ctx context.Context) ([]pantry.Space, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, site_id, name, floor, code FROM spaces ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, site_id, name, floor, code FROM spaces WHERE archived_at IS NULL ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list spaces: %w", err)
 	}
@@ -70,13 +70,14 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// SpaceByCode returns the room whose QR code is code.
+// SpaceByCode returns the room whose QR code is code. An archived room's
+// code resolves no more.
 func (s *Store) SpaceByCode(ctx context.Context, code string) (pantry.Space, error) {
 	var sp pantry.Space
 	if code == "" || len(code) > pantry.MaxCodeLen {
 		return sp, pantry.Errorf(pantry.ENOTFOUND, "no room has this code")
 	}
-	err := s.r.QueryRowContext(ctx, `SELECT id, site_id, name, floor, code FROM spaces WHERE code = ?`, code).
+	err := s.r.QueryRowContext(ctx, `SELECT id, site_id, name, floor, code FROM spaces WHERE code = ? AND archived_at IS NULL`, code).
 		Scan(&sp.ID, &sp.SiteID, &sp.Name, &sp.Floor, &sp.Code)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sp, pantry.Errorf(pantry.ENOTFOUND, "no room has this code")

@@ -34,7 +34,9 @@ func insertTablet(ctx context.Context, tx *wtx, username, password, name string)
 }
 
 // AddTablet creates a tablet credential (the technician's CLI does this on a
-// node that is not enrolled with a cloud yet).
+// node that is not enrolled with a cloud yet). An enrolled node's tablets
+// are the cloud's (DESIGN.md, "Data ownership"): its next configuration
+// snapshot would delete a tablet added here, so none can be.
 func (s *Store) AddTablet(ctx context.Context, username, password, name string) error {
 	if err := pantry.CheckText("username", username, pantry.MaxCodeLen); err != nil || username == "" {
 		return pantry.Errorf(pantry.EINVALID, "username must be 1 to %d characters", pantry.MaxCodeLen)
@@ -43,6 +45,12 @@ func (s *Store) AddTablet(ctx context.Context, username, password, name string) 
 		return pantry.Errorf(pantry.EINVALID, "password must be 12 to 72 bytes")
 	}
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if _, enrolled, err := loadIdentity(ctx, tx); err != nil || enrolled {
+			if err != nil {
+				return fmt.Errorf("load identity: %w", err)
+			}
+			return pantry.Errorf(pantry.EINVALID, "this node is enrolled with a cloud: add tablets there")
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tablets WHERE username = ?`, username).Scan(&n); err != nil {
 			return err

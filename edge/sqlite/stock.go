@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // StockChange is an item's level after a movement, and whether the movement
@@ -17,7 +18,8 @@ type StockChange struct {
 }
 
 // moveStock appends one movement to the ledger, updates the cached level and
-// writes its stock.moved event, all in tx.
+// writes its stock.moved event (in the wire shape, actor included), all in
+// tx.
 func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int64, reason pantry.StockReason, orderID, actor string) (StockChange, error) {
 	var ch StockChange
 	var before, threshold int64
@@ -42,7 +44,9 @@ func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int
 		ON CONFLICT (item_id) DO UPDATE SET level = level + excluded.level`, itemID, delta); err != nil {
 		return ch, fmt.Errorf("update stock level: %w", err)
 	}
-	if err := s.appendEvent(ctx, tx, pantry.EventStockMoved, m.ID, m); err != nil {
+	if err := s.appendEvent(ctx, tx, pantry.EventStockMoved, m.ID, syncproto.StockMovement{
+		ID: m.ID, ItemID: itemID, Delta: delta, Reason: string(reason), OrderID: orderID, Actor: actor, CreatedAt: m.CreatedAt,
+	}); err != nil {
 		return ch, err
 	}
 	after := before + delta
@@ -88,7 +92,7 @@ func (s *Store) RecordStock(ctx context.Context, itemID string, delta int64, rea
 func stockLevel(ctx context.Context, q querier, itemID string) (int64, error) {
 	var level int64
 	err := q.QueryRowContext(ctx, `SELECT COALESCE((SELECT level FROM stock_levels WHERE item_id = i.id), 0)
-		FROM items i WHERE i.id = ?`, itemID).Scan(&level)
+		FROM items i WHERE i.id = ? AND i.archived_at IS NULL`, itemID).Scan(&level)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, pantry.Errorf(pantry.ENOTFOUND, "item %s not found", itemID)
 	}
@@ -98,10 +102,11 @@ func stockLevel(ctx context.Context, q querier, itemID string) (int64, error) {
 	return level, nil
 }
 
-// StockLevels lists every item's level, by catalog order.
+// StockLevels lists every item's level, by catalog order, but for the
+// items the cloud archived.
 func (s *Store) StockLevels(ctx context.Context) ([]pantry.StockLevel, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT i.id, i.name, COALESCE(l.level, 0), i.low_stock_threshold
-		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id ORDER BY i.sort, i.name`)
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.archived_at IS NULL ORDER BY i.sort, i.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list stock: %w", err)
 	}

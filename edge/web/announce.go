@@ -1,6 +1,9 @@
 package web
 
 import (
+	"log/slog"
+
+	"github.com/pantry/pantry/edge/mqtt"
 	"github.com/pantry/pantry/edge/sqlite"
 )
 
@@ -16,15 +19,21 @@ func (a *app) announce(res sqlite.OrderResult, event string) {
 }
 
 func (a *app) announceStock(changes []sqlite.StockChange) {
-	site := a.SiteID
+	AnnounceStock(a.Bus, a.Log, a.SiteID, changes)
+}
+
+// AnnounceStock publishes new stock levels (retained) and an
+// inventory.low alert for each item that just crossed its threshold,
+// whether the movement was made here or pulled from the cloud.
+func AnnounceStock(bus *mqtt.Broker, log *slog.Logger, site string, changes []sqlite.StockChange) {
 	for _, ch := range changes {
-		if err := a.Bus.PublishStock(site, ch.Level); err != nil {
-			a.Log.Warn("publish stock", "item_id", ch.Level.ItemID, "err", err)
+		if err := bus.PublishStock(site, ch.Level); err != nil {
+			log.Warn("publish stock", "item_id", ch.Level.ItemID, "err", err)
 		}
 		if ch.BecameLow {
 			alert := map[string]any{"event": "inventory.low", "item_id": ch.Level.ItemID, "name": ch.Level.Name, "level": ch.Level.Level}
-			if err := a.Bus.PublishAlert(site, alert); err != nil {
-				a.Log.Warn("publish alert", "item_id", ch.Level.ItemID, "err", err)
+			if err := bus.PublishAlert(site, alert); err != nil {
+				log.Warn("publish alert", "item_id", ch.Level.ItemID, "err", err)
 			}
 		}
 	}

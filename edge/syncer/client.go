@@ -1,0 +1,138 @@
+// Package syncer is the edge's side of replication (DESIGN.md, "Sync
+// protocol"): a Client that speaks syncproto to the cloud, and a Worker
+// that pushes the outbox and pulls the site's feed in the background,
+// never on the attendee's or staff's path.
+package syncer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pantry/pantry/syncproto"
+)
+
+// Client calls the cloud's sync endpoints.
+type Client struct {
+	// BaseURL is the cloud's base URL, e.g. https://pantry.example.com.
+	BaseURL string
+	// Credential is the node's credential ("" before enrollment).
+	Credential string
+	HTTP       *http.Client
+}
+
+// Error is an error answer from the cloud: its HTTP status and body.
+type Error struct {
+	Status int
+	syncproto.ErrorDetail
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("cloud answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Permanent reports whether retrying the same request cannot help until
+// someone acts (re-enrolls the node, upgrades the cloud or the edge).
+func (e *Error) Permanent() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Code == syncproto.ErrVersion
+}
+
+// Enroll exchanges a one-time token for the node's credential.
+func (c *Client) Enroll(ctx context.Context, req syncproto.EnrollRequest) (syncproto.EnrollResponse, error) {
+	var resp syncproto.EnrollResponse
+	err := c.call(ctx, syncproto.PathEnroll, req, false, &resp)
+	return resp, err
+}
+
+// Push sends a batch of events, gzip-compressed.
+func (c *Client) Push(ctx context.Context, req syncproto.PushRequest) (syncproto.PushResponse, error) {
+	var resp syncproto.PushResponse
+	err := c.call(ctx, syncproto.PathPush, req, true, &resp)
+	return resp, err
+}
+
+// Pull asks for the site's feed after req.Cursor, waiting up to
+// req.WaitSeconds for a change.
+func (c *Client) Pull(ctx context.Context, req syncproto.PullRequest) (syncproto.PullResponse, error) {
+	var resp syncproto.PullResponse
+	err := c.call(ctx, syncproto.PathPull, req, false, &resp)
+	return resp, err
+}
+
+// maxResponseBytes bounds what the client reads of an answer.
+const maxResponseBytes = 64 << 20
+
+func (c *Client) call(ctx context.Context, path string, in any, compress bool, out any) error {
+	body, err := syncproto.Encode(in, compress)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if compress {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if c.Credential != "" {
+		req.Header.Set("Authorization", syncproto.HeaderAuthScheme+" "+c.Credential)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("%s: read answer: %w", path, err)
+	}
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusCreated {
+		var eb syncproto.ErrorBody
+		if json := res.Header.Get("Content-Type"); strings.HasPrefix(json, "application/json") && syncproto.Decode(data, false, &eb) == nil && eb.Error.Code != "" {
+			return &Error{Status: res.StatusCode, ErrorDetail: eb.Error}
+		}
+		return &Error{Status: res.StatusCode, ErrorDetail: syncproto.ErrorDetail{Code: "http_" + res.Status, Message: clip(string(data))}}
+	}
+	if err := syncproto.Decode(data, false, out); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+// skew estimates the edge's clock minus the cloud's from one exchange:
+// the server's time is taken to be the midpoint of the round trip.
+func skew(sent, received, server time.Time) *time.Duration {
+	if server.IsZero() {
+		return nil
+	}
+	mid := sent.Add(received.Sub(sent) / 2)
+	d := mid.Sub(server)
+	return &d
+}
+
+// isGap reports a push refused because it does not start right after the
+// cloud's watermark, and where to resume.
+func isGap(err error) (resumeFrom int64, ok bool) {
+	var e *Error
+	if errors.As(err, &e) && e.Code == syncproto.ErrGap && e.ResumeFrom > 0 {
+		return e.ResumeFrom, true
+	}
+	return 0, false
+}
