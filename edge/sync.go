@@ -31,6 +31,7 @@ func (n *Node) newSyncWorker(ctx context.Context, reg *prometheus.Registry) erro
 			web.AnnounceStock(n.bus, n.log, n.site.ID, ch.Stock)
 		},
 	})
+	n.store.OnCommit(n.sync.Wake)
 	reg.MustRegister(&syncCollector{w: n.sync})
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pantry/pantry/internal/pantry"
@@ -39,12 +40,13 @@ type Options struct {
 
 // Store is the edge's SQLite store.
 type Store struct {
-	path string
-	w    *sql.DB // exactly one connection: SQLite has one writer
-	wc   *wtx    // that connection, owned by the writer goroutine
-	ck   *sql.DB // one connection for background WAL checkpoints
-	r    *sql.DB // read-only pool
-	now  func() time.Time
+	path     string
+	onCommit atomic.Pointer[func()]
+	w        *sql.DB // exactly one connection: SQLite has one writer
+	wc       *wtx    // that connection, owned by the writer goroutine
+	ck       *sql.DB // one connection for background WAL checkpoints
+	r        *sql.DB // read-only pool
+	now      func() time.Time
 
 	maxBatch int
 	ckEvery  time.Duration
@@ -293,9 +295,17 @@ func (s *Store) drain() {
 	}
 }
 
+// OnCommit sets f to be called after every committed group of writes
+// (nil: nothing). The sync worker uses it to push new outbox events at
+// once; f must not block.
+func (s *Store) OnCommit(f func()) { s.onCommit.Store(&f) }
+
 func (s *Store) commitGroup(batch []*writeReq) {
 	results := make([]error, len(batch))
 	err := s.runGroup(batch, results)
+	if f := s.onCommit.Load(); err == nil && f != nil && *f != nil {
+		(*f)()
+	}
 	for i, r := range batch {
 		if err != nil {
 			r.done <- err
