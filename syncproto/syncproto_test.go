@@ -42,8 +42,8 @@ func eur(n int64) Money { return Money{Amount: n, Currency: "EUR"} }
 // events is one of every event, as an edge writes them.
 func events() []Event {
 	placed := OrderPlaced{ID: order, SiteID: site, SpaceID: room, SessionID: sess, Status: "placed",
-		Lines:    []OrderLine{{ItemID: item, Name: "Coffee", Quantity: 2, UnitPrice: eur(250), LineTotal: eur(500)}},
-		Note:     "oat milk", DeliverTo: "room", Subtotal: eur(500), Discount: eur(50), Total: eur(450), Coupon: "WELCOME10",
+		Lines: []OrderLine{{ItemID: item, Name: "Coffee", Quantity: 2, UnitPrice: eur(250), LineTotal: eur(500)}},
+		Note:  "oat milk", DeliverTo: "room", Subtotal: eur(500), Discount: eur(50), Total: eur(450), Coupon: "WELCOME10",
 		CostCenter: "CC-1001", Payment: "cost_center", CatalogRev: 7, CreatedAt: t0, UpdatedAt: t0}
 	payloads := []struct {
 		typ string
@@ -87,8 +87,8 @@ func goldens() map[string]any {
 				Coupons:     []Coupon{{ID: "01a2123e-0000-7000-8000-00000000000a", Code: "WELCOME10", Kind: "percent", Value: 10, ValidFrom: t0, ValidTo: t0.Add(720 * time.Hour), MaxUses: 100}},
 				CostCenters: []CostCenter{{ID: "01a2123e-0000-7000-8000-00000000000d", Code: "CC-1001", Name: "Facilities"}},
 				Tablets:     []Tablet{{ID: "01a2123e-0000-7000-8000-00000000000e", Name: "Pantry 1", Username: "tablet-1", PasswordHash: "$2a$10$EXAMPLEhashEXAMPLEhashEXAMPLEhashEXAMPLEhash12"}}},
-			Stock:      []StockMovement{{Seq: 121, ID: "01a2123e-0000-7000-8000-00000000000f", SiteID: site, ItemID: item, Delta: 24, Reason: "restock", Actor: "user:ada", CreatedAt: t0}},
-			More:       false, ServerTime: t0},
+			Stock: []StockMovement{{Seq: 121, ID: "01a2123e-0000-7000-8000-00000000000f", SiteID: site, ItemID: item, Delta: 24, Reason: "restock", Actor: "user:ada", CreatedAt: t0}},
+			More:  false, ServerTime: t0},
 		"error_gap.json": &ErrorBody{Error: ErrorDetail{Code: ErrGap, Message: "push starts at seq 45 but the cloud has applied up to 40: resend from 41", ResumeFrom: 41}},
 	}
 }
@@ -210,7 +210,11 @@ func TestDecodePayloadRefuses(t *testing.T) {
 }
 
 func TestValidateRefuses(t *testing.T) {
-	good := func() *PushRequest { p := *goldens()["push_request.json"].(*PushRequest); p.Events = events(); return &p }
+	good := func() *PushRequest {
+		p := *goldens()["push_request.json"].(*PushRequest)
+		p.Events = events()
+		return &p
+	}
 	for name, tc := range map[string]struct {
 		msg  interface{ Validate() error }
 		want string

@@ -16,6 +16,8 @@ import (
 	"github.com/pantry/pantry/cloud/auth"
 	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
+	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // Config is what the API needs. Log, Store and Keys are required.
@@ -35,9 +37,21 @@ type Config struct {
 	Now       func() time.Time
 }
 
-// BodyLimit caps request bodies: the largest legitimate one, a site menu
-// of a few hundred items, is far below it.
+// BodyLimit caps /api/v1 request bodies: the largest legitimate one, a
+// site menu of a few hundred items, is far below it. Sync pushes may be
+// larger (syncproto.MaxBodyBytes), which is the server's own limit.
 const BodyLimit = 256 << 10
+
+// limitBody refuses a body over n bytes with 413, for routes whose
+// bodies are smaller than the server-wide limit.
+func limitBody(n int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Request().Body()) > n {
+			return pantry.Errorf(pantry.ETOOLARGE, "the request body is over %d KiB", n>>10)
+		}
+		return c.Next()
+	}
+}
 
 type app struct {
 	Config
@@ -66,7 +80,7 @@ func New(cfg Config) *fiber.App {
 	a := &app{Config: cfg, metrics: newMetrics(cfg.Registry), hashing: make(chan struct{}, 4)}
 	f := fiber.New(fiber.Config{
 		Immutable:             true, // strings from the request outlive the handler safely
-		BodyLimit:             BodyLimit,
+		BodyLimit:             syncproto.MaxBodyBytes,
 		ErrorHandler:          httpx.ErrorHandler(cfg.Log),
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,

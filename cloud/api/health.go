@@ -23,7 +23,8 @@ func (a *app) handleReadyz(c *fiber.Ctx) error {
 
 type metrics struct {
 	*httpx.RequestMetrics
-	logins *prometheus.CounterVec
+	logins     *prometheus.CounterVec
+	syncEvents prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -32,7 +33,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pantry_cloud_logins_total", Help: "Login attempts by outcome.",
 		}, []string{"outcome"}),
+		syncEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pantry_cloud_sync_events_received_total", Help: "Outbox events received in pushes from edge nodes (replays included).",
+		}),
 	}
-	reg.MustRegister(m.logins)
+	reg.MustRegister(m.logins, m.syncEvents)
 	return m
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pantry/pantry/cloud/cloudtest"
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // tenantA is one organization with one of everything, made through the API.
@@ -20,6 +21,7 @@ type tenantA struct {
 	org                                                         cloudtest.Org
 	site, space, item, coupon, costCenter, tablet, user, apiKey string
 	order                                                       string
+	node, nodeCredential, deadLetter                            string
 	names                                                       []string // strings only A's data contains
 }
 
@@ -71,7 +73,45 @@ func seedTenant(tb testing.TB, s *cloudtest.Server, name string) tenantA {
 	must(tb, r, 201, "create API key")
 	t.apiKey = idOf(tb, r)
 	t.order = insertOrder(tb, s, t)
+	t.node, t.nodeCredential = enrollNode(tb, s, t.org.Token, t.site)
+	t.deadLetter = pushPoison(tb, s, t.org.Token, t.node, t.nodeCredential)
 	return t
+}
+
+// enrollNode enrolls an edge node for site through the API, as `pantry
+// edge init` does, and returns its id and credential.
+func enrollNode(tb testing.TB, s *cloudtest.Server, token, site string) (id, credential string) {
+	tb.Helper()
+	r := s.Do(tb, "POST", "/api/v1/sites/"+site+"/enrollment-tokens", token, map[string]any{})
+	must(tb, r, 201, "create enrollment token")
+	var tok struct{ Token string }
+	r.Decode(tb, &tok)
+	r = s.Do(tb, "POST", syncproto.PathEnroll, "", syncproto.EnrollRequest{Version: syncproto.Version, Token: tok.Token, Name: "edge", SoftwareVersion: "test"})
+	must(tb, r, 201, "enroll")
+	var e syncproto.EnrollResponse
+	r.Decode(tb, &e)
+	return e.NodeID, e.Credential
+}
+
+// pushPoison pushes one event the cloud cannot apply and returns the id
+// of the dead letter it became.
+func pushPoison(tb testing.TB, s *cloudtest.Server, token, node, credential string) string {
+	tb.Helper()
+	push := syncproto.PushRequest{Version: syncproto.Version, NodeID: node, SoftwareVersion: "test", SentAt: time.Now().UTC(),
+		Events: []syncproto.Event{{Seq: 1, ID: pantry.NewID(), Type: "order.placed", Schema: 1, EntityID: pantry.NewID(),
+			Payload: []byte(`{"poison":true}`), CreatedAt: time.Now().UTC()}}}
+	r := s.Do(tb, "POST", syncproto.PathPush, credential, push)
+	must(tb, r, 200, "push")
+	r = s.Do(tb, "GET", "/api/v1/dead-letters?node_id="+node, token, nil)
+	must(tb, r, 200, "list dead letters")
+	var dl struct {
+		DeadLetters []struct{ ID string } `json:"dead_letters"`
+	}
+	r.Decode(tb, &dl)
+	if len(dl.DeadLetters) != 1 {
+		tb.Fatalf("dead letters after a poison push: %s", r.Body)
+	}
+	return dl.DeadLetters[0].ID
 }
 
 // insertOrder stores an order as an edge's sync would deliver it.
@@ -93,53 +133,70 @@ func insertOrder(tb testing.TB, s *cloudtest.Server, t tenantA) string {
 type attack struct {
 	path string
 	body any
+	// asNode aims the attack with B's edge node credential instead of
+	// B's owner's access token (the sync routes take only those).
+	asNode bool
+	// want, when set, is the one status the attack must get.
+	want int
 }
 
 // attacks names, for every route, how organization B aims it at A's data.
 func attacks(a tenantA) map[string]attack {
 	site := "/api/v1/sites/" + a.site
 	return map[string]attack{
-		"GET /api/v1/sites":                                        {"/api/v1/sites", nil},
-		"POST /api/v1/sites":                                       {"/api/v1/sites", map[string]string{"name": "x", "timezone": "UTC", "currency": "EUR"}},
-		"GET /api/v1/sites/:site_id":                               {site, nil},
-		"PATCH /api/v1/sites/:site_id":                             {site, map[string]string{"name": "pwned"}},
-		"GET /api/v1/sites/:site_id/spaces":                        {site + "/spaces", nil},
-		"POST /api/v1/sites/:site_id/spaces":                       {site + "/spaces", map[string]string{"name": "pwned"}},
-		"GET /api/v1/sites/:site_id/spaces/:space_id":              {site + "/spaces/" + a.space, nil},
-		"PATCH /api/v1/sites/:site_id/spaces/:space_id":            {site + "/spaces/" + a.space, map[string]string{"name": "pwned"}},
-		"POST /api/v1/sites/:site_id/spaces/:space_id/rotate-code": {site + "/spaces/" + a.space + "/rotate-code", nil},
-		"GET /api/v1/items":                                        {"/api/v1/items", nil},
-		"POST /api/v1/items":                                       {"/api/v1/items", map[string]any{"name": "x", "price": map[string]any{"amount": 1, "currency": "EUR"}}},
-		"GET /api/v1/items/:item_id":                               {"/api/v1/items/" + a.item, nil},
-		"PATCH /api/v1/items/:item_id":                             {"/api/v1/items/" + a.item, map[string]string{"name": "pwned"}},
-		"GET /api/v1/sites/:site_id/menu":                          {site + "/menu", nil},
-		"PUT /api/v1/sites/:site_id/menu":                          {site + "/menu", map[string]any{"items": []any{}}},
-		"GET /api/v1/sites/:site_id/stock":                         {site + "/stock", nil},
-		"GET /api/v1/sites/:site_id/stock/movements":               {site + "/stock/movements", nil},
-		"POST /api/v1/sites/:site_id/stock/movements":              {site + "/stock/movements", map[string]any{"item_id": a.item, "delta": -40, "reason": "waste"}},
-		"GET /api/v1/sites/:site_id/tablets":                       {site + "/tablets", nil},
-		"POST /api/v1/sites/:site_id/tablets":                      {site + "/tablets", map[string]string{"name": "pwned"}},
-		"DELETE /api/v1/sites/:site_id/tablets/:tablet_id":         {site + "/tablets/" + a.tablet, nil},
-		"GET /api/v1/coupons":                                      {"/api/v1/coupons", nil},
-		"POST /api/v1/coupons":                                     {"/api/v1/coupons", map[string]any{"code": "X", "kind": "fixed", "value": 1, "valid_from": time.Now(), "valid_to": time.Now().Add(time.Hour)}},
-		"GET /api/v1/coupons/:coupon_id":                           {"/api/v1/coupons/" + a.coupon, nil},
-		"PATCH /api/v1/coupons/:coupon_id":                         {"/api/v1/coupons/" + a.coupon, map[string]any{"value": 100}},
-		"GET /api/v1/cost-centers":                                 {"/api/v1/cost-centers", nil},
-		"POST /api/v1/cost-centers":                                {"/api/v1/cost-centers", map[string]string{"code": "X"}},
-		"PATCH /api/v1/cost-centers/:cost_center_id":               {"/api/v1/cost-centers/" + a.costCenter, map[string]string{"name": "pwned"}},
-		"GET /api/v1/users":                                        {"/api/v1/users", nil},
-		"POST /api/v1/users":                                       {"/api/v1/users", map[string]any{"email": "b@b.test", "role": "viewer", "password": cloudtest.Password}},
-		"GET /api/v1/users/:user_id":                               {"/api/v1/users/" + a.user, nil},
-		"PATCH /api/v1/users/:user_id":                             {"/api/v1/users/" + a.user, map[string]any{"disabled": true}},
-		"GET /api/v1/api-keys":                                     {"/api/v1/api-keys", nil},
-		"POST /api/v1/api-keys":                                    {"/api/v1/api-keys", map[string]string{"name": "x"}},
-		"DELETE /api/v1/api-keys/:key_id":                          {"/api/v1/api-keys/" + a.apiKey, nil},
-		"GET /api/v1/me":                                           {"/api/v1/me", nil},
-		"GET /api/v1/orders":                                       {"/api/v1/orders", nil},
-		"GET /api/v1/orders/:order_id":                             {"/api/v1/orders/" + a.order, nil},
-		"GET /api/v1/payments":                                     {"/api/v1/payments?site_id=" + a.site, nil},
-		"GET /api/v1/audit-log":                                    {"/api/v1/audit-log?resource_id=" + a.site, nil},
-		"GET /api/v1/reports/consumption":                          {"/api/v1/reports/consumption?group_by=item&from=" + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339) + "&to=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339), nil},
+		"GET /api/v1/sites":                                        {path: "/api/v1/sites", body: nil},
+		"POST /api/v1/sites":                                       {path: "/api/v1/sites", body: map[string]string{"name": "x", "timezone": "UTC", "currency": "EUR"}},
+		"GET /api/v1/sites/:site_id":                               {path: site, body: nil},
+		"PATCH /api/v1/sites/:site_id":                             {path: site, body: map[string]string{"name": "pwned"}},
+		"GET /api/v1/sites/:site_id/spaces":                        {path: site + "/spaces", body: nil},
+		"POST /api/v1/sites/:site_id/spaces":                       {path: site + "/spaces", body: map[string]string{"name": "pwned"}},
+		"GET /api/v1/sites/:site_id/spaces/:space_id":              {path: site + "/spaces/" + a.space, body: nil},
+		"PATCH /api/v1/sites/:site_id/spaces/:space_id":            {path: site + "/spaces/" + a.space, body: map[string]string{"name": "pwned"}},
+		"POST /api/v1/sites/:site_id/spaces/:space_id/rotate-code": {path: site + "/spaces/" + a.space + "/rotate-code", body: nil},
+		"GET /api/v1/items":                                        {path: "/api/v1/items", body: nil},
+		"POST /api/v1/items":                                       {path: "/api/v1/items", body: map[string]any{"name": "x", "price": map[string]any{"amount": 1, "currency": "EUR"}}},
+		"GET /api/v1/items/:item_id":                               {path: "/api/v1/items/" + a.item, body: nil},
+		"PATCH /api/v1/items/:item_id":                             {path: "/api/v1/items/" + a.item, body: map[string]string{"name": "pwned"}},
+		"GET /api/v1/sites/:site_id/menu":                          {path: site + "/menu", body: nil},
+		"PUT /api/v1/sites/:site_id/menu":                          {path: site + "/menu", body: map[string]any{"items": []any{}}},
+		"GET /api/v1/sites/:site_id/stock":                         {path: site + "/stock", body: nil},
+		"GET /api/v1/sites/:site_id/stock/movements":               {path: site + "/stock/movements", body: nil},
+		"POST /api/v1/sites/:site_id/stock/movements":              {path: site + "/stock/movements", body: map[string]any{"item_id": a.item, "delta": -40, "reason": "waste"}},
+		"GET /api/v1/sites/:site_id/tablets":                       {path: site + "/tablets", body: nil},
+		"POST /api/v1/sites/:site_id/tablets":                      {path: site + "/tablets", body: map[string]string{"name": "pwned"}},
+		"DELETE /api/v1/sites/:site_id/tablets/:tablet_id":         {path: site + "/tablets/" + a.tablet, body: nil},
+		"GET /api/v1/coupons":                                      {path: "/api/v1/coupons", body: nil},
+		"POST /api/v1/coupons":                                     {path: "/api/v1/coupons", body: map[string]any{"code": "X", "kind": "fixed", "value": 1, "valid_from": time.Now(), "valid_to": time.Now().Add(time.Hour)}},
+		"GET /api/v1/coupons/:coupon_id":                           {path: "/api/v1/coupons/" + a.coupon, body: nil},
+		"PATCH /api/v1/coupons/:coupon_id":                         {path: "/api/v1/coupons/" + a.coupon, body: map[string]any{"value": 100}},
+		"GET /api/v1/cost-centers":                                 {path: "/api/v1/cost-centers", body: nil},
+		"POST /api/v1/cost-centers":                                {path: "/api/v1/cost-centers", body: map[string]string{"code": "X"}},
+		"PATCH /api/v1/cost-centers/:cost_center_id":               {path: "/api/v1/cost-centers/" + a.costCenter, body: map[string]string{"name": "pwned"}},
+		"GET /api/v1/users":                                        {path: "/api/v1/users", body: nil},
+		"POST /api/v1/users":                                       {path: "/api/v1/users", body: map[string]any{"email": "b@b.test", "role": "viewer", "password": cloudtest.Password}},
+		"GET /api/v1/users/:user_id":                               {path: "/api/v1/users/" + a.user, body: nil},
+		"PATCH /api/v1/users/:user_id":                             {path: "/api/v1/users/" + a.user, body: map[string]any{"disabled": true}},
+		"GET /api/v1/api-keys":                                     {path: "/api/v1/api-keys", body: nil},
+		"POST /api/v1/api-keys":                                    {path: "/api/v1/api-keys", body: map[string]string{"name": "x"}},
+		"DELETE /api/v1/api-keys/:key_id":                          {path: "/api/v1/api-keys/" + a.apiKey, body: nil},
+		"GET /api/v1/me":                                           {path: "/api/v1/me", body: nil},
+		"GET /api/v1/orders":                                       {path: "/api/v1/orders", body: nil},
+		"GET /api/v1/orders/:order_id":                             {path: "/api/v1/orders/" + a.order, body: nil},
+		"GET /api/v1/payments":                                     {path: "/api/v1/payments?site_id=" + a.site, body: nil},
+		"GET /api/v1/audit-log":                                    {path: "/api/v1/audit-log?resource_id=" + a.site, body: nil},
+		"POST /api/v1/sites/:site_id/enrollment-tokens":            {path: site + "/enrollment-tokens", body: map[string]any{}},
+		"GET /api/v1/nodes":                                        {path: "/api/v1/nodes"},
+		"GET /api/v1/nodes/:node_id":                               {path: "/api/v1/nodes/" + a.node},
+		"DELETE /api/v1/nodes/:node_id":                            {path: "/api/v1/nodes/" + a.node},
+		"GET /api/v1/dead-letters":                                 {path: "/api/v1/dead-letters?node_id=" + a.node},
+		"POST /api/v1/dead-letters/:dead_letter_id/reapply":        {path: "/api/v1/dead-letters/" + a.deadLetter + "/reapply"},
+		// An enrollment token of A's cannot be guessed; a made-up one is refused.
+		"POST /sync/v1/enroll": {path: syncproto.PathEnroll, body: syncproto.EnrollRequest{Version: 1, Token: pantry.NewSecret(32), Name: "x"}, want: http.StatusUnauthorized},
+		// B's node pushing and pulling as A's node is refused outright.
+		"POST /sync/v1/push": {path: syncproto.PathPush, asNode: true, want: http.StatusForbidden, body: syncproto.PushRequest{Version: 1, NodeID: a.node, SentAt: time.Now().UTC(),
+			Events: []syncproto.Event{{Seq: 1, ID: pantry.NewID(), Type: "session.opened", Schema: 1, EntityID: pantry.NewID(), Payload: []byte(`{}`), CreatedAt: time.Now().UTC()}}}},
+		"POST /sync/v1/pull":              {path: syncproto.PathPull, asNode: true, want: http.StatusForbidden, body: syncproto.PullRequest{Version: 1, NodeID: a.node}},
+		"GET /api/v1/reports/consumption": {path: "/api/v1/reports/consumption?group_by=item&from=" + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339) + "&to=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339), body: nil},
 	}
 }
 
@@ -170,13 +227,19 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("routes without a tenant-isolation attack:\n  %s", strings.Join(missing, "\n  "))
 	}
 	before := fingerprint(t, s, a.org.ID)
-	aIDs := []string{a.site, a.space, a.item, a.coupon, a.costCenter, a.tablet, a.user, a.apiKey, a.order, a.org.ID, a.org.OwnerID}
+	aIDs := []string{a.site, a.space, a.item, a.coupon, a.costCenter, a.tablet, a.user, a.apiKey, a.order, a.org.ID, a.org.OwnerID, a.node, a.deadLetter}
 	for route, at := range table {
 		t.Run(route, func(t *testing.T) {
 			method := strings.Fields(route)[0]
-			r := s.Do(t, method, at.path, b.org.Token, at.body)
+			token := b.org.Token
+			if at.asNode {
+				token = b.nodeCredential
+			}
+			r := s.Do(t, method, at.path, token, at.body)
 			hasID := strings.Contains(route, ":")
 			switch {
+			case at.want != 0 && r.Status != at.want:
+				t.Fatalf("B on A's %s: status %d, want %d: %s", route, r.Status, at.want, r.Body)
 			case hasID && r.Status != http.StatusNotFound && r.Status != http.StatusForbidden:
 				t.Fatalf("B on A's %s: status %d, want 404 or 403: %s", route, r.Status, r.Body)
 			case !hasID && r.Status >= 500:
@@ -217,6 +280,9 @@ func fingerprint(tb testing.TB, s *cloudtest.Server, orgID string) string {
 		(SELECT string_agg(username || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM tablets WHERE organization_id = $1),
 		(SELECT string_agg(email || role || coalesce(disabled_at::text, ''), ',' ORDER BY id) FROM users WHERE organization_id = $1),
 		(SELECT string_agg(name || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM api_keys WHERE organization_id = $1),
+		(SELECT string_agg(id::text || applied_seq::text || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM edge_nodes WHERE organization_id = $1),
+		(SELECT string_agg(id::text || coalesce(reapplied_at::text, ''), ',' ORDER BY id) FROM dead_letters WHERE organization_id = $1),
+		(SELECT count(*) FROM enrollment_tokens WHERE organization_id = $1),
 		(SELECT count(*) FROM audit_log WHERE organization_id = $1))`, orgID).Scan(&fp)
 	if err != nil {
 		tb.Fatal(err)

@@ -6,8 +6,9 @@ import (
 	"github.com/pantry/pantry/internal/httpx"
 )
 
-// routes lists every route the cloud serves. Every /api/v1 route but login
-// and refresh needs a principal (a user's access token or a technician's
+// routes lists every route the cloud serves. The /sync/v1 routes are edge
+// nodes' (syncproto), authenticated by a node credential but enrollment.
+// Every /api/v1 route but login and refresh needs a principal (a user's access token or a technician's
 // API key); the organization always comes from that credential, never
 // from a body or query field.
 func (a *app) routes(f *fiber.App) {
@@ -16,7 +17,12 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/readyz", a.handleReadyz)
 	f.Get("/metrics", httpx.MetricsHandler(a.Registry))
 
-	v1 := f.Group("/api/v1")
+	sync := f.Group("/sync/v1")
+	sync.Post("/enroll", a.handleEnroll)
+	sync.Post("/push", a.authenticateNode, a.handlePush)
+	sync.Post("/pull", a.authenticateNode, a.handlePull)
+
+	v1 := f.Group("/api/v1", limitBody(BodyLimit))
 	v1.Get("/openapi.json", a.handleOpenAPI)
 	v1.Post("/auth/login", a.handleLogin)
 	v1.Post("/auth/refresh", a.handleRefresh)
@@ -71,6 +77,13 @@ func (a *app) routes(f *fiber.App) {
 	p.Post("/users", a.handleCreateUser)
 	p.Get("/users/:user_id", a.handleGetUser)
 	p.Patch("/users/:user_id", a.handleUpdateUser)
+
+	p.Post("/sites/:site_id/enrollment-tokens", a.handleCreateEnrollmentToken)
+	p.Get("/nodes", a.handleListNodes)
+	p.Get("/nodes/:node_id", a.handleGetNode)
+	p.Delete("/nodes/:node_id", a.handleRevokeNode)
+	p.Get("/dead-letters", a.handleListDeadLetters)
+	p.Post("/dead-letters/:dead_letter_id/reapply", a.handleReapplyDeadLetter)
 
 	p.Get("/api-keys", a.handleListAPIKeys)
 	p.Post("/api-keys", a.handleCreateAPIKey)

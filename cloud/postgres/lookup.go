@@ -89,6 +89,28 @@ func (s *Store) LookupEnrollmentToken(ctx context.Context, hash []byte) (Enrollm
 	return lookup[EnrollmentLookup](ctx, s, "enrollment token", `SELECT * FROM pantry_enrollment_token_lookup($1)`, hash)
 }
 
+// SiteOrganization returns the organization of site siteID, for an
+// operator's command that names a site but not its organization (`pantry
+// cloud site enroll-token`). An unknown or malformed id is ENOTFOUND; an
+// id that names sites of two organizations (ids are UUIDv7 made by the
+// cloud, so only a hand-made row can) is ECONFLICT.
+func (s *Store) SiteOrganization(ctx context.Context, siteID string) (string, error) {
+	if err := checkPathID("site", siteID); err != nil {
+		return "", err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT organization_id::text FROM pantry_site_lookup($1)`, siteID) // an error surfaces from CollectRows
+	orgs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("look up site %s: %w", siteID, err)
+	case len(orgs) == 0:
+		return "", pantry.Errorf(pantry.ENOTFOUND, "site %s not found", siteID)
+	case len(orgs) > 1:
+		return "", pantry.Errorf(pantry.ECONFLICT, "site id %s names sites of %d organizations: name the organization", siteID, len(orgs))
+	}
+	return orgs[0], nil
+}
+
 // lookup runs one pre-tenant lookup, outside any tenant transaction, and
 // scans its single row into T by column position.
 func lookup[T any](ctx context.Context, s *Store, what, sql string, key any) (T, error) {

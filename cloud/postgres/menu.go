@@ -230,6 +230,8 @@ func menuEntries(m Menu) []MenuEntry {
 // coupons or cost centers, which every site may sell or accept). An edge
 // pulls a site's catalog again when its revision moves, and orders record
 // the revision they were priced with. An unknown siteID is ENOTFOUND.
+// Each bumped site is announced to long-polling pulls (notifySiteSQL),
+// delivered when tx commits.
 //
 // Call it first in a transaction, so that catalog changes take the sites'
 // locks before any other. Every site is locked in id order before the
@@ -242,12 +244,14 @@ func bumpCatalogRevision(ctx context.Context, tx pgx.Tx, orgID, siteID string) e
 		if _, err := tx.Exec(ctx, `SELECT FROM sites WHERE organization_id = $1 ORDER BY id FOR NO KEY UPDATE`, orgID); err != nil {
 			return fmt.Errorf("lock sites: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE sites SET catalog_revision = catalog_revision + 1 WHERE organization_id = $1`, orgID); err != nil {
+		if _, err := tx.Exec(ctx, `WITH bumped AS (UPDATE sites SET catalog_revision = catalog_revision + 1
+			WHERE organization_id = $1 RETURNING organization_id, id) SELECT `+notifySiteSQL+` FROM bumped`, orgID); err != nil {
 			return fmt.Errorf("bump catalog revisions: %w", err)
 		}
 		return nil
 	}
-	tag, err := tx.Exec(ctx, `UPDATE sites SET catalog_revision = catalog_revision + 1 WHERE organization_id = $1 AND id = $2`, orgID, siteID)
+	tag, err := tx.Exec(ctx, `WITH bumped AS (UPDATE sites SET catalog_revision = catalog_revision + 1
+		WHERE organization_id = $1 AND id = $2 RETURNING organization_id, id) SELECT `+notifySiteSQL+` FROM bumped`, orgID, siteID)
 	if err != nil {
 		return fmt.Errorf("bump catalog revision: %w", err)
 	}

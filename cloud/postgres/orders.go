@@ -394,6 +394,25 @@ func checkStoredOrder(o pantry.Order) error {
 }
 
 func (b *orderBatch) add(o pantry.Order) {
+	updated := b.addOrder(o)
+	b.payment.id = append(b.payment.id, b.newID(o.CreatedAt))
+	b.addHistory(o, updated)
+}
+
+// addPlaced adds o as an order.placed event brings it (sync_push.go): the
+// order, its lines and the first step of its history ('' to its status,
+// at CreatedAt, named historyID). Its payment and later steps come as
+// events of their own: nothing is made up for them here.
+func (b *orderBatch) addPlaced(o pantry.Order, historyID string) {
+	b.addOrder(o)
+	h := &b.history
+	h.id, h.order, h.from, h.to = append(h.id, historyID), append(h.order, o.ID), append(h.from, ""), append(h.to, string(o.Status))
+	h.reason, h.at = append(h.reason, ""), append(h.at, o.CreatedAt)
+}
+
+// addOrder lays out o and its lines and returns its last update time
+// (CreatedAt if UpdatedAt is unset).
+func (b *orderBatch) addOrder(o pantry.Order) time.Time {
 	updated := o.UpdatedAt
 	if updated.IsZero() {
 		updated = o.CreatedAt
@@ -415,8 +434,7 @@ func (b *orderBatch) add(o pantry.Order) {
 		ln.no, ln.qty = append(ln.no, int32(n+1)), append(ln.qty, int32(l.Quantity))
 		ln.unit, ln.total = append(ln.unit, l.UnitPrice.Amount), append(ln.total, l.LineTotal.Amount)
 	}
-	b.payment.id = append(b.payment.id, b.newID(o.CreatedAt))
-	b.addHistory(o, updated)
+	return updated
 }
 
 // addHistory adds the steps of o's lifecycle, spread evenly from its
@@ -505,16 +523,25 @@ func (b *orderBatch) insert(ctx context.Context, tx pgx.Tx, orgID, nodeID string
 		node = nodeID
 	}
 	var batch pgx.Batch
-	batch.Queue(insertOrdersSQL, orgID, node, b.id, b.site, b.space, b.session, b.status, b.note, b.deliver,
-		b.subtotal, b.discount, b.total, b.currency, b.coupon, b.costCenter, b.method, b.rev, b.cancel, b.created, b.updated, b.units)
-	l := &b.line
-	batch.Queue(insertLinesSQL, orgID, l.order, l.no, l.item, l.name, l.qty, l.unit, l.total, l.note)
-	batch.Queue(insertPaymentsSQL, orgID, b.payment.id, b.id, b.method, b.total, b.discount, b.currency, b.coupon, b.costCenter, b.created)
-	h := &b.history
-	batch.Queue(insertHistorySQL, orgID, h.id, h.order, h.from, h.to, h.reason, h.at)
-	batch.Queue(upsertOrderDaysSQL, orgID, b.site, b.created, b.currency, b.units, b.total, b.discount, b.status)
+	b.queue(&batch, orgID, node)
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// queue adds the batch's statements to batch, in dependency order:
+// orders, lines, payments (when the batch made any), history, and the
+// daily rollup. node is the edge node's id, or nil.
+func (b *orderBatch) queue(batch *pgx.Batch, orgID string, node any) {
+	batch.Queue(insertOrdersSQL, orgID, node, b.id, b.site, b.space, b.session, b.status, b.note, b.deliver,
+		b.subtotal, b.discount, b.total, b.currency, b.coupon, b.costCenter, b.method, b.rev, b.cancel, b.created, b.updated, b.units)
+	l := &b.line
+	batch.Queue(insertLinesSQL, orgID, l.order, l.no, l.item, l.name, l.qty, l.unit, l.total, l.note)
+	if len(b.payment.id) > 0 {
+		batch.Queue(insertPaymentsSQL, orgID, b.payment.id, b.id, b.method, b.total, b.discount, b.currency, b.coupon, b.costCenter, b.created)
+	}
+	h := &b.history
+	batch.Queue(insertHistorySQL, orgID, h.id, h.order, h.from, h.to, h.reason, h.at)
+	batch.Queue(upsertOrderDaysSQL, orgID, b.site, b.created, b.currency, b.units, b.total, b.discount, b.status)
 }

@@ -18,9 +18,9 @@ type Site struct {
 	Name     string `json:"name"`
 	Timezone string `json:"timezone"`
 	Currency string `json:"currency"`
-	// CatalogRevision counts the changes to what the site sells (menu,
-	// items, coupons, cost centers); orders record the revision they were
-	// priced with.
+	// CatalogRevision counts the changes to the configuration the site's
+	// edge runs on (the site itself, rooms, menu, items, coupons, cost
+	// centers, tablets); orders record the revision they were priced with.
 	CatalogRevision int64      `json:"catalog_revision"`
 	CreatedAt       time.Time  `json:"created_at"`
 	ArchivedAt      *time.Time `json:"archived_at,omitempty"`
@@ -115,7 +115,8 @@ func (s *Store) ListSites(ctx context.Context, orgID string, siteFilter []string
 	return sites, next, nil
 }
 
-// UpdateSite changes a site's name, timezone or archived state.
+// UpdateSite changes a site's name, timezone or archived state. The
+// site's edge runs on its name and timezone, so its revision moves.
 func (s *Store) UpdateSite(ctx context.Context, orgID string, who Actor, siteID string, up SiteUpdate) (Site, error) {
 	if err := checkPathID("site", siteID); err != nil {
 		return Site{}, err
@@ -127,6 +128,9 @@ func (s *Store) UpdateSite(ctx context.Context, orgID string, who Actor, siteID 
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		before, err := getSite(ctx, tx, orgID, siteID, true)
 		if err != nil {
+			return err
+		}
+		if err := bumpCatalogRevision(ctx, tx, orgID, siteID); err != nil {
 			return err
 		}
 		after, err = scanSite(tx.QueryRow(ctx, `UPDATE sites SET name = COALESCE($3, name), timezone = COALESCE($4, timezone),

@@ -63,7 +63,9 @@ func (s *Store) CreateSpace(ctx context.Context, orgID string, who Actor, siteID
 	}
 	var sp Space
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
-		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
+		// The site's edge must learn the new room (and its code): this also
+		// finds an unknown site.
+		if err := bumpCatalogRevision(ctx, tx, orgID, siteID); err != nil {
 			return err
 		}
 		var err error
@@ -143,9 +145,14 @@ func (s *Store) RotateSpaceCode(ctx context.Context, orgID string, who Actor, si
 
 // changeSpace runs update (an UPDATE ... SET without its WHERE, whose
 // parameters after $1-$3 are args) on one room and audits it as action.
+// Rooms and their codes are part of the site's configuration, so the
+// site's revision moves with every change.
 func (s *Store) changeSpace(ctx context.Context, orgID string, who Actor, siteID, spaceID, action, update string, args ...any) (Space, error) {
 	var after Space
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if err := bumpCatalogRevision(ctx, tx, orgID, siteID); err != nil {
+			return err
+		}
 		before, err := getSpace(ctx, tx, orgID, siteID, spaceID, true)
 		if err != nil {
 			return err

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,12 +41,18 @@ type Options struct {
 	// MaxConns caps the pool (default: pgxpool's, the larger of 4 and the
 	// number of CPUs, unless the URL sets pool_max_conns).
 	MaxConns int32
+	// Logger receives what the store does in the background (the site
+	// feed's listener losing its connection). Default: discarded.
+	Logger *slog.Logger
 }
 
 // Store is the cloud's PostgreSQL store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
 	role string
+	// feed wakes long-polling pulls (WaitForChange); its listener starts
+	// with the first wait and stops in Close.
+	feed *siteFeed
 }
 
 // Open connects to the database at url, makes every connection act as the
@@ -84,7 +91,31 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, role: role}, nil
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// The listener's connection says what it is in pg_stat_activity.
+	listenCfg := cfg.ConnConfig.Copy()
+	listenCfg.RuntimeParams["application_name"] = siteFeedApplication
+	connect := func(ctx context.Context) (*pgx.Conn, error) { return connectAsService(ctx, listenCfg, role) }
+	return &Store{pool: pool, role: role, feed: newSiteFeed(connect, log)}, nil
+}
+
+// connectAsService opens one connection outside the pool, acting as the
+// service role as pooled ones do: the site feed's listener holds it for
+// as long as it listens, where a pooled connection would be lost to the
+// pool (and LISTEN on a pooled connection outlives its user).
+func connectAsService(ctx context.Context, cfg *pgx.ConnConfig, role string) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if err := becomeServiceRole(ctx, conn, role); err != nil {
+		closeConn(conn)
+		return nil, err
+	}
+	return conn, nil
 }
 
 // becomeServiceRole runs on every new connection before the pool hands it
@@ -120,8 +151,12 @@ func becomeServiceRole(ctx context.Context, conn *pgx.Conn, role string) error {
 	return nil
 }
 
-// Close closes every connection of the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close stops the site feed's listener, if it runs, and closes every
+// connection of the pool.
+func (s *Store) Close() {
+	s.feed.stop()
+	s.pool.Close()
+}
 
 // Ping checks that the database answers (for readiness probes).
 func (s *Store) Ping(ctx context.Context) error {
@@ -139,10 +174,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // returned, with the database errors a client can cause (a duplicate, a
 // reference to nothing, a failed check) turned into domain errors.
 func (s *Store) InTenant(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
+	return s.inTenantTx(ctx, orgID, pgx.TxOptions{}, fn)
+}
+
+// inTenantTx is InTenant with a transaction of the given isolation level
+// and access mode: a REPEATABLE READ transaction reads every statement
+// from one snapshot (a pull's configuration and the revision it is at).
+func (s *Store) inTenantTx(ctx context.Context, orgID string, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	if !pantry.ValidID(orgID) {
 		return pantry.Errorf(pantry.EINVALID, "organization id %q is not a UUID", orgID)
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
 		// current_user costs nothing here, and proves that the connection
 		// still acts as the service role.
 		var user string

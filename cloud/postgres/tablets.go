@@ -73,7 +73,9 @@ func (s *Store) CreateTablet(ctx context.Context, orgID string, who Actor, siteI
 	}
 	var t Tablet
 	err = s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
-		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
+		// Tablet logins are checked by the site's edge, which must pull the
+		// new one: this also finds an unknown site.
+		if err := bumpCatalogRevision(ctx, tx, orgID, siteID); err != nil {
 			return err
 		}
 		if t, err = insertTablet(ctx, tx, orgID, siteID, name, string(hash)); err != nil {
@@ -149,6 +151,11 @@ func (s *Store) RevokeTablet(ctx context.Context, orgID string, who Actor, siteI
 	}
 	var after Tablet
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		// The site's edge must drop the tablet's login. Bumped first, for
+		// the lock order (and harmlessly also when it is already revoked).
+		if err := bumpCatalogRevision(ctx, tx, orgID, siteID); err != nil {
+			return err
+		}
 		before, err := scanTablet(tx.QueryRow(ctx, `SELECT `+tabletColumns+` FROM tablets
 			WHERE organization_id = $1 AND site_id = $2 AND id = $3 FOR NO KEY UPDATE`, orgID, siteID, tabletID))
 		if err != nil {

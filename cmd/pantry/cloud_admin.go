@@ -254,3 +254,51 @@ minutes to retire the old key).`,
 	cmd.AddCommand(rotate)
 	return cmd
 }
+
+func newCloudSiteCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "site", Short: "Look after sites (buildings)"}
+	var url, role, orgID, siteID string
+	var ttl time.Duration
+	var asJSON bool
+	enroll := &cobra.Command{
+		Use:   "enroll-token",
+		Short: "Create a one-time token to enroll a site's edge node (pantry edge init --token)",
+		Args:  cobra.NoArgs,
+	}
+	e := &env{getenv: getenv, flags: enroll.Flags()}
+	databaseURL(e, &url)
+	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	enroll.Flags().StringVar(&siteID, "site", "", "site id")
+	enroll.Flags().StringVar(&orgID, "org", "", "organization id (default: the site's)")
+	enroll.Flags().DurationVar(&ttl, "ttl", postgres.DefaultEnrollmentTTL, "how long the token stays valid")
+	enroll.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = enroll.MarkFlagRequired("site")
+	enroll.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		s, err := openStore(cmd, url, role)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		ctx := cmd.Context()
+		if orgID == "" {
+			if orgID, err = s.SiteOrganization(ctx, siteID); err != nil {
+				return err
+			}
+		}
+		t, err := s.CreateEnrollmentToken(ctx, orgID, postgres.Actor{Type: "system"}, siteID, ttl)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(t)
+		}
+		fmt.Fprintf(stdout, "Enrollment token for site %s (single use, valid until %s):\n%s\n", t.SiteID, t.ExpiresAt.UTC().Format(time.RFC3339), t.Token)
+		fmt.Fprintf(stdout, "On the building's edge node: pantry edge init --data DIR --cloud URL --token %s\n", t.Token)
+		return nil
+	}
+	cmd.AddCommand(enroll)
+	return cmd
+}

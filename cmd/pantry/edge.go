@@ -17,7 +17,7 @@ import (
 
 func newEdgeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "edge", Short: "Run and look after a building's edge node"}
-	cmd.AddCommand(newEdgeServeCmd(getenv, stdout, stderr), newEdgeOutboxCmd(getenv, stdout), newEdgeTabletCmd(getenv, stdout), newEdgeLoadtestCmd(stdout, stderr), newEdgeQRCmd(getenv, stdout))
+	cmd.AddCommand(newEdgeServeCmd(getenv, stdout, stderr), newEdgeOutboxCmd(getenv, stdout), newEdgeTabletCmd(getenv, stdout), newEdgeLoadtestCmd(stdout, stderr), newEdgeQRCmd(getenv, stdout), newEdgeInitCmd(getenv, stdout), newEdgeStatusCmd(getenv, stdout))
 	return cmd
 }
 
@@ -38,6 +38,8 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 	e.Duration(&cfg.SessionTTL, "session-ttl", "PANTRY_SESSION_TTL", 3*time.Hour, "attendee session lifetime")
 	e.Int(&cfg.SessionOrders, "limit-session-orders", "PANTRY_LIMIT_SESSION_ORDERS", 30, "max orders per attendee session per 10 minutes (0 disables)")
 	e.Int(&cfg.AddressRPM, "limit-address-rpm", "PANTRY_LIMIT_ADDRESS_RPM", 600, "max requests per client address per minute (0 disables)")
+	e.String(&cfg.CloudURL, "cloud", "PANTRY_CLOUD_URL", "", "the cloud's URL (default: the one given to `pantry edge init`)")
+	e.Duration(&cfg.SyncMaxBackoff, "sync-max-backoff", "PANTRY_SYNC_MAX_BACKOFF", 30*time.Second, "longest wait between failed sync attempts")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {

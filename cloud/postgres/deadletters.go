@@ -1,0 +1,262 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
+)
+
+// Dead letters (sync invariant 3): pushed events the cloud could not
+// apply, kept whole with the reason, so that the node's watermark moves
+// on past them and an admin can apply them again once the cause is fixed
+// (an item created, the cloud upgraded to a newer event schema).
+
+// DeadLetter is an event the cloud could not apply.
+type DeadLetter struct {
+	ID     string `json:"id"`
+	NodeID string `json:"node_id"`
+	// SiteID is the node's site.
+	SiteID    string `json:"site_id"`
+	Seq       int64  `json:"seq"`
+	EventType string `json:"event_type"`
+	EventID   string `json:"event_id,omitempty"`
+	EntityID  string `json:"entity_id"`
+	// Reason is why the event could not be applied when it came;
+	// LastError why the latest attempt to apply it again failed, while it
+	// still fails.
+	Reason    string `json:"reason"`
+	LastError string `json:"last_error"`
+	Schema    int    `json:"schema"`
+	// Payload is the event's payload as the edge sent it, or, if that is
+	// not JSON, a JSON string of its bytes.
+	Payload        json.RawMessage `json:"payload"`
+	CreatedAt      time.Time       `json:"created_at"`
+	EventCreatedAt *time.Time      `json:"event_created_at"`
+	ReappliedAt    *time.Time      `json:"reapplied_at"`
+
+	raw []byte // the payload's bytes
+}
+
+// DeadLetterFilter selects dead letters. Zero fields select everything.
+type DeadLetterFilter struct {
+	NodeID string
+	// Open selects only the dead letters not yet re-applied.
+	Open bool
+	// SiteIDs restricts the list to the nodes of these sites: nil means
+	// every site, a non-nil empty slice none.
+	SiteIDs []string
+}
+
+const deadLetterColumns = `id, node_id,
+	(SELECT n.site_id FROM edge_nodes n WHERE n.organization_id = dead_letters.organization_id AND n.id = dead_letters.node_id),
+	seq, event_type, event_id, entity_id, reason, last_error, schema, payload, created_at, event_created_at, reapplied_at`
+
+func scanDeadLetter(row pgx.Row) (DeadLetter, error) {
+	var d DeadLetter
+	var eventID *string
+	err := row.Scan(&d.ID, &d.NodeID, &d.SiteID, &d.Seq, &d.EventType, &eventID, &d.EntityID, &d.Reason, &d.LastError,
+		&d.Schema, &d.raw, &d.CreatedAt, &d.EventCreatedAt, &d.ReappliedAt)
+	if eventID != nil {
+		d.EventID = *eventID
+	}
+	d.Payload = payloadJSON(d.raw)
+	return d, err
+}
+
+// payloadJSON shows a payload as JSON: itself if it is, else a string.
+func payloadJSON(b []byte) json.RawMessage {
+	if json.Valid(b) {
+		return json.RawMessage(b)
+	}
+	s, _ := json.Marshal(string(b)) // a string always marshals
+	return s
+}
+
+// ListDeadLetters returns a page of an organization's dead letters
+// matching f, newest first.
+func (s *Store) ListDeadLetters(ctx context.Context, orgID string, f DeadLetterFilter, p Page) ([]DeadLetter, string, error) {
+	var q query
+	q.where("organization_id = " + q.arg(orgID))
+	if err := q.equalID("node_id", "node", f.NodeID); err != nil {
+		return nil, "", err
+	}
+	if f.Open {
+		q.where("reapplied_at IS NULL") // the partial index dead_letters_open
+	}
+	for _, id := range f.SiteIDs {
+		if !pantry.ValidID(id) {
+			return nil, "", pantry.Errorf(pantry.EINVALID, "site id %q is not a UUID", id)
+		}
+	}
+	switch {
+	case f.SiteIDs != nil && len(f.SiteIDs) == 0:
+		return []DeadLetter{}, "", nil
+	case f.SiteIDs != nil:
+		q.where("node_id IN (SELECT n.id FROM edge_nodes n WHERE n.organization_id = $1 AND n.site_id = ANY(" + q.arg(f.SiteIDs) + "::uuid[]))")
+	}
+	var out []DeadLetter
+	var next string
+	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		var err error
+		out, next, err = newestFirst(ctx, tx, p, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE `+q.clause(), q.args,
+			scanDeadLetter, func(d DeadLetter) (time.Time, string) { return d.CreatedAt, d.ID })
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list dead letters: %w", err)
+	}
+	return out, next, nil
+}
+
+// CountDeadLetters counts an organization's dead letters not yet
+// re-applied (for the dashboard and metrics).
+func (s *Store) CountDeadLetters(ctx context.Context, orgID string) (open int64, err error) {
+	err = s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM dead_letters WHERE organization_id = $1 AND reapplied_at IS NULL`, orgID).Scan(&open)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count dead letters: %w", err)
+	}
+	return open, nil
+}
+
+// ReapplyDeadLetter applies a dead letter's event again, decoded anew (a
+// newer cloud may understand it now), as a push would apply it, in one
+// transaction with the dead letter's new state and its audit entry. If it
+// applies, the dead letter is closed (reapplied_at). If it still cannot,
+// nothing of it is written, the reason is kept as last_error and the
+// answer is ECONFLICT. A dead letter already re-applied is ECONFLICT; an
+// unknown one ENOTFOUND.
+func (s *Store) ReapplyDeadLetter(ctx context.Context, orgID string, who Actor, id string) (DeadLetter, error) {
+	if err := checkPathID("dead letter", id); err != nil {
+		return DeadLetter{}, err
+	}
+	var after DeadLetter
+	var failure string
+	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		before, err := getDeadLetter(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if before.ReappliedAt != nil {
+			return pantry.Errorf(pantry.ECONFLICT, "dead letter %s was re-applied at %s", id, before.ReappliedAt.UTC().Format(time.RFC3339))
+		}
+		if failure, err = reapply(ctx, tx, orgID, before); err != nil {
+			return err
+		}
+		after, err = scanDeadLetter(tx.QueryRow(ctx, `UPDATE dead_letters SET
+				reapplied_at = CASE WHEN $3 = '' THEN now() END, last_error = $3
+			WHERE organization_id = $1 AND id = $2 RETURNING `+deadLetterColumns, orgID, id, cleanText(failure, maxReason)))
+		if err != nil {
+			return fmt.Errorf("update dead letter: %w", err)
+		}
+		return audit(ctx, tx, orgID, who, "dead_letter.reapply", "dead_letter", id, before.audited(), after.audited())
+	})
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("reapply dead letter %s: %w", id, err)
+	}
+	if failure != "" {
+		return DeadLetter{}, pantry.Errorf(pantry.ECONFLICT, "dead letter %s still cannot be applied: %s", id, failure)
+	}
+	return after, nil
+}
+
+// getDeadLetter reads and locks one dead letter.
+func getDeadLetter(ctx context.Context, tx pgx.Tx, orgID, id string) (DeadLetter, error) {
+	d, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters
+		WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("read dead letter: %w", notFound(err, "dead letter", id))
+	}
+	return d, nil
+}
+
+// reapply applies d's event in a savepoint as its node's, and returns why
+// it still cannot be applied ("" if it was). The node's row is locked as
+// a push locks it, so the event is not applied beside one of its node's
+// pushes; a revoked node's events may still be re-applied.
+func reapply(ctx context.Context, tx pgx.Tx, orgID string, d DeadLetter) (string, error) {
+	node := Node{OrgID: orgID, ID: d.NodeID}
+	err := tx.QueryRow(ctx, `SELECT site_id FROM edge_nodes WHERE organization_id = $1 AND id = $2 FOR UPDATE`,
+		orgID, d.NodeID).Scan(&node.SiteID)
+	if err != nil {
+		return "", fmt.Errorf("lock node %s: %w", d.NodeID, err)
+	}
+	e := syncproto.Event{Seq: d.Seq, ID: d.EventID, Type: d.EventType, Schema: d.Schema, EntityID: d.EntityID, Payload: d.raw}
+	if d.EventCreatedAt != nil {
+		e.CreatedAt = *d.EventCreatedAt
+	}
+	dead, err := applyEvents(ctx, tx, node, []syncproto.Event{e})
+	if err != nil || len(dead) == 0 {
+		return "", err
+	}
+	return dead[0].reason, nil
+}
+
+// audited is d as the audit log keeps it: without the payload, which
+// never changes and which jsonb may refuse (\u0000).
+func (d DeadLetter) audited() DeadLetter {
+	d.Payload, d.raw = nil, nil
+	return d
+}
+
+// maxReason bounds a dead letter's reason and last error, in characters.
+const maxReason = 2000
+
+// insertDeadLetters keeps dead, node's events, as dead letters, with one
+// statement. Whatever an edge sent must fit: text is made valid UTF-8
+// without NUL bytes, the payload is kept as bytes, ids that are not UUIDs
+// are left out.
+func insertDeadLetters(ctx context.Context, tx pgx.Tx, node Node, dead []pushEvent, now time.Time) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	n := len(dead)
+	ids, seqs, types, payloads := make([]string, n), make([]int64, n), make([]string, n), make([][]byte, n)
+	reasons, eventIDs, entities := make([]string, n), make([]*string, n), make([]string, n)
+	schemas, created := make([]int32, n), make([]*time.Time, n)
+	for i, e := range dead {
+		ids[i], seqs[i], types[i] = pantry.NewID(), e.Seq, cleanText(e.Type, 200)
+		payloads[i] = e.Payload
+		if payloads[i] == nil {
+			payloads[i] = []byte{} // NOT NULL: a missing payload is an empty one
+		}
+		reasons[i], entities[i] = cleanText(e.reason, maxReason), cleanText(e.EntityID, 200)
+		if pantry.ValidID(e.ID) {
+			eventIDs[i] = &e.ID
+		}
+		schemas[i] = int32(min(max(e.Schema, math.MinInt32), math.MaxInt32))
+		if !e.CreatedAt.IsZero() {
+			created[i] = &e.CreatedAt
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO dead_letters (organization_id, id, node_id, seq, event_type, payload, reason,
+			event_id, entity_id, schema, event_created_at, created_at)
+		SELECT $1, t.id, $2, t.seq, t.type, t.payload, t.reason, t.event_id, t.entity_id, t.schema, t.created, $3
+		FROM unnest($4::uuid[], $5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::uuid[], $10::text[], $11::int[], $12::timestamptz[])
+			AS t(id, seq, type, payload, reason, event_id, entity_id, schema, created)`,
+		node.OrgID, node.ID, now, ids, seqs, types, payloads, reasons, eventIDs, entities, schemas, created)
+	if err != nil {
+		return fmt.Errorf("keep %d dead letters: %w", n, err)
+	}
+	return nil
+}
+
+// cleanText makes s storable as PostgreSQL text (valid UTF-8, no NUL)
+// and at most max characters long.
+func cleanText(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max]) + "…"
+}

@@ -1,0 +1,245 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pantry/pantry/syncproto"
+)
+
+// Long polling (sync invariant 4: catalog edits reach a building within
+// seconds). A transaction that moves a site's feed (bumpCatalogRevision,
+// nextStockSeq) also runs notifySiteSQL, and PostgreSQL delivers the
+// notification when, and only if, it commits. Each Store runs one
+// listener: a goroutine holding one connection of its own that LISTENs
+// and wakes the pulls waiting on that site, in this instance; every
+// instance behind the load balancer has its own, so an edit made through
+// any instance wakes a pull waiting on any other.
+//
+// Notifications are a shortcut, not the truth. One is lost while the
+// listener reconnects, and none arrive at all behind a transaction-mode
+// pooler (PgBouncer), where LISTEN runs on whichever server connection
+// the pooler picks and hands on. So a waiting pull also reads its site's
+// counters from the database every feedRecheck: at worst a change
+// reaches a waiting edge that much later.
+
+// siteChannel is the channel of the site feed's notifications; the
+// payload is "<organization id>/<site id>".
+const siteChannel = "pantry_site"
+
+// siteFeedApplication is the application_name of the listener's
+// connection, to tell it apart in pg_stat_activity.
+const siteFeedApplication = "pantry-site-feed"
+
+// notifySiteSQL announces a site whose feed moved: a select-list
+// expression over a row with the site's organization_id and id.
+const notifySiteSQL = `pg_notify('` + siteChannel + `', organization_id::text || '/' || id::text)`
+
+// Timing of the listener and of waiting pulls.
+const (
+	// feedRecheck is how often a waiting pull reads its site's counters
+	// whatever the notifications say.
+	feedRecheck = 5 * time.Second
+	// listenPing is how long the listener waits for a notification
+	// before checking that its connection is still alive: a connection
+	// dropped without a word (a NAT timeout) otherwise looks like a quiet
+	// one forever.
+	listenPing        = 30 * time.Second
+	listenPingTimeout = 5 * time.Second
+	// The listener reconnects after a failure with exponential backoff
+	// and jitter between these.
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 15 * time.Second
+)
+
+// WaitForChange blocks until the site's feed moves past after (its
+// configuration revision is not after's, or its stock_seq is greater
+// than after.StockSeq), wait passes (at most syncproto.MaxPullWait), or
+// ctx ends (ctx's error). It returns whether something changed; then
+// Pull has it. A revoked node is EUNAUTHORIZED, at once or at the next
+// check.
+func (s *Store) WaitForChange(ctx context.Context, node Node, after syncproto.Cursor, wait time.Duration) (bool, error) {
+	if err := checkNode(node); err != nil {
+		return false, err
+	}
+	wait = min(wait, syncproto.MaxPullWait)
+	// Subscribe before the first check: a change committed between the
+	// check and the subscription would otherwise wake nobody.
+	s.feed.start()
+	woken, unsubscribe := s.feed.subscribe(node.OrgID + "/" + node.SiteID)
+	defer unsubscribe()
+	deadline := time.NewTimer(max(wait, 0))
+	defer deadline.Stop()
+	recheck := time.NewTicker(s.feed.recheck)
+	defer recheck.Stop()
+	for {
+		moved, err := s.feedMoved(ctx, node, after)
+		if err != nil || moved || wait <= 0 {
+			return moved, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("wait for a change of site %s: %w", node.SiteID, ctx.Err())
+		case <-deadline.C:
+			return false, nil
+		case <-woken:
+		case <-recheck.C:
+		}
+	}
+}
+
+// feedMoved reads whether node's site feed moved past after.
+func (s *Store) feedMoved(ctx context.Context, node Node, after syncproto.Cursor) (bool, error) {
+	var st feedState
+	err := s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
+		var err error
+		st, err = readFeedState(ctx, tx, node)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("check site %s's feed: %w", node.SiteID, err)
+	}
+	return st.moved(after), nil
+}
+
+// siteFeed is a Store's listener and the pulls waiting on it, by site.
+type siteFeed struct {
+	connect func(context.Context) (*pgx.Conn, error)
+	log     *slog.Logger
+	recheck time.Duration // feedRecheck; tests shorten or lengthen it
+
+	once   sync.Once
+	cancel context.CancelFunc // set by start, with done
+	done   chan struct{}      // closed when the listener has stopped
+
+	mu      sync.Mutex
+	waiters map[string]map[chan struct{}]struct{} // by "<org>/<site>"
+}
+
+func newSiteFeed(connect func(context.Context) (*pgx.Conn, error), log *slog.Logger) *siteFeed {
+	return &siteFeed{connect: connect, log: log, recheck: feedRecheck, waiters: map[string]map[chan struct{}]struct{}{}}
+}
+
+// start starts the listener, once: the first long poll starts it, so a
+// Store that never serves one (the CLI's) never holds the connection.
+func (f *siteFeed) start() {
+	f.once.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		f.cancel, f.done = cancel, make(chan struct{})
+		go f.run(ctx)
+	})
+}
+
+// stop stops the listener and waits for it to let go of its connection.
+// A feed stopped before it started never starts.
+func (f *siteFeed) stop() {
+	f.once.Do(func() {})
+	if f.cancel != nil {
+		f.cancel()
+		<-f.done
+	}
+}
+
+// subscribe registers a waiter for site key. The channel receives a
+// value (it has room for one, and is never blocked on) when the site's
+// feed may have moved; cancel unregisters it.
+func (f *siteFeed) subscribe(key string) (woken <-chan struct{}, cancel func()) {
+	ch := make(chan struct{}, 1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.waiters[key] == nil {
+		f.waiters[key] = map[chan struct{}]struct{}{}
+	}
+	f.waiters[key][ch] = struct{}{}
+	return ch, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.waiters[key], ch)
+		if len(f.waiters[key]) == 0 {
+			delete(f.waiters, key)
+		}
+	}
+}
+
+// wake wakes the waiters of site key, or of every site if key is "".
+func (f *siteFeed) wake(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, chans := range f.waiters {
+		if key != "" && k != key {
+			continue
+		}
+		for ch := range chans {
+			select {
+			case ch <- struct{}{}:
+			default: // already woken, not yet awake
+			}
+		}
+	}
+}
+
+// run listens until ctx ends, reconnecting after every failure.
+func (f *siteFeed) run(ctx context.Context) {
+	defer close(f.done)
+	backoff := listenBackoffMin
+	for {
+		err := f.listen(ctx, func() { backoff = listenBackoffMin })
+		if ctx.Err() != nil {
+			return
+		}
+		delay := backoff/2 + rand.N(backoff/2+1) // jitter: instances that lost the database together don't return together
+		f.log.Warn("site feed listener lost its connection; waiting pulls fall back to polling", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		backoff = min(2*backoff, listenBackoffMax)
+	}
+}
+
+// listen connects, LISTENs and wakes waiters as notifications arrive,
+// until the connection fails or ctx ends. listening is called once the
+// LISTEN is in place.
+func (f *siteFeed) listen(ctx context.Context, listening func()) error {
+	conn, err := f.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer closeConn(conn)
+	if _, err := conn.Exec(ctx, "LISTEN "+siteChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	listening()
+	// Changes committed while there was no listener were never heard:
+	// every waiter checks again.
+	f.wake("")
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, listenPing)
+		n, err := conn.WaitForNotification(waitCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil:
+			f.wake(n.Payload)
+		case pgconn.Timeout(err):
+			// A timeout leaves the connection usable: check it answers.
+			pingCtx, cancel := context.WithTimeout(ctx, listenPingTimeout)
+			err := conn.Ping(pingCtx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+		default:
+			return fmt.Errorf("wait for notification: %w", err)
+		}
+	}
+}
