@@ -81,7 +81,7 @@ func TestSyncFaultInjection(t *testing.T) {
 
 // world is the system under test and what the test knows of it.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	pg      *pgtest.Cluster
 	db      *pgx.Conn // superuser: sees every tenant's rows
@@ -110,7 +110,7 @@ type edgeNode struct {
 	ordered map[string]bool // order ids answered 201
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	w := &world{t: t, bin: buildPantry(t), pg: pgtest.StartCluster(t), logs: &lockedBuffer{}, started: time.Now()}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -583,7 +583,7 @@ func (w *world) compare() {
 	}
 }
 
-func sqliteStrings(t *testing.T, db *sql.DB, q string) []string {
+func sqliteStrings(t testing.TB, db *sql.DB, q string) []string {
 	t.Helper()
 	rows, err := db.Query(q)
 	if err != nil {
@@ -602,7 +602,7 @@ func sqliteStrings(t *testing.T, db *sql.DB, q string) []string {
 	return out
 }
 
-func pgStrings(t *testing.T, db *pgx.Conn, q string, args ...any) []string {
+func pgStrings(t testing.TB, db *pgx.Conn, q string, args ...any) []string {
 	t.Helper()
 	rows, _ := db.Query(context.Background(), q, args...)
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])

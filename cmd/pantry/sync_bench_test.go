@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkSyncCatchUp measures how fast a building catches up after an
+// outage, with real processes: an edge's link to the cloud is cut while
+// attendees place orders until its outbox holds 100,000 events
+// (PANTRY_BENCH_EVENTS to change), then the link comes back and the clock
+// runs until the cloud's watermark for the node reaches the outbox's
+// end. Reported: events/s from the link's return (which includes the
+// edge noticing, up to its 1 s backoff) and from the first batch applied.
+func BenchmarkSyncCatchUp(b *testing.B) {
+	target := int64(envInt(b, "PANTRY_BENCH_EVENTS", 100_000))
+	for range b.N {
+		b.StopTimer()
+		w := newWorld(b)
+		w.start(1)
+		e := w.edges[0]
+		for _, item := range w.items {
+			w.api("POST", "/api/v1/sites/"+e.siteID+"/stock/movements", map[string]any{"item_id": item, "delta": 100_000, "reason": "restock"}, 201)
+		}
+		w.waitConverged(time.Minute)
+		var nodeID string
+		if err := w.db.QueryRow(context.Background(), `SELECT id FROM edge_nodes WHERE site_id = $1 AND revoked_at IS NULL`, e.siteID).Scan(&nodeID); err != nil {
+			b.Fatal(err)
+		}
+		e.link.setUp(false)
+		queued := time.Now()
+		last := w.fillOutbox(e, target)
+		b.Logf("queued %d events in %s with the link down", last, time.Since(queued).Round(time.Millisecond))
+		var before int64
+		w.db.QueryRow(context.Background(), `SELECT applied_seq FROM edge_nodes WHERE id = $1`, nodeID).Scan(&before)
+
+		b.StartTimer()
+		start := time.Now()
+		e.link.setUp(true)
+		var first time.Time
+		for {
+			var applied int64
+			if err := w.db.QueryRow(context.Background(), `SELECT applied_seq FROM edge_nodes WHERE id = $1`, nodeID).Scan(&applied); err != nil {
+				b.Fatal(err)
+			}
+			if first.IsZero() && applied > before {
+				first = time.Now()
+			}
+			if applied >= last {
+				break
+			}
+			if time.Since(start) > 5*time.Minute {
+				b.Fatalf("watermark at %d of %d after 5 minutes", applied, last)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		total := time.Since(start)
+		b.StopTimer()
+		n := float64(last - before)
+		b.ReportMetric(n/total.Seconds(), "events/s")
+		b.ReportMetric(n/time.Since(first).Seconds(), "events/s-after-first-batch")
+		b.ReportMetric(total.Seconds(), "s-to-catch-up")
+		b.Logf("%d events caught up in %s (%.0f events/s; first batch applied after %s)",
+			last-before, total.Round(time.Millisecond), n/total.Seconds(), first.Sub(start).Round(time.Millisecond))
+	}
+}
+
+// fillOutbox places orders at e until its outbox holds at least n events;
+// it returns the outbox's last seq.
+func (w *world) fillOutbox(e *edgeNode, n int64) int64 {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var placed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			status, s := doJSON("POST", e.url()+"/api/v1/sessions", "", map[string]string{"space_code": e.rooms[g%len(e.rooms)]}, nil)
+			if status != http.StatusCreated {
+				return
+			}
+			tok := s["token"].(string)
+			for ctx.Err() == nil {
+				status, _ := doJSON("POST", e.url()+"/api/v1/orders", tok,
+					map[string]any{"lines": []map[string]any{{"item_id": w.items[rng.IntN(len(w.items))], "quantity": 1}}},
+					map[string]string{"Idempotency-Key": fmt.Sprint(rng.Uint64())})
+				if status == http.StatusCreated {
+					placed.Add(1)
+				}
+			}
+		}()
+	}
+	for {
+		var st edgeStatus
+		w.cliJSON(&st, "edge", "status", "--data", e.dir, "--json")
+		if st.Outbox.LastSeq >= n {
+			cancel()
+			wg.Wait()
+			w.cliJSON(&st, "edge", "status", "--data", e.dir, "--json")
+			return st.Outbox.LastSeq
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// BenchmarkSyncPropagation measures, online, how long an order placed at
+// an edge takes to be visible through the cloud's API: 200 orders at
+// 20/s, each polled every 5 ms with GET /api/v1/orders/{id}.
+func BenchmarkSyncPropagation(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		w := newWorld(b)
+		w.start(1)
+		e := w.edges[0]
+		w.waitConverged(time.Minute)
+		status, s := doJSON("POST", e.url()+"/api/v1/sessions", "", map[string]string{"space_code": e.rooms[0]}, nil)
+		if status != http.StatusCreated {
+			b.Fatalf("session: %d", status)
+		}
+		tok := s["token"].(string)
+		b.StartTimer()
+		var mu sync.Mutex
+		var lat []time.Duration
+		var wg sync.WaitGroup
+		tick := time.NewTicker(50 * time.Millisecond)
+		for i := range 200 {
+			<-tick.C
+			sent := time.Now()
+			status, o := doJSON("POST", e.url()+"/api/v1/orders", tok,
+				map[string]any{"lines": []map[string]any{{"item_id": w.items[i%len(w.items)], "quantity": 1}}},
+				map[string]string{"Idempotency-Key": fmt.Sprint("p", i)})
+			if status != http.StatusCreated {
+				b.Fatalf("order %d: %d %v", i, status, o)
+			}
+			id := o["id"].(string)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Since(sent) < time.Minute {
+					if st, _ := w.tryAPI("GET", "/api/v1/orders/"+id, nil); st == http.StatusOK {
+						mu.Lock()
+						lat = append(lat, time.Since(sent))
+						mu.Unlock()
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+		}
+		tick.Stop()
+		wg.Wait()
+		b.StopTimer()
+		if len(lat) != 200 {
+			b.Fatalf("%d of 200 orders reached the cloud within a minute", len(lat))
+		}
+		slices.Sort(lat)
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+		b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+		b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+	}
+}
+
+// envInt reads a positive integer setting of a benchmark.
+func envInt(tb testing.TB, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		tb.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
+}
