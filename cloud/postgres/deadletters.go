@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
@@ -207,6 +209,74 @@ func reapply(ctx context.Context, tx pgx.Tx, orgID string, d DeadLetter) (string
 func (d DeadLetter) audited() DeadLetter {
 	d.Payload, d.raw = nil, nil
 	return d
+}
+
+// refusedError is an event the store refuses without the database saying
+// so: an order of another site, a status change from a status the order
+// is not in.
+type refusedError struct{ reason string }
+
+func (e *refusedError) Error() string { return e.reason }
+
+func refusef(format string, args ...any) error {
+	return &refusedError{reason: fmt.Sprintf(format, args...)}
+}
+
+// refusal reports whether err refuses the events that caused it (a
+// constraint or a value the database rejects, or a refusedError), and
+// why, readably. Anything else (a lost connection, a cancelled context,
+// a serialization failure, a deadlock) is no fault of the events.
+func refusal(err error) (reason string, refused bool) {
+	if re, ok := errors.AsType[*refusedError](err); ok {
+		return re.reason, true
+	}
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok || len(pgErr.Code) != 5 || (pgErr.Code[:2] != "22" && pgErr.Code[:2] != "23") {
+		return "", false
+	}
+	reason = "the database refused it: " + pgErr.Message
+	if pgErr.Detail != "" {
+		reason += ": " + pgErr.Detail
+	}
+	return reason, true
+}
+
+// missingRefs names what a refused event refers to in the table a
+// foreign key found no row in: PostgreSQL leaves the key out of the
+// violation's detail for a table under row-level security.
+func missingRefs(err error, payload any) string {
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok || pgErr.Code != "23503" {
+		return ""
+	}
+	_, table, _ := strings.Cut(pgErr.Detail, `in table "`)
+	table, _, _ = strings.Cut(table, `"`)
+	var ids []string
+	switch p := payload.(type) {
+	case *syncproto.OrderPlaced:
+		switch table {
+		case "items":
+			for _, l := range p.Lines {
+				ids = append(ids, l.ItemID)
+			}
+		case "spaces":
+			ids = []string{p.SpaceID}
+		case "attendee_sessions":
+			ids = []string{p.SessionID}
+		}
+	case *syncproto.StockMovement:
+		ids = []string{p.ItemID}
+	case *syncproto.Session:
+		ids = []string{p.SpaceID}
+	case *syncproto.CouponRedeemed:
+		ids = []string{p.CouponID}
+	case *syncproto.StatusChanged:
+		ids = []string{p.OrderID}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the event names %s; not all are in %s)", strings.Join(ids, ", "), table)
 }
 
 // maxReason bounds a dead letter's reason and last error, in characters.

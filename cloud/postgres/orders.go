@@ -400,9 +400,9 @@ func (b *orderBatch) add(o pantry.Order) {
 }
 
 // addPlaced adds o as an order.placed event brings it (sync_push.go): the
-// order, its lines and the first step of its history ('' to its status,
-// at CreatedAt, named historyID). Its payment and later steps come as
-// events of their own: nothing is made up for them here.
+// order, its lines and the first step of its history (from no status to
+// o's, at CreatedAt, named historyID). Its payment and later steps come
+// as events of their own: nothing is made up for them here.
 func (b *orderBatch) addPlaced(o pantry.Order, historyID string) {
 	b.addOrder(o)
 	h := &b.history

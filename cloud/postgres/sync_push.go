@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -164,9 +166,16 @@ type pushEvent struct {
 // Each event is either applied or returned; the error is one that must
 // roll back the whole transaction.
 func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []syncproto.Event) ([]pushEvent, error) {
+	// A cached statement's generic plan takes unnest($n) for 10 rows
+	// whatever the array holds, and was seen joining a batch's 900 status
+	// changes to every order of the site, one by one (seconds, growing
+	// with the site). A custom plan sees the arrays; planning costs a
+	// millisecond or so per statement, once per push.
+	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+		return nil, fmt.Errorf("plan for the push: %w", err)
+	}
 	var ok, dead []pushEvent
-	for _, e := range events {
-		pe := decodeEvent(e, node.SiteID)
+	for _, pe := range decodeEvents(events, node.SiteID) {
 		if pe.reason != "" {
 			dead = append(dead, pe)
 		} else {
@@ -180,6 +189,25 @@ func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []syncproto.E
 	dead = append(dead, refused...)
 	slices.SortFunc(dead, func(a, b pushEvent) int { return cmp.Compare(a.Seq, b.Seq) })
 	return dead, nil
+}
+
+// decodeEvents decodes events on every CPU: decoding is most of what a
+// push costs outside the database, and the database waits for it.
+func decodeEvents(events []syncproto.Event, site string) []pushEvent {
+	out := make([]pushEvent, len(events))
+	procs := runtime.GOMAXPROCS(0)
+	chunk := max(500, (len(events)+procs-1)/procs)
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(events); lo += chunk {
+		hi := min(lo+chunk, len(events))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out[i] = decodeEvent(events[i], site)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // decodeEvent decodes e's payload and checks that what it names is at
@@ -226,7 +254,7 @@ func applySet(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) ([]
 		return nil, err
 	case len(events) == 1:
 		e := events[0]
-		e.reason = reason
+		e.reason = reason + missingRefs(err, e.payload)
 		return []pushEvent{e}, nil
 	}
 	mid := len(events) / 2
@@ -272,40 +300,11 @@ func writeEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) 
 	return tx.SendBatch(ctx, &b).Close()
 }
 
-// refusedError is an event the store refuses without the database saying
-// so: an order of another site, a status change from a status the order
-// is not in.
-type refusedError struct{ reason string }
-
-func (e *refusedError) Error() string { return e.reason }
-
-func refusef(format string, args ...any) error {
-	return &refusedError{reason: fmt.Sprintf(format, args...)}
-}
-
-// refusal reports whether err refuses the events that caused it (a
-// constraint or a value the database rejects, or a refusedError), and
-// why, readably. Anything else (a lost connection, a cancelled context,
-// a serialization failure, a deadlock) is no fault of the events.
-func refusal(err error) (reason string, refused bool) {
-	if re, ok := errors.AsType[*refusedError](err); ok {
-		return re.reason, true
-	}
-	pgErr, ok := errors.AsType[*pgconn.PgError](err)
-	if !ok || len(pgErr.Code) != 5 || (pgErr.Code[:2] != "22" && pgErr.Code[:2] != "23") {
-		return "", false
-	}
-	reason = "the database refused it: " + pgErr.Message
-	if pgErr.Detail != "" {
-		reason += ": " + pgErr.Detail
-	}
-	return reason, true
-}
-
 // eventSet is a set of decoded events laid out column by column, one
 // group per table: the shape unnest turns back into rows.
 type eventSet struct {
 	orders   orderBatch
+	placed   map[string]int // an order placed in the set: its index in orders
 	sessions struct {
 		id, space        []string
 		created, expires []time.Time
@@ -326,7 +325,8 @@ type eventSet struct {
 		created                        []time.Time
 	}
 	// steps are every status change, for the history; finals the status
-	// each order ends the set in, for its row.
+	// each order placed before the set ends it in, for its row (an order
+	// placed in the set is written in its final status).
 	steps struct {
 		id, order, from, to, reason, actor []string
 		at                                 []time.Time
@@ -385,6 +385,10 @@ func newEventSet(events []pushEvent) (*eventSet, error) {
 func (set *eventSet) add(e pushEvent) error {
 	switch p := e.payload.(type) {
 	case *syncproto.OrderPlaced:
+		if set.placed == nil {
+			set.placed = map[string]int{}
+		}
+		set.placed[strings.ToLower(p.ID)] = len(set.orders.id)
 		set.orders.addPlaced(placedOrder(p), historyID(e.ID))
 	case *syncproto.StatusChanged:
 		return set.addChange(p)
@@ -416,14 +420,27 @@ func (set *eventSet) add(e pushEvent) error {
 }
 
 // addChange records a status change in the history and in its order's
-// final status. A change that does not start where the order's previous
-// change in the set left it fails the set: applied one by one, the
-// database tells which is at fault.
+// final status: the order's own row if it was placed in the set (so that
+// the order is written once, in its final status, and a cancelled one
+// never enters the rollup), else its entry in finals. A change that does
+// not start where the order's previous change in the set left it fails
+// the set: applied one by one, the database tells which is at fault.
 func (set *eventSet) addChange(c *syncproto.StatusChanged) error {
 	h := &set.steps
 	h.id, h.order, h.from, h.to = append(h.id, c.ID), append(h.order, c.OrderID), append(h.from, c.From), append(h.to, c.To)
 	h.reason, h.actor, h.at = append(h.reason, c.Reason), append(h.actor, c.Actor), append(h.at, c.At)
 	key := strings.ToLower(c.OrderID)
+	if i, ok := set.placed[key]; ok {
+		o := &set.orders
+		if o.status[i] != c.From {
+			return refusef("order %s changes from %s, but it is %s", c.OrderID, c.From, o.status[i])
+		}
+		o.status[i], o.updated[i] = c.To, c.At
+		if c.To == string(pantry.StatusCancelled) {
+			o.cancel[i] = c.Reason
+		}
+		return nil
+	}
 	f, ok := set.finals.get(key)
 	switch {
 	case !ok:
@@ -526,6 +543,9 @@ func (set *eventSet) queueChanges(b *pgx.Batch, org, site string) {
 	h := &set.steps
 	b.Queue(insertStepsSQL, org, h.id, h.order, h.from, h.to, h.reason, h.actor, h.at)
 	f := &set.finals
+	if len(f.keys) == 0 {
+		return
+	}
 	from, to, reason, at := make([]string, len(f.vals)), make([]string, len(f.vals)), make([]string, len(f.vals)), make([]time.Time, len(f.vals))
 	for i, v := range f.vals {
 		from[i], to[i], reason[i], at[i] = v.from, v.to, v.reason, v.at
@@ -563,16 +583,20 @@ const insertSessionsSQL = `INSERT INTO attendee_sessions (organization_id, id, s
 	FROM unnest($3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[]) AS t(id, space_id, created, expires)`
 
 // Payments and redemptions name an order: it must be one of the site's.
+// Every join to orders also says o.id = ANY(the ids): without it, the
+// planner was seen hashing every order of the site to find a batch's
+// thousand (a cost that grows with the site's history); with it, it
+// probes the primary key.
 const insertPushedPaymentsSQL = `INSERT INTO payments (organization_id, id, order_id, method, amount, discount, currency, coupon_code, cost_center, created_at)
 	SELECT $1, t.id, t.order_id, t.method, t.amount, t.discount, t.currency, t.coupon, t.cost_center, t.created
 	FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
 		AS t(id, order_id, method, amount, discount, currency, coupon, cost_center, created)
-	JOIN orders o ON o.organization_id = $1 AND o.id = t.order_id AND o.site_id = $2`
+	JOIN orders o ON o.organization_id = $1 AND o.id = ANY($4::uuid[]) AND o.id = t.order_id AND o.site_id = $2`
 
 const insertRedemptionsSQL = `INSERT INTO coupon_redemptions (organization_id, id, site_id, coupon_id, order_id, discount, created_at)
 	SELECT $1, t.id, $2, t.coupon_id, t.order_id, t.discount, t.at
 	FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::bigint[], $7::timestamptz[]) AS t(id, coupon_id, order_id, discount, at)
-	JOIN orders o ON o.organization_id = $1 AND o.id = t.order_id AND o.site_id = $2`
+	JOIN orders o ON o.organization_id = $1 AND o.id = ANY($5::uuid[]) AND o.id = t.order_id AND o.site_id = $2`
 
 // Edge movements are not in the pull feed: feed_seq stays NULL (0005).
 const insertEdgeStockSQL = `INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, order_id, origin, actor, created_at)
@@ -587,7 +611,7 @@ const insertStepsSQL = `INSERT INTO order_status_history (organization_id, id, o
 // change starts from) to its final status, and takes the orders it
 // cancels out of the daily rollup, deleting a day's row that no order is
 // left in (as rebuildOrderDays would not make it). It returns the orders
-// it could not move, with their status ('' if the site has no such
+// it could not move, with their status (empty if the site has no such
 // order). The final SELECT reads the orders as they were before the
 // UPDATE: every part of one statement sees the same snapshot.
 const finalStatusSQL = `WITH t AS (
@@ -596,7 +620,7 @@ const finalStatusSQL = `WITH t AS (
 		UPDATE orders o SET status = t.to_status, updated_at = t.at,
 			cancel_reason = CASE WHEN t.to_status = 'cancelled' THEN t.reason ELSE o.cancel_reason END
 		FROM t
-		WHERE o.organization_id = $1 AND o.id = t.id AND o.site_id = $2 AND o.status = t.from_status
+		WHERE o.organization_id = $1 AND o.id = ANY($3::uuid[]) AND o.id = t.id AND o.site_id = $2 AND o.status = t.from_status
 		RETURNING o.id, o.created_at, o.currency, o.units, o.total, o.discount, t.from_status, t.to_status
 	), gone AS (
 		SELECT (c.created_at AT TIME ZONE s.timezone)::date AS day, c.currency,
@@ -614,12 +638,12 @@ const finalStatusSQL = `WITH t AS (
 		WHERE d.organization_id = $1 AND d.day = g.day AND d.site_id = $2 AND d.currency = g.currency AND d.orders <= g.orders
 	)
 	SELECT t.id::text, coalesce(o.status, '')
-	FROM t LEFT JOIN orders o ON o.organization_id = $1 AND o.id = t.id AND o.site_id = $2
+	FROM t LEFT JOIN orders o ON o.organization_id = $1 AND o.id = ANY($3::uuid[]) AND o.id = t.id AND o.site_id = $2
 	WHERE t.id NOT IN (SELECT id FROM changed)`
 
 const expireSessionsSQL = `UPDATE attendee_sessions a SET expired_at = t.at
 	FROM unnest($3::uuid[], $4::timestamptz[]) AS t(id, at)
-	WHERE a.organization_id = $1 AND a.id = t.id AND a.site_id = $2`
+	WHERE a.organization_id = $1 AND a.id = ANY($3::uuid[]) AND a.id = t.id AND a.site_id = $2`
 
 // The edge's word on availability is kept beside the menu, never over
 // it; an older word (a re-applied dead letter) does not replace a newer
