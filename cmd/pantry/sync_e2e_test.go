@@ -59,13 +59,17 @@ func TestSyncFaultInjection(t *testing.T) {
 
 	ctx, stopLoad := context.WithCancel(context.Background())
 	var load sync.WaitGroup
+	// Each actor gets its own generator, seeded here, in order: the run
+	// replays from the one seed.
 	for _, e := range w.edges {
 		load.Add(2)
-		go func() { defer load.Done(); w.attendees(ctx, e, rand.New(rand.NewPCG(rng.Uint64(), 1))) }()
-		go func() { defer load.Done(); w.staff(ctx, e, rand.New(rand.NewPCG(rng.Uint64(), 2))) }()
+		attendees, staff := rand.New(rand.NewPCG(rng.Uint64(), 1)), rand.New(rand.NewPCG(rng.Uint64(), 2))
+		go func() { defer load.Done(); w.attendees(ctx, e, attendees) }()
+		go func() { defer load.Done(); w.staff(ctx, e, staff) }()
 	}
 	load.Add(1)
-	go func() { defer load.Done(); w.admin(ctx, rand.New(rand.NewPCG(rng.Uint64(), 3))) }()
+	admin := rand.New(rand.NewPCG(rng.Uint64(), 3))
+	go func() { defer load.Done(); w.admin(ctx, admin) }()
 
 	w.chaos(rng)
 	stopLoad()
