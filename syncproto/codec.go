@@ -60,20 +60,24 @@ func Decode(body []byte, gzipped bool, v any) error {
 	if lr.N <= 0 {
 		return ErrBodyTooLarge
 	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil {
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return errors.New("decode sync message: unexpected data after the JSON value")
+		}
+		return nil
+	}
+	// Only a message that does not decode is read a second time, for its
+	// version: a newer version's fields are not errors but a version
+	// this side does not speak. (Reading the version first would cost a
+	// third pass over every push.)
 	var head struct {
 		Version *int `json:"version"`
 	}
-	if err := json.Unmarshal(data, &head); err == nil && head.Version != nil &&
-		(*head.Version < MinVersion || *head.Version > Version) {
+	if json.Unmarshal(data, &head) == nil && head.Version != nil && (*head.Version < MinVersion || *head.Version > Version) {
 		return &VersionError{Got: *head.Version}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("decode sync message: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("decode sync message: unexpected data after the JSON value")
-	}
-	return nil
+	return fmt.Errorf("decode sync message: %w", err)
 }

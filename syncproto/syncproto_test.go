@@ -379,3 +379,53 @@ func normalize(p PullRequest) PullRequest {
 	p.SentAt = p.SentAt.Round(0)
 	return p
 }
+
+// BenchmarkDecodePush is the cloud's CPU per pushed event before any SQL:
+// inflate, decode, validate, decode each payload.
+func BenchmarkDecodePush(b *testing.B) {
+	evs := events()
+	req := PushRequest{Version: 1, NodeID: node, Events: make([]Event, 0, 5000)}
+	for i := range 5000 {
+		e := evs[i%len(evs)]
+		e.Seq = int64(i + 1)
+		req.Events = append(req.Events, e)
+	}
+	body, err := Encode(&req, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		var p PushRequest
+		if err := Decode(body, true, &p); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range p.Events {
+			if _, err := DecodePayload(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*5000)/1000, "µs/event")
+}
+
+// BenchmarkEncodePush is the edge's CPU per pushed event to send it.
+func BenchmarkEncodePush(b *testing.B) {
+	evs := events()
+	req := PushRequest{Version: 1, NodeID: node}
+	for i := range 5000 {
+		e := evs[i%len(evs)]
+		e.Seq = int64(i + 1)
+		req.Events = append(req.Events, e)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Encode(&req, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*5000)/1000, "µs/event")
+}

@@ -130,12 +130,37 @@ func (a *app) handlePush(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	resp, err := a.Store.ApplyPush(ctx, node, req, a.Now())
+	resp, err := a.applyPush(ctx, node, req)
 	if err != nil {
 		return syncError(c, err)
 	}
 	a.metrics.syncEvents.Add(float64(len(req.Events)))
 	return c.JSON(resp)
+}
+
+// aheadWait bounds how long a push that starts past the node's watermark
+// waits for the pushes before it.
+const aheadWait = 2 * time.Second
+
+// applyPush applies a push. An edge keeps two pushes on the wire while
+// catching up, and the second may reach the node's row lock before the
+// first: a push that starts ahead of the watermark is tried again for a
+// little while before it is answered with sync_gap, so that the push
+// before it can land.
+func (a *app) applyPush(ctx context.Context, node postgres.Node, req syncproto.PushRequest) (syncproto.PushResponse, error) {
+	deadline := time.Now().Add(aheadWait)
+	for {
+		resp, err := a.Store.ApplyPush(ctx, node, req, a.Now())
+		var gap *postgres.GapError
+		if !errors.As(err, &gap) || gap.Got < gap.ResumeFrom || time.Now().After(deadline) {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return resp, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // handlePull answers with what changed for the node's site, holding the

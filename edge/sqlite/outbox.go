@@ -65,6 +65,16 @@ type OutboxStats struct {
 	OldestUnpushed time.Time `json:"oldest_unpushed,omitzero"`
 }
 
+// OutboxHead returns the newest event's seq (0 for an empty outbox): one
+// lookup at the end of the primary key, cheap enough for every push.
+func (s *Store) OutboxHead(ctx context.Context) (int64, error) {
+	var head int64
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&head); err != nil {
+		return 0, fmt.Errorf("outbox head: %w", err)
+	}
+	return head, nil
+}
+
 // OutboxStats reports the outbox's depth and age.
 func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	var st OutboxStats

@@ -51,8 +51,19 @@ func (c *Client) Enroll(ctx context.Context, req syncproto.EnrollRequest) (syncp
 
 // Push sends a batch of events, gzip-compressed.
 func (c *Client) Push(ctx context.Context, req syncproto.PushRequest) (syncproto.PushResponse, error) {
+	body, err := syncproto.Encode(req, true)
+	if err != nil {
+		return syncproto.PushResponse{}, err
+	}
+	return c.PushEncoded(ctx, body)
+}
+
+// PushEncoded sends a push already encoded with syncproto.Encode(req,
+// true), so that a caller can prepare the next batch while one is in
+// flight.
+func (c *Client) PushEncoded(ctx context.Context, gzipped []byte) (syncproto.PushResponse, error) {
 	var resp syncproto.PushResponse
-	err := c.call(ctx, syncproto.PathPush, req, true, &resp)
+	err := c.post(ctx, syncproto.PathPush, gzipped, true, &resp)
 	return resp, err
 }
 
@@ -72,6 +83,10 @@ func (c *Client) call(ctx context.Context, path string, in any, compress bool, o
 	if err != nil {
 		return err
 	}
+	return c.post(ctx, path, body, compress, out)
+}
+
+func (c *Client) post(ctx context.Context, path string, body []byte, compress bool, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)

@@ -22,8 +22,9 @@ type Config struct {
 	SoftwareVersion string
 	// HTTP is the client for the cloud (default: one with sane timeouts).
 	HTTP *http.Client
-	// BatchEvents and BatchBytes bound one push (defaults 5,000 events and
-	// 4 MiB of payloads, well inside what the cloud accepts).
+	// BatchEvents and BatchBytes bound one push (defaults 10,000 events,
+	// syncproto.MaxBatchEvents, and 8 MiB of payloads, which compress to
+	// about 1 MiB: inside what the cloud accepts).
 	BatchEvents int
 	BatchBytes  int
 	// Linger is how long the pusher waits after being woken, so that a
@@ -73,10 +74,10 @@ type Status struct {
 // New makes a worker.
 func New(cfg Config) *Worker {
 	if cfg.BatchEvents <= 0 || cfg.BatchEvents > syncproto.MaxBatchEvents {
-		cfg.BatchEvents = 5000
+		cfg.BatchEvents = 10000
 	}
 	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = 4 << 20
+		cfg.BatchBytes = 8 << 20
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 20 * time.Millisecond
@@ -145,18 +146,80 @@ func (w *Worker) update(f func(*Status)) {
 	f(&w.last)
 }
 
-// pushLoop sends the outbox after acked, batch by batch.
+// batch is a push ready to send: the range of its events and its body,
+// encoded and compressed.
+type batch struct {
+	first, last int64
+	body        []byte
+}
+
+// prepare reads and encodes the next push: up to limit events after seq
+// after (nil when there are none). stamp puts the time in the request, for
+// the cloud's skew figure; a batch prepared ahead of time goes without.
+func (w *Worker) prepare(ctx context.Context, after int64, limit int, stamp bool) (*batch, error) {
+	events, err := w.cfg.Store.PendingEvents(ctx, after, limit, w.cfg.BatchBytes)
+	if err != nil || len(events) == 0 {
+		return nil, err
+	}
+	last := events[len(events)-1].Seq
+	head, err := w.cfg.Store.OutboxHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := syncproto.PushRequest{Version: syncproto.Version, NodeID: w.cfg.Identity.NodeID,
+		SoftwareVersion: w.cfg.SoftwareVersion, OutboxHead: max(head, last), Events: events}
+	if stamp {
+		req.SentAt = w.cfg.Now().UTC()
+	}
+	body, err := syncproto.Encode(req, true)
+	if err != nil {
+		return nil, err
+	}
+	return &batch{first: events[0].Seq, last: last, body: body}, nil
+}
+
+type pushResult struct {
+	resp           syncproto.PushResponse
+	err            error
+	sent, received time.Time
+}
+
+// inflight is a push on the wire.
+type inflight struct {
+	batch *batch
+	done  chan pushResult
+}
+
+// pushWindow is how many pushes may be on the wire at once. Two keep the
+// cloud busy while catching up: it decodes one batch while PostgreSQL
+// applies the one before (the node's row lock makes the second wait its
+// turn, and a second that arrives first is told to wait by the cloud).
+const pushWindow = 2
+
+// pushLoop sends the outbox after acked, batch by batch, up to pushWindow
+// at a time, in seq order; responses are taken in the same order. On any
+// failure it waits for what is still on the wire, keeps whatever the
+// cloud acknowledged, and starts again from there.
 func (w *Worker) pushLoop(ctx context.Context, acked int64) {
 	b := backoff{min: w.cfg.MinBackoff, max: w.cfg.MaxBackoff}
-	batchEvents := w.cfg.BatchEvents
+	size := w.cfg.BatchEvents
+	marked := acked // what the store has recorded as pushed
+	var window []inflight
+	sent := acked // the last seq on the wire or acknowledged
 	for ctx.Err() == nil {
-		events, err := w.cfg.Store.PendingEvents(ctx, acked, batchEvents, w.cfg.BatchBytes)
-		if err != nil {
-			w.cfg.Log.Warn("sync: read outbox", "err", err)
-			sleep(ctx, b.next())
-			continue
+		for len(window) < pushWindow {
+			next, err := w.prepare(ctx, sent, size, len(window) == 0)
+			if err != nil {
+				w.cfg.Log.Warn("sync: read outbox", "err", err)
+				break
+			}
+			if next == nil {
+				break
+			}
+			window = append(window, w.send(ctx, next))
+			sent = next.last
 		}
-		if len(events) == 0 {
+		if len(window) == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -166,51 +229,73 @@ func (w *Worker) pushLoop(ctx context.Context, acked int64) {
 			sleep(ctx, w.cfg.Linger)
 			continue
 		}
-		head := events[len(events)-1].Seq
-		if stats, err := w.cfg.Store.OutboxStats(ctx); err == nil {
-			head = max(head, stats.LastSeq)
+		if acked > marked {
+			if err := w.cfg.Store.MarkPushed(ctx, acked, w.cfg.Now()); err != nil {
+				w.cfg.Log.Warn("sync: record push", "err", err)
+			} else {
+				marked = acked
+			}
 		}
-		sent := w.cfg.Now()
-		resp, err := w.client.Push(ctx, syncproto.PushRequest{
-			Version: syncproto.Version, NodeID: w.cfg.Identity.NodeID, SoftwareVersion: w.cfg.SoftwareVersion,
-			SentAt: sent.UTC(), OutboxHead: head, Events: events,
-		})
+		r := <-window[0].done
+		window = window[1:]
 		if ctx.Err() != nil {
 			return
 		}
-		if resume, ok := isGap(err); ok {
+		if r.err == nil {
+			acked = max(acked, r.resp.AppliedSeq)
+			if len(r.resp.DeadLettered) > 0 {
+				w.cfg.Log.Warn("sync: the cloud kept events as dead letters", "seqs", r.resp.DeadLettered)
+			}
+			w.succeeded(ctx, "push", r.received, skew(r.sent, r.received, r.resp.ServerTime), &b)
+			w.update(func(s *Status) { s.AckedSeq = acked })
+			size = w.cfg.BatchEvents
+			if len(window) == 0 && acked > marked {
+				if err := w.cfg.Store.MarkPushed(ctx, acked, w.cfg.Now()); err != nil {
+					w.cfg.Log.Warn("sync: record push", "err", err)
+				} else {
+					marked = acked
+				}
+			}
+			continue
+		}
+		// A failure: let the rest of the window land (a later push may
+		// still have been applied) and start again after what the cloud
+		// acknowledged.
+		for _, f := range window {
+			if fr := <-f.done; fr.err == nil {
+				acked = max(acked, fr.resp.AppliedSeq)
+			}
+		}
+		window, sent = nil, acked
+		if resume, ok := isGap(r.err); ok {
 			// The cloud's watermark is elsewhere (say it was restored from
 			// a backup): the outbox keeps every event, so resend from
 			// where it asks.
 			w.cfg.Log.Warn("sync: cloud asks to resume elsewhere", "acked", acked, "resume_from", resume)
-			acked = resume - 1
+			acked, sent, marked = resume-1, resume-1, min(marked, resume-1)
 			continue
 		}
 		var ce *Error
-		if errors.As(err, &ce) && ce.Status == http.StatusRequestEntityTooLarge && batchEvents > 1 {
-			batchEvents = max(1, batchEvents/2)
+		if errors.As(r.err, &ce) && ce.Status == http.StatusRequestEntityTooLarge && size > 1 {
+			size = max(1, size/2)
 			continue
 		}
-		if err != nil {
-			w.failed(ctx, "push", err, &b)
-			continue
-		}
-		now := w.cfg.Now()
-		sk := skew(sent, now, resp.ServerTime)
-		if resp.AppliedSeq > acked {
-			if err := w.cfg.Store.MarkPushed(ctx, resp.AppliedSeq, now); err != nil {
-				w.cfg.Log.Warn("sync: record push", "err", err)
-				continue
-			}
-			acked = resp.AppliedSeq
-		}
-		if len(resp.DeadLettered) > 0 {
-			w.cfg.Log.Warn("sync: the cloud kept events as dead letters", "seqs", resp.DeadLettered)
-		}
-		w.succeeded(ctx, "push", now, sk, &b)
-		w.update(func(s *Status) { s.AckedSeq = acked })
-		batchEvents = w.cfg.BatchEvents
+		w.failed(ctx, "push", r.err, &b)
 	}
+	for _, f := range window {
+		<-f.done
+	}
+}
+
+// send puts a batch on the wire.
+func (w *Worker) send(ctx context.Context, bt *batch) inflight {
+	f := inflight{batch: bt, done: make(chan pushResult, 1)}
+	go func() {
+		sent := w.cfg.Now()
+		resp, err := w.client.PushEncoded(ctx, bt.body)
+		f.done <- pushResult{resp: resp, err: err, sent: sent, received: w.cfg.Now()}
+	}()
+	return f
 }
 
 // pullLoop long-polls the site's feed and applies each page.
