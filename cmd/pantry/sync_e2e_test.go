@@ -696,3 +696,41 @@ func (p *prefixWriter) Write(data []byte) (int, error) {
 	}
 	return len(data), nil
 }
+
+// TestEdgeInitRefusesClearly: the mistakes a technician can make while
+// enrolling a box each end with a sentence saying what happened, and
+// leave the box unenrolled.
+func TestEdgeInitRefusesClearly(t *testing.T) {
+	w := newWorld(t)
+	w.start(1)
+	site := w.edges[0].siteID
+	_, used := w.api("POST", "/api/v1/sites/"+site+"/enrollment-tokens", map[string]any{}, 201)
+	w.cli("edge", "init", "--data", t.TempDir(), "--cloud", "http://"+w.addr, "--token", used["token"].(string))
+	demo, demoAddr := t.TempDir(), freeAddr(t)
+	p := w.spawn("demo", "http://"+demoAddr, "edge", "serve", "--demo", "--data", demo, "--http", demoAddr, "--mqtt", freeAddr(t), "--mqtt-ws", "")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	_, fresh := w.api("POST", "/api/v1/sites/"+site+"/enrollment-tokens", map[string]any{}, 201)
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"UsedToken":    {[]string{"--data", t.TempDir(), "--cloud", "http://" + w.addr, "--token", used["token"].(string)}, "already been used"},
+		"UnknownToken": {[]string{"--data", t.TempDir(), "--cloud", "http://" + w.addr, "--token", "et_not-a-token"}, "refused the enrollment"},
+		"NoCloud":      {[]string{"--data", t.TempDir(), "--cloud", "http://" + freeAddr(t), "--token", fresh["token"].(string)}, "cannot reach the cloud"},
+		"NoToken":      {[]string{"--data", t.TempDir(), "--cloud", "http://" + w.addr}, "--token"},
+		"DemoDir":      {[]string{"--data", demo, "--cloud", "http://" + w.addr, "--token", fresh["token"].(string)}, "demo"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := exec.Command(w.bin, append([]string{"edge", "init"}, tc.args...)...).CombinedOutput()
+			if err == nil {
+				t.Fatalf("init succeeded:\n%s", out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("output does not say %q:\n%s", tc.want, out)
+			}
+		})
+	}
+	// None of the refusals above spent the fresh token.
+	w.cli("edge", "init", "--data", t.TempDir(), "--cloud", "http://"+w.addr, "--token", fresh["token"].(string))
+}
