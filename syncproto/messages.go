@@ -32,7 +32,7 @@ type PushRequest struct {
 	Version         int       `json:"version"`
 	NodeID          string    `json:"node_id"`
 	SoftwareVersion string    `json:"software_version"`
-	SentAt          time.Time `json:"sent_at"` // the edge's clock, for skew
+	SentAt          time.Time `json:"sent_at"` // the edge's clock when sent, for skew; zero when unknown
 	// OutboxHead is the newest seq in the edge's outbox: with the
 	// watermark it tells admins how far behind the node is.
 	OutboxHead int64   `json:"outbox_head"`

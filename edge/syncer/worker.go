@@ -154,9 +154,10 @@ type batch struct {
 }
 
 // prepare reads and encodes the next push: up to limit events after seq
-// after (nil when there are none). stamp puts the time in the request, for
-// the cloud's skew figure; a batch prepared ahead of time goes without.
-func (w *Worker) prepare(ctx context.Context, after int64, limit int, stamp bool) (*batch, error) {
+// after (nil when there are none). Pushes carry no sent_at: one may be
+// prepared ahead of time or resent after a backoff, which would make the
+// cloud's clock-skew figure wrong; pulls carry it.
+func (w *Worker) prepare(ctx context.Context, after int64, limit int) (*batch, error) {
 	events, err := w.cfg.Store.PendingEvents(ctx, after, limit, w.cfg.BatchBytes)
 	if err != nil || len(events) == 0 {
 		return nil, err
@@ -168,9 +169,6 @@ func (w *Worker) prepare(ctx context.Context, after int64, limit int, stamp bool
 	}
 	req := syncproto.PushRequest{Version: syncproto.Version, NodeID: w.cfg.Identity.NodeID,
 		SoftwareVersion: w.cfg.SoftwareVersion, OutboxHead: max(head, last), Events: events}
-	if stamp {
-		req.SentAt = w.cfg.Now().UTC()
-	}
 	body, err := syncproto.Encode(req, true)
 	if err != nil {
 		return nil, err
@@ -179,6 +177,7 @@ func (w *Worker) prepare(ctx context.Context, after int64, limit int, stamp bool
 }
 
 type pushResult struct {
+	batch          *batch
 	resp           syncproto.PushResponse
 	err            error
 	sent, received time.Time
@@ -205,13 +204,24 @@ func (w *Worker) pushLoop(ctx context.Context, acked int64) {
 	size := w.cfg.BatchEvents
 	marked := acked // what the store has recorded as pushed
 	var window []inflight
-	sent := acked // the last seq on the wire or acknowledged
+	sent := acked    // the last seq on the wire or acknowledged
+	var retry *batch // the failed batch, kept to resend without reading and encoding it again
 	for ctx.Err() == nil {
-		for len(window) < pushWindow {
-			next, err := w.prepare(ctx, sent, size, len(window) == 0)
-			if err != nil {
-				w.cfg.Log.Warn("sync: read outbox", "err", err)
-				break
+		// After a failure one push probes the link; the window opens
+		// again with the first success.
+		limit := pushWindow
+		if b.cur > 0 {
+			limit = 1
+		}
+		for len(window) < limit {
+			next := retry
+			retry = nil
+			if next == nil || next.first != sent+1 {
+				var err error
+				if next, err = w.prepare(ctx, sent, size); err != nil {
+					w.cfg.Log.Warn("sync: read outbox", "err", err)
+					break
+				}
 			}
 			if next == nil {
 				break
@@ -237,6 +247,7 @@ func (w *Worker) pushLoop(ctx context.Context, acked int64) {
 			}
 		}
 		r := <-window[0].done
+		r.batch = window[0].batch
 		window = window[1:]
 		if ctx.Err() != nil {
 			return
@@ -267,6 +278,9 @@ func (w *Worker) pushLoop(ctx context.Context, acked int64) {
 			}
 		}
 		window, sent = nil, acked
+		if failed := r.batch; failed.first == acked+1 {
+			retry = failed
+		}
 		if resume, ok := isGap(r.err); ok {
 			// The cloud's watermark is elsewhere (say it was restored from
 			// a backup): the outbox keeps every event, so resend from
@@ -277,7 +291,7 @@ func (w *Worker) pushLoop(ctx context.Context, acked int64) {
 		}
 		var ce *Error
 		if errors.As(r.err, &ce) && ce.Status == http.StatusRequestEntityTooLarge && size > 1 {
-			size = max(1, size/2)
+			size, retry = max(1, size/2), nil
 			continue
 		}
 		w.failed(ctx, "push", r.err, &b)
