@@ -12,6 +12,11 @@ type EnrollRequest struct {
 	Token           string `json:"token"`
 	Name            string `json:"name"`             // the box, for admins: a host name
 	SoftwareVersion string `json:"software_version"` // the edge's build
+	// PreviousNodeID is the node this data directory was enrolled as
+	// before, if any: the new node takes over its watermark, since the
+	// outbox carries on where it was (a fresh box sends none and starts
+	// from seq 1).
+	PreviousNodeID string `json:"previous_node_id,omitempty"`
 }
 
 // EnrollResponse names the new node and carries its credential, shown

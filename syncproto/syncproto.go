@@ -15,7 +15,8 @@
 //
 //   - Version 1 (2026-11-25): enrollment, push with a per-node watermark,
 //     pull of a configuration snapshot by revision plus cloud stock
-//     movements by a per-site sequence. Event schema 1.
+//     movements by a per-site sequence. Event schema 1. The same day:
+//     previous_node_id (optional) in enrollment.
 package syncproto
 
 import "time"

@@ -29,6 +29,9 @@ func (r *EnrollRequest) Validate() error {
 	}
 	c.text("name", r.Name, maxName)
 	c.text("software_version", r.SoftwareVersion, maxName)
+	if r.PreviousNodeID != "" {
+		c.id("previous_node_id", r.PreviousNodeID)
+	}
 	return c.err
 }
 

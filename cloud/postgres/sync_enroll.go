@@ -126,6 +126,9 @@ func (s *Store) Enroll(ctx context.Context, req syncproto.EnrollRequest, now tim
 			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, node.OrgID, node.ID, node.SiteID, name, credentialHash, now, version); err != nil {
 			return fmt.Errorf("insert edge node: %w", err)
 		}
+		if err := takeOverWatermark(ctx, tx, node, req.PreviousNodeID); err != nil {
+			return err
+		}
 		replaced, err := revokeSiteNodes(ctx, tx, node, now)
 		if err != nil {
 			return err
@@ -142,6 +145,25 @@ func (s *Store) Enroll(ctx context.Context, req syncproto.EnrollRequest, now tim
 		Version: syncproto.Version, NodeID: node.ID, OrgID: node.OrgID, SiteID: node.SiteID,
 		Credential: credential, ServerTime: now,
 	}, nil
+}
+
+// takeOverWatermark gives the new node the watermark of the node its data
+// directory was enrolled as before (syncproto.EnrollRequest.PreviousNodeID),
+// if that node is of the same site: its outbox carries on, and starting
+// the new node at 0 would make it push every event again. Any other
+// previous node is ignored.
+func takeOverWatermark(ctx context.Context, tx pgx.Tx, node Node, previous string) error {
+	if previous == "" || !pantry.ValidID(previous) {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE edge_nodes n SET applied_seq = p.applied_seq, edge_last_seq = p.edge_last_seq
+		FROM edge_nodes p
+		WHERE n.organization_id = $1 AND n.id = $2 AND p.organization_id = $1 AND p.id = $3 AND p.site_id = n.site_id`,
+		node.OrgID, node.ID, previous)
+	if err != nil {
+		return fmt.Errorf("take over the previous node's watermark: %w", err)
+	}
+	return nil
 }
 
 // maxNodeTextLen bounds, in bytes, the name and software version an edge

@@ -312,3 +312,45 @@ func TestSiteOrganization(t *testing.T) {
 	_, err := f.s.SiteOrganization(t.Context(), site)
 	wantCode(t, err, pantry.ECONFLICT)
 }
+
+// TestReenrollTakesOverWatermark: a data directory enrolled again names
+// its previous node and carries on from its watermark; a fresh box, or a
+// claim to another site's node, starts from 0.
+func TestReenrollTakesOverWatermark(t *testing.T) {
+	t.Parallel()
+	f := newCatalogFixture(t)
+	site, other := f.site(t, f.a, "EUR"), f.site(t, f.a, "EUR")
+	old, _ := f.enroll(t, f.a, site)
+	foreign, _ := f.enroll(t, f.a, other)
+	if _, err := f.super.Exec(t.Context(), `UPDATE edge_nodes SET applied_seq = 4200, edge_last_seq = 4300 WHERE id = ANY($1::uuid[])`,
+		[]string{old.ID, foreign.ID}); err != nil {
+		t.Fatal(err)
+	}
+	again := func(previous string) NodeStatus {
+		t.Helper()
+		tok, err := f.s.CreateEnrollmentToken(t.Context(), f.a.id, f.a.who, site, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := enrollRequest(tok.Token)
+		req.PreviousNodeID = previous
+		resp, err := f.s.Enroll(t.Context(), req, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.s.GetNode(t.Context(), f.a.id, resp.NodeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := again(old.ID); st.AppliedSeq != 4200 || st.EdgeLastSeq != 4300 {
+		t.Errorf("re-enrolled data directory: watermark %d, head %d; want 4200 and 4300", st.AppliedSeq, st.EdgeLastSeq)
+	}
+	if st := again(""); st.AppliedSeq != 0 {
+		t.Errorf("fresh box: watermark %d, want 0", st.AppliedSeq)
+	}
+	if st := again(foreign.ID); st.AppliedSeq != 0 {
+		t.Errorf("claiming another site's node: watermark %d, want 0", st.AppliedSeq)
+	}
+}

@@ -55,16 +55,18 @@ func newEdgeInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 		}
 		defer store.Close()
 		// Refuse what the store would refuse before the token is spent.
+		var previous string
 		if id, ok, err := store.Identity(ctx); err != nil {
 			return err
 		} else if ok {
+			previous = id.NodeID
 			fmt.Fprintf(cmd.ErrOrStderr(), "note: this data directory is enrolled as node %s of site %s; enrolling again replaces its credential\n", id.NodeID, id.SiteID)
 		} else if site, err := store.Site(ctx); err == nil {
 			return fmt.Errorf("data directory %s already runs site %q without enrollment (a demo): use a fresh --data directory", dir, site.Name)
 		}
 		client := &syncer.Client{BaseURL: cloudURL, HTTP: &http.Client{Timeout: time.Minute}}
 		enrolled, err := client.Enroll(ctx, syncproto.EnrollRequest{
-			Version: syncproto.Version, Token: token, Name: name, SoftwareVersion: buildinfo.Version(),
+			Version: syncproto.Version, Token: token, Name: name, SoftwareVersion: buildinfo.Version(), PreviousNodeID: previous,
 		})
 		if err != nil {
 			var ce *syncer.Error
