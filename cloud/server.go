@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Log}
 	var err error
-	if s.store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{ServiceRole: cfg.ServiceRole}); err != nil {
+	if s.store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{ServiceRole: cfg.ServiceRole, Logger: cfg.Log}); err != nil {
 		return nil, err
 	}
 	if err := s.loadKeys(ctx, true); err != nil {
