@@ -121,27 +121,6 @@ func newEdgeInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 	return cmd
 }
 
-// edgeStatus is what `pantry edge status --json` prints.
-type edgeStatus struct {
-	Enrolled bool   `json:"enrolled"`
-	NodeID   string `json:"node_id,omitempty"`
-	SiteID   string `json:"site_id,omitempty"`
-	CloudURL string `json:"cloud_url,omitempty"`
-	Outbox   struct {
-		LastSeq              int64   `json:"last_seq"`
-		AckedSeq             int64   `json:"acked_seq"`
-		Unpushed             int64   `json:"unpushed"`
-		OldestUnpushedAgeSec float64 `json:"oldest_unpushed_age_seconds"`
-	} `json:"outbox"`
-	LastPushAt          *time.Time       `json:"last_push_at"`
-	LastPullAt          *time.Time       `json:"last_pull_at"`
-	ConsecutiveFailures int              `json:"consecutive_failures"`
-	LastError           string           `json:"last_error,omitempty"`
-	LastErrorAt         *time.Time       `json:"last_error_at,omitempty"`
-	ClockSkewMS         int64            `json:"clock_skew_ms"`
-	Cursor              syncproto.Cursor `json:"cursor"`
-}
-
 func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
 	var dir string
 	var asJSON bool
@@ -162,13 +141,7 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		}
 		defer s.Close()
 		ctx := cmd.Context()
-		var st edgeStatus
-		id, ok, err := s.Identity(ctx)
-		if err != nil {
-			return err
-		}
-		st.Enrolled, st.NodeID, st.SiteID, st.CloudURL = ok, id.NodeID, id.SiteID, id.CloudURL
-		ob, err := s.OutboxStats(ctx)
+		st, err := s.SyncReport(ctx)
 		if err != nil {
 			return err
 		}
@@ -176,13 +149,6 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		if err != nil {
 			return err
 		}
-		st.Outbox.LastSeq, st.Outbox.AckedSeq, st.Outbox.Unpushed = ob.LastSeq, ss.AckedSeq, ob.Unpushed
-		if !ob.OldestUnpushed.IsZero() {
-			st.Outbox.OldestUnpushedAgeSec = time.Since(ob.OldestUnpushed).Round(time.Second).Seconds()
-		}
-		st.LastPushAt, st.LastPullAt, st.LastErrorAt = timePtr(ss.LastPushAt), timePtr(ss.LastPullAt), timePtr(ss.LastErrorAt)
-		st.ConsecutiveFailures, st.LastError = ss.ConsecutiveFailures, ss.LastError
-		st.ClockSkewMS, st.Cursor = ss.ClockSkew.Milliseconds(), ss.Cursor
 		if asJSON {
 			return json.NewEncoder(stdout).Encode(st)
 		}
@@ -193,8 +159,8 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		} else {
 			fmt.Fprintf(tw, "node\t%s (site %s)\ncloud\t%s\n", st.NodeID, st.SiteID, st.CloudURL)
 		}
-		fmt.Fprintf(tw, "outbox\t%d events, %d acknowledged by the cloud, %d not yet pushed", ob.LastSeq, ss.AckedSeq, ob.Unpushed)
-		if ob.Unpushed > 0 {
+		fmt.Fprintf(tw, "outbox\t%d events, %d acknowledged by the cloud, %d not yet pushed", st.Outbox.LastSeq, st.Outbox.AckedSeq, st.Outbox.Unpushed)
+		if st.Outbox.Unpushed > 0 {
 			fmt.Fprintf(tw, ", oldest %s old", time.Duration(st.Outbox.OldestUnpushedAgeSec)*time.Second)
 		}
 		fmt.Fprintf(tw, "\nlast push\t%s\nlast pull\t%s\n", ago(ss.LastPushAt), ago(ss.LastPullAt))
@@ -207,14 +173,6 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		return nil
 	}
 	return cmd
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = t.UTC()
-	return &t
 }
 
 func ago(t time.Time) string {

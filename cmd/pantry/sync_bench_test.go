@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pantry/pantry/edge/sqlite"
 )
 
 // BenchmarkSyncCatchUp measures how fast a building catches up after an
@@ -127,7 +129,7 @@ func (w *world) fillOutbox(e *edgeNode, n int64, work bool) int64 {
 		}()
 	}
 	for {
-		var st edgeStatus
+		var st sqlite.SyncReport
 		w.cliJSON(&st, "edge", "status", "--data", e.dir, "--json")
 		if st.Outbox.LastSeq >= n {
 			cancel()

@@ -500,7 +500,7 @@ func (w *world) waitConverged(limit time.Duration) {
 	for {
 		var behind []string
 		for _, e := range w.edges {
-			var st edgeStatus
+			var st sqlite.SyncReport
 			w.cliJSON(&st, "edge", "status", "--data", e.dir, "--json")
 			var rev, stockSeq int64
 			if err := w.db.QueryRow(context.Background(), `SELECT catalog_revision, stock_seq FROM sites WHERE id = $1`, e.siteID).Scan(&rev, &stockSeq); err != nil {

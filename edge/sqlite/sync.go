@@ -283,3 +283,59 @@ func clipError(s string) string {
 	}
 	return s[:i] + "…"
 }
+
+// SyncReport is a node's replication health, for `pantry edge status`
+// and staff tablets (DESIGN.md, sync invariant 8). It never carries the
+// credential.
+type SyncReport struct {
+	Enrolled bool   `json:"enrolled"`
+	NodeID   string `json:"node_id,omitempty"`
+	SiteID   string `json:"site_id,omitempty"`
+	CloudURL string `json:"cloud_url,omitempty"`
+	Outbox   struct {
+		LastSeq              int64   `json:"last_seq"`
+		AckedSeq             int64   `json:"acked_seq"`
+		Unpushed             int64   `json:"unpushed"`
+		OldestUnpushedAgeSec float64 `json:"oldest_unpushed_age_seconds"`
+	} `json:"outbox"`
+	LastPushAt          *time.Time       `json:"last_push_at"`
+	LastPullAt          *time.Time       `json:"last_pull_at"`
+	ConsecutiveFailures int              `json:"consecutive_failures"`
+	LastError           string           `json:"last_error,omitempty"`
+	LastErrorAt         *time.Time       `json:"last_error_at,omitempty"`
+	ClockSkewMS         int64            `json:"clock_skew_ms"`
+	Cursor              syncproto.Cursor `json:"cursor"`
+}
+
+// SyncReport gathers the node's replication health.
+func (s *Store) SyncReport(ctx context.Context) (SyncReport, error) {
+	var r SyncReport
+	id, ok, err := s.Identity(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Enrolled, r.NodeID, r.SiteID, r.CloudURL = ok, id.NodeID, id.SiteID, id.CloudURL
+	ob, err := s.OutboxStats(ctx)
+	if err != nil {
+		return r, err
+	}
+	st, err := s.SyncState(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Outbox.LastSeq, r.Outbox.AckedSeq, r.Outbox.Unpushed = ob.LastSeq, st.AckedSeq, ob.Unpushed
+	if !ob.OldestUnpushed.IsZero() {
+		r.Outbox.OldestUnpushedAgeSec = s.now().Sub(ob.OldestUnpushed).Round(time.Second).Seconds()
+	}
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	r.LastPushAt, r.LastPullAt, r.LastErrorAt = opt(st.LastPushAt), opt(st.LastPullAt), opt(st.LastErrorAt)
+	r.ConsecutiveFailures, r.LastError = st.ConsecutiveFailures, st.LastError
+	r.ClockSkewMS, r.Cursor = st.ClockSkew.Milliseconds(), st.Cursor
+	return r, nil
+}

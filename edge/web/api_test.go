@@ -11,6 +11,7 @@ import (
 
 	"github.com/pantry/pantry/edge"
 	"github.com/pantry/pantry/edge/edgetest"
+	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -338,5 +339,29 @@ func TestHealthAndMetrics(t *testing.T) {
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestStaffSyncReport: staff see whether the building's events have
+// reached the cloud; a demo node is not enrolled and keeps its outbox.
+func TestStaffSyncReport(t *testing.T) {
+	n := edgetest.Start(t)
+	if r := n.Do(t, "GET", "/api/v1/staff/sync", "", nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("without a staff token: %d", r.Status)
+	}
+	staff := n.StaffToken(t)
+	token := n.Session(t, 0)
+	item := itemID(t, n, token, "Sandwich platter")
+	r := n.Do(t, "POST", "/api/v1/orders", token, map[string]any{"lines": []map[string]any{{"item_id": item, "quantity": 1}}}, "Idempotency-Key", "sync-1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.Status, r.Body)
+	}
+	var rep sqlite.SyncReport
+	n.Do(t, "GET", "/api/v1/staff/sync", staff, nil).Decode(t, &rep)
+	if rep.Enrolled || rep.Outbox.LastSeq < 3 || rep.Outbox.Unpushed != rep.Outbox.LastSeq || rep.Outbox.AckedSeq != 0 || rep.LastPushAt != nil {
+		t.Fatalf("report %+v: want not enrolled, every event of the order unpushed", rep)
+	}
+	if strings.Contains(string(n.Do(t, "GET", "/api/v1/staff/sync", staff, nil).Body), "credential") {
+		t.Fatal("the report mentions a credential")
 	}
 }

@@ -39,4 +39,5 @@ func (a *app) routes(f *fiber.App) {
 	staff.Get("/stock", a.requireStaff, a.handleStock)
 	staff.Post("/stock/movements", a.requireStaff, a.handleStockMovement)
 	staff.Post("/items/:id/availability", a.requireStaff, a.handleAvailability)
+	staff.Get("/sync", a.requireStaff, a.handleSyncReport)
 }

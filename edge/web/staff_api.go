@@ -71,6 +71,18 @@ func (a *app) handleStock(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"items": levels})
 }
 
+// handleSyncReport tells staff whether the building is in touch with the
+// cloud: the outbox's depth and age, the last push and pull, failures
+// (DESIGN.md, sync invariant 8). Orders work either way.
+func (a *app) handleSyncReport(c *fiber.Ctx) error {
+	r, err := a.Store.SyncReport(a.ctx(c))
+	if err != nil {
+		return err
+	}
+	r.CloudURL = "" // staff need the health, not the topology
+	return c.JSON(r)
+}
+
 func (a *app) handleStockMovement(c *fiber.Ctx) error {
 	var req struct {
 		ItemID string             `json:"item_id"`
