@@ -79,8 +79,12 @@ func New(cfg Config) *fiber.App {
 	}
 	a := &app{Config: cfg, metrics: newMetrics(cfg.Registry), hashing: make(chan struct{}, 4)}
 	f := fiber.New(fiber.Config{
-		Immutable:             true, // strings from the request outlive the handler safely
-		BodyLimit:             syncproto.MaxBodyBytes,
+		Immutable: true, // strings from the request outlive the handler safely
+		// A little over the largest body any route takes, so that one
+		// just too large is read and refused with a JSON 413 by its route;
+		// the server cuts off only what is far beyond (its 413 then races
+		// the client's writing).
+		BodyLimit:             syncproto.MaxBodyBytes + 1<<20,
 		ErrorHandler:          httpx.ErrorHandler(cfg.Log),
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
