@@ -325,7 +325,7 @@ func (s *Store) applyStock(ctx context.Context, tx *wtx, siteID string, moves []
 		it, ok := items[m.ItemID]
 		if !ok {
 			var err error
-			if it, err = readItemStock(ctx, tx, m); err != nil {
+			if it, err = readItemStock(ctx, tx, siteID, m); err != nil {
 				return nil, err
 			}
 			items[m.ItemID] = it
@@ -356,12 +356,29 @@ func (s *Store) applyStock(ctx context.Context, tx *wtx, siteID string, moves []
 	return out, nil
 }
 
-func readItemStock(ctx context.Context, tx *wtx, m syncproto.StockMovement) (*itemStock, error) {
+// placeholderItemName names an item the ledger knows before any snapshot
+// has described it.
+const placeholderItemName = "(an item not on this site's menu)"
+
+// readItemStock reads the level of the item m moves. An item this node's
+// configuration has never described (made in the cloud and stocked here
+// without ever being on the site's menu, or on it only while the node was
+// offline) is kept as an archived placeholder: the ledger must hold every
+// movement, and refusing the page would stop the site's feed for good.
+// A snapshot that lists the item later fills it in.
+func readItemStock(ctx context.Context, tx *wtx, siteID string, m syncproto.StockMovement) (*itemStock, error) {
 	it := &itemStock{}
-	err := tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
-		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, m.ItemID).Scan(&it.name, &it.before, &it.threshold)
+	query := func() error {
+		return tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
+			FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, m.ItemID).Scan(&it.name, &it.before, &it.threshold)
+	}
+	err := query()
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, pantry.Errorf(pantry.EINVALID, "stock movement %s (feed seq %d) is for item %s, which this node's configuration does not have", m.ID, m.Seq, m.ItemID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, name, price_amount, currency, menu_available, archived_at)
+			SELECT ?, ?, 0, currency, 0, ? FROM sites WHERE id = ?`, m.ItemID, placeholderItemName, m.CreatedAt.UnixNano(), siteID); err != nil {
+			return nil, fmt.Errorf("keep unknown item %s: %w", m.ItemID, err)
+		}
+		err = query()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read stock level: %w", err)

@@ -265,17 +265,49 @@ func TestApplyPullStockOnce(t *testing.T) {
 	if st, _ := s.OutboxStats(ctx); st.LastSeq != outbox.LastSeq {
 		t.Fatalf("cloud movements reached the outbox: seq %d -> %d", outbox.LastSeq, st.LastSeq)
 	}
-	t.Run("ErrUnknownItem", func(t *testing.T) {
-		bad := syncproto.PullResponse{
+	// An item the node has never been told about (stocked in the cloud,
+	// never on this site's menu) must not stop the feed: the ledger keeps
+	// it under a placeholder until a snapshot describes it.
+	t.Run("UnknownItem", func(t *testing.T) {
+		stranger := pantry.NewID()
+		p := syncproto.PullResponse{
 			Cursor: syncproto.Cursor{ConfigRevision: 1, StockSeq: 8},
-			Stock:  []syncproto.StockMovement{restock(espresso, 1, 7), restock(pantry.NewID(), 1, 8)},
+			Stock:  []syncproto.StockMovement{restock(espresso, 1, 7), restock(stranger, 12, 8)},
 		}
-		wantErrCode(t, s.ApplyPull(ctx, bad), pantry.EINVALID, "configuration does not have")
-		if got, want := level(t, s, espresso), int64(125); got != want {
-			t.Fatalf("espresso level=%d after a refused page, want %d", got, want)
+		mustApply(t, s, p)
+		if got, want := level(t, s, espresso), int64(126); got != want {
+			t.Fatalf("espresso level=%d, want %d", got, want)
 		}
-		if st, _ := s.SyncState(ctx); st.Cursor.StockSeq != 6 {
-			t.Fatalf("a refused page moved the cursor to %+v", st.Cursor)
+		if st, _ := s.SyncState(ctx); st.Cursor.StockSeq != 8 {
+			t.Fatalf("cursor %+v, want stock seq 8", st.Cursor)
+		}
+		menu, err := s.Menu(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range menu {
+			if it.ID == stranger {
+				t.Fatalf("the placeholder is on the menu: %+v", it)
+			}
+		}
+		// The snapshot that puts it on the menu fills it in, level kept.
+		cfg := c.cfg
+		cfg.Revision = 2
+		cfg.Items = append(append([]syncproto.Item(nil), cfg.Items...), syncproto.Item{ID: stranger, Name: "Stroopwafel",
+			Price: syncproto.Money{Amount: 150, Currency: "EUR"}, Tags: []string{}, Allergens: []string{}, Available: true})
+		mustApply(t, s, syncproto.PullResponse{Cursor: syncproto.Cursor{ConfigRevision: 2, StockSeq: 8}, Config: &cfg, Stock: []syncproto.StockMovement{}})
+		if menu, err = s.Menu(ctx); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, it := range menu {
+			found = found || (it.ID == stranger && it.Name == "Stroopwafel")
+		}
+		if !found || level(t, s, stranger) != 12 {
+			t.Fatalf("after the snapshot: on the menu %v, level %d; want Stroopwafel at 12", found, level(t, s, stranger))
+		}
+		if bad, _ := s.LedgerMismatches(ctx); len(bad) > 0 {
+			t.Fatalf("ledger mismatches: %v", bad)
 		}
 	})
 }
