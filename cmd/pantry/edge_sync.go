@@ -45,8 +45,13 @@ func newEdgeInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 		if cloudURL == "" || token == "" {
 			return errors.New("pass --cloud with the cloud's URL and --token with an enrollment token")
 		}
+		// The directory will hold the node's credential: private to the
+		// user the node runs as, whatever it was before.
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("data directory %s cannot be used: %w", dir, err)
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory %s cannot be made private: %w", dir, err)
 		}
 		ctx := cmd.Context()
 		store, err := sqlite.Open(ctx, dir, sqlite.Options{})

@@ -734,3 +734,41 @@ func TestEdgeInitRefusesClearly(t *testing.T) {
 	// None of the refusals above spent the fresh token.
 	w.cli("edge", "init", "--data", t.TempDir(), "--cloud", "http://"+w.addr, "--token", fresh["token"].(string))
 }
+
+// TestEdgeInitMakesDataPrivate: the data directory holds the credential.
+func TestEdgeInitMakesDataPrivate(t *testing.T) {
+	w := newWorld(t)
+	w.start(1)
+	_, tok := w.api("POST", "/api/v1/sites/"+w.edges[0].siteID+"/enrollment-tokens", map[string]any{}, 201)
+	dir := filepath.Join(t.TempDir(), "node")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.cli("edge", "init", "--data", dir, "--cloud", "http://"+w.addr, "--token", tok["token"].(string))
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Fatalf("data directory mode %o, want 700", perm)
+	}
+	var st sqlite.SyncReport
+	w.cliJSON(&st, "edge", "status", "--data", dir, "--json")
+	if !st.Enrolled || st.Cursor.ConfigRevision == 0 {
+		t.Fatalf("status after init: %+v", st)
+	}
+	edb, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edb.Close()
+	cred := sqliteStrings(t, edb, `SELECT credential FROM enrollment`)
+	if len(cred) != 1 || len(cred[0]) < 32 {
+		t.Fatalf("stored credential: %q", cred)
+	}
+	for _, args := range [][]string{{"edge", "status", "--data", dir}, {"edge", "status", "--data", dir, "--json"}} {
+		if out := w.cli(args...); bytes.Contains(out, []byte(cred[0])) {
+			t.Fatalf("pantry %s shows the credential:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
