@@ -561,6 +561,12 @@ func (w *world) compare() {
 				`SELECT id || '|' || item_id || '|' || delta FROM stock_movements WHERE site_id = $1`},
 			{"stock levels", `SELECT item_id || '|' || level FROM stock_levels`,
 				`SELECT item_id || '|' || sum(delta) FROM stock_movements WHERE site_id = $1 GROUP BY item_id`},
+			// The latest catalog: what the edge sells, at the price the
+			// admin set last.
+			{"menu and prices", `SELECT id || '|' || price_amount || '|' || menu_available FROM items WHERE archived_at IS NULL`,
+				`SELECT i.id || '|' || coalesce(m.price_amount, i.price_amount) || '|' || CASE WHEN m.available THEN 1 ELSE 0 END
+					FROM site_menu_items m JOIN items i ON i.organization_id = m.organization_id AND i.id = m.item_id
+					WHERE m.site_id = $1 AND i.archived_at IS NULL`},
 		}
 		for _, s := range sets {
 			edge := sqliteStrings(t, edb, s.edge)
