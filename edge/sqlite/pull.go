@@ -347,11 +347,7 @@ func (s *Store) applyStock(ctx context.Context, tx *wtx, siteID string, moves []
 		if !it.moved {
 			continue
 		}
-		low := pantry.IsLow(it.after, it.threshold)
-		out = append(out, StockChange{
-			Level:     pantry.StockLevel{ItemID: id, Name: it.name, Level: it.after, Low: low},
-			BecameLow: low && !pantry.IsLow(it.before, it.threshold),
-		})
+		out = append(out, stockChange(id, it.name, it.before, it.after, it.threshold))
 	}
 	return out, nil
 }
@@ -368,20 +364,17 @@ const placeholderItemName = "(an item not on this site's menu)"
 // A snapshot that lists the item later fills it in.
 func readItemStock(ctx context.Context, tx *wtx, siteID string, m syncproto.StockMovement) (*itemStock, error) {
 	it := &itemStock{}
-	query := func() error {
-		return tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
-			FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, m.ItemID).Scan(&it.name, &it.before, &it.threshold)
-	}
-	err := query()
+	var err error
+	it.name, it.before, it.threshold, err = itemLevel(ctx, tx, m.ItemID)
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, name, price_amount, currency, menu_available, archived_at)
 			SELECT ?, ?, 0, currency, 0, ? FROM sites WHERE id = ?`, m.ItemID, placeholderItemName, m.CreatedAt.UnixNano(), siteID); err != nil {
 			return nil, fmt.Errorf("keep unknown item %s: %w", m.ItemID, err)
 		}
-		err = query()
+		it.name, it.before, it.threshold, err = itemLevel(ctx, tx, m.ItemID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read stock level: %w", err)
+		return nil, fmt.Errorf("item %s: %w", m.ItemID, err)
 	}
 	it.after = it.before
 	return it, nil
@@ -406,11 +399,7 @@ func (s *Store) insertCloudMovement(ctx context.Context, tx *wtx, m syncproto.St
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO stock_levels (item_id, level) VALUES (?, ?)
-		ON CONFLICT (item_id) DO UPDATE SET level = level + excluded.level`, m.ItemID, m.Delta); err != nil {
-		return false, fmt.Errorf("update stock level: %w", err)
-	}
-	return true, nil
+	return true, addLevel(ctx, tx, m.ItemID, m.Delta)
 }
 
 // jsonStrings is a JSON array of ss, for `IN (SELECT value FROM json_each(?))`.

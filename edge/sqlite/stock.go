@@ -22,15 +22,12 @@ type StockChange struct {
 // tx.
 func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int64, reason pantry.StockReason, orderID, actor string) (StockChange, error) {
 	var ch StockChange
-	var before, threshold int64
-	err := tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
-		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, itemID).
-		Scan(&ch.Level.Name, &before, &threshold)
+	name, before, threshold, err := itemLevel(ctx, tx, itemID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ch, pantry.Errorf(pantry.ENOTFOUND, "item %s not found", itemID)
 	}
 	if err != nil {
-		return ch, fmt.Errorf("read stock level: %w", err)
+		return ch, err
 	}
 	m := pantry.StockMovement{
 		ID: pantry.NewID(), ItemID: itemID, Delta: delta, Reason: reason,
@@ -40,20 +37,46 @@ func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int
 		VALUES (?, ?, ?, ?, NULLIF(?, ''), ?, ?)`, m.ID, itemID, delta, string(reason), orderID, actor, m.CreatedAt.UnixNano()); err != nil {
 		return ch, fmt.Errorf("insert stock movement: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO stock_levels (item_id, level) VALUES (?, ?)
-		ON CONFLICT (item_id) DO UPDATE SET level = level + excluded.level`, itemID, delta); err != nil {
-		return ch, fmt.Errorf("update stock level: %w", err)
+	if err := addLevel(ctx, tx, itemID, delta); err != nil {
+		return ch, err
 	}
 	if err := s.appendEvent(ctx, tx, pantry.EventStockMoved, m.ID, syncproto.StockMovement{
 		ID: m.ID, ItemID: itemID, Delta: delta, Reason: string(reason), OrderID: orderID, Actor: actor, CreatedAt: m.CreatedAt,
 	}); err != nil {
 		return ch, err
 	}
-	after := before + delta
-	ch.Level.ItemID, ch.Level.Level = itemID, after
-	ch.Level.Low = pantry.IsLow(after, threshold)
-	ch.BecameLow = ch.Level.Low && !pantry.IsLow(before, threshold)
-	return ch, nil
+	return stockChange(itemID, name, before, before+delta, threshold), nil
+}
+
+// itemLevel reads what moving an item's stock needs: its name, cached
+// level and low-stock threshold; sql.ErrNoRows for an unknown item.
+func itemLevel(ctx context.Context, tx *wtx, itemID string) (name string, level, threshold int64, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, itemID).Scan(&name, &level, &threshold)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("read stock level: %w", err)
+	}
+	return name, level, threshold, err
+}
+
+// addLevel moves an item's cached level by delta, in the transaction that
+// adds the movement to the ledger: the level stays the ledger's sum.
+func addLevel(ctx context.Context, tx *wtx, itemID string, delta int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stock_levels (item_id, level) VALUES (?, ?)
+		ON CONFLICT (item_id) DO UPDATE SET level = level + excluded.level`, itemID, delta); err != nil {
+		return fmt.Errorf("update stock level: %w", err)
+	}
+	return nil
+}
+
+// stockChange is what moving an item from level before to after tells
+// tablets: the new level, and whether it just crossed the threshold.
+func stockChange(itemID, name string, before, after, threshold int64) StockChange {
+	low := pantry.IsLow(after, threshold)
+	return StockChange{
+		Level:     pantry.StockLevel{ItemID: itemID, Name: name, Level: after, Low: low},
+		BecameLow: low && !pantry.IsLow(before, threshold),
+	}
 }
 
 // RecordStock records a staff movement (restock, waste or count correction).
