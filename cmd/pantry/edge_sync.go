@@ -150,10 +150,6 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		if err != nil {
 			return err
 		}
-		ss, err := s.SyncState(ctx)
-		if err != nil {
-			return err
-		}
 		if asJSON {
 			return json.NewEncoder(stdout).Encode(st)
 		}
@@ -168,21 +164,21 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		if st.Outbox.Unpushed > 0 {
 			fmt.Fprintf(tw, ", oldest %s old", time.Duration(st.Outbox.OldestUnpushedAgeSec)*time.Second)
 		}
-		fmt.Fprintf(tw, "\nlast push\t%s\nlast pull\t%s\n", ago(ss.LastPushAt), ago(ss.LastPullAt))
-		fmt.Fprintf(tw, "failures\t%d in a row", ss.ConsecutiveFailures)
-		if ss.LastError != "" {
-			fmt.Fprintf(tw, " (last %s: %s)", ago(ss.LastErrorAt), ss.LastError)
+		fmt.Fprintf(tw, "\nlast push\t%s\nlast pull\t%s\n", ago(st.LastPushAt), ago(st.LastPullAt))
+		fmt.Fprintf(tw, "failures\t%d in a row", st.ConsecutiveFailures)
+		if st.LastError != "" {
+			fmt.Fprintf(tw, " (last %s: %s)", ago(st.LastErrorAt), st.LastError)
 		}
-		fmt.Fprintf(tw, "\nclock skew\t%s (this node minus the cloud)\n", ss.ClockSkew.Round(time.Millisecond))
-		fmt.Fprintf(tw, "configuration\trevision %d; cloud stock movements up to %d\n", ss.Cursor.ConfigRevision, ss.Cursor.StockSeq)
+		fmt.Fprintf(tw, "\nclock skew\t%s (this node minus the cloud)\n", time.Duration(st.ClockSkewMS)*time.Millisecond)
+		fmt.Fprintf(tw, "configuration\trevision %d; cloud stock movements up to %d\n", st.Cursor.ConfigRevision, st.Cursor.StockSeq)
 		return nil
 	}
 	return cmd
 }
 
-func ago(t time.Time) string {
-	if t.IsZero() {
+func ago(t *time.Time) string {
+	if t == nil {
 		return "never"
 	}
-	return fmt.Sprintf("%s ago (%s)", time.Since(t).Round(time.Second), t.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%s ago (%s)", time.Since(*t).Round(time.Second), t.UTC().Format(time.RFC3339))
 }

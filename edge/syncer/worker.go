@@ -58,16 +58,14 @@ type Worker struct {
 	last Status
 }
 
-// Status is the worker's view of the link, for metrics.
+// Status is the worker's view of the link, for metrics. The store's
+// SyncState keeps the rest (last error, cursor) for `pantry edge status`.
 type Status struct {
 	LastPush, LastPull time.Time
 	PushFailures       int // consecutive
 	PullFailures       int // consecutive
 	ClockSkew          *time.Duration
-	LastError          string
 	AckedSeq           int64
-	Cursor             syncproto.Cursor
-	LastAttempt        time.Time
 	RefusedPermanently bool // the cloud refused the node's credential or version
 }
 
@@ -131,7 +129,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sync worker: %w", err)
 	}
-	w.update(func(s *Status) { s.AckedSeq, s.Cursor = st.AckedSeq, st.Cursor })
+	w.update(func(s *Status) { s.AckedSeq = st.AckedSeq })
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); w.pushLoop(ctx, st.AckedSeq) }()
@@ -317,10 +315,7 @@ func (w *Worker) pullLoop(ctx context.Context, cursor syncproto.Cursor) {
 	b := backoff{min: w.cfg.MinBackoff, max: w.cfg.MaxBackoff}
 	wait := int(w.cfg.PullWait / time.Second)
 	for ctx.Err() == nil {
-		head := int64(0)
-		if stats, err := w.cfg.Store.OutboxStats(ctx); err == nil {
-			head = stats.LastSeq
-		}
+		head, _ := w.cfg.Store.OutboxHead(ctx) // 0 on error: the cloud keeps the highest it has seen
 		sent := w.cfg.Now()
 		page, err := w.client.Pull(ctx, syncproto.PullRequest{
 			Version: syncproto.Version, NodeID: w.cfg.Identity.NodeID, SoftwareVersion: w.cfg.SoftwareVersion,
@@ -350,7 +345,6 @@ func (w *Worker) pullLoop(ctx context.Context, cursor syncproto.Cursor) {
 			cursor = st.Cursor
 		}
 		w.succeeded(ctx, "pull", now, skew(sent, now, page.ServerTime), &b)
-		w.update(func(s *Status) { s.Cursor = cursor })
 		if (changes.Config || len(changes.Stock) > 0) && w.cfg.OnPull != nil {
 			w.cfg.OnPull(changes)
 		}
@@ -363,7 +357,7 @@ func (w *Worker) succeeded(ctx context.Context, kind string, at time.Time, sk *t
 		w.cfg.Log.Warn("sync: record state", "err", err)
 	}
 	w.update(func(s *Status) {
-		s.LastAttempt, s.RefusedPermanently = at, false
+		s.RefusedPermanently = false
 		if sk != nil {
 			s.ClockSkew = sk
 		}
@@ -387,7 +381,7 @@ func (w *Worker) failed(ctx context.Context, kind string, err error, b *backoff)
 		w.cfg.Log.Warn("sync: record state", "err", rerr)
 	}
 	w.update(func(s *Status) {
-		s.LastAttempt, s.LastError, s.RefusedPermanently = at, err.Error(), permanent
+		s.RefusedPermanently = permanent
 		if kind == "push" {
 			s.PushFailures++
 		} else {
