@@ -43,6 +43,13 @@ func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Comma
 }
 
 // openStore opens the database for a one-off admin command.
+// storeFlags binds what every command that opens the store takes: the
+// database URL and the role the service acts as.
+func storeFlags(e *env, url, role *string) {
+	databaseURL(e, url)
+	e.String(role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+}
+
 func openStore(cmd *cobra.Command, url, role string) (*postgres.Store, error) {
 	if url == "" {
 		return nil, errors.New("--database-url (or PANTRY_DATABASE_URL) is required")
@@ -67,8 +74,7 @@ func newCloudOrgCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 	var asJSON bool
 	create := &cobra.Command{Use: "create", Short: "Create an organization and its owner; prints the owner's password once", Args: cobra.NoArgs}
 	e := &env{getenv: getenv, flags: create.Flags()}
-	databaseURL(e, &url)
-	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	storeFlags(e, &url, &role)
 	create.Flags().StringVar(&name, "name", "", "organization name")
 	create.Flags().StringVar(&email, "admin-email", "", "the owner's email")
 	create.Flags().StringVar(&passwordFile, "admin-password-file", "", "file holding the owner's password (default: generate one)")
@@ -119,8 +125,7 @@ func newCloudUserCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 	var asJSON bool
 	create := &cobra.Command{Use: "create", Short: "Add a user to an organization; prints a generated password once", Args: cobra.NoArgs}
 	e := &env{getenv: getenv, flags: create.Flags()}
-	databaseURL(e, &url)
-	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	storeFlags(e, &url, &role)
 	create.Flags().StringVar(&orgID, "org", "", "organization id")
 	create.Flags().StringVar(&email, "email", "", "the user's email")
 	create.Flags().StringVar(&name, "name", "", "the user's name")
@@ -177,8 +182,7 @@ func newCloudAPIKeyCmd(getenv func(string) string, stdout io.Writer) *cobra.Comm
 	var asJSON bool
 	create := &cobra.Command{Use: "create", Short: "Create a technician's API key; prints it once", Args: cobra.NoArgs}
 	e := &env{getenv: getenv, flags: create.Flags()}
-	databaseURL(e, &url)
-	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	storeFlags(e, &url, &role)
 	create.Flags().StringVar(&orgID, "org", "", "organization id")
 	create.Flags().StringVar(&name, "name", "", "a name, e.g. the technician's")
 	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -224,8 +228,7 @@ minutes to retire the old key).`,
 		Args: cobra.NoArgs,
 	}
 	e := &env{getenv: getenv, flags: rotate.Flags()}
-	databaseURL(e, &url)
-	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	storeFlags(e, &url, &role)
 	rotate.Flags().BoolVar(&asJSON, "json", false, `print {"added":true,"retired":N}`)
 	rotate.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
@@ -266,8 +269,7 @@ func newCloudSiteCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 		Args:  cobra.NoArgs,
 	}
 	e := &env{getenv: getenv, flags: enroll.Flags()}
-	databaseURL(e, &url)
-	e.String(&role, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
+	storeFlags(e, &url, &role)
 	enroll.Flags().StringVar(&siteID, "site", "", "site id")
 	enroll.Flags().StringVar(&orgID, "org", "", "organization id (default: the site's)")
 	enroll.Flags().DurationVar(&ttl, "ttl", postgres.DefaultEnrollmentTTL, "how long the token stays valid")
