@@ -290,6 +290,25 @@ func wantCounts(tb testing.TB, events []syncproto.Event) map[string]int64 {
 	return want
 }
 
+// wantNoOrphans fails if a line, status step, payment or coupon
+// redemption of org names no order of the same organization (or, for a
+// redemption, of its site). The statements that write them prove their
+// order is there: no foreign key does since 0007.
+func wantNoOrphans(tb testing.TB, s *Store, org string) {
+	tb.Helper()
+	for _, table := range []string{"order_lines", "order_status_history", "payments", "coupon_redemptions"} {
+		site := ""
+		if table == "coupon_redemptions" {
+			site = " AND o.site_id = c.site_id"
+		}
+		n := countRows(tb, s, org, `SELECT count(*) FROM `+table+` c WHERE c.organization_id = $1
+			AND NOT EXISTS (SELECT FROM orders o WHERE o.organization_id = c.organization_id AND o.id = c.order_id`+site+`)`, org)
+		if n > 0 {
+			tb.Errorf("%d rows of %s name no order", n, table)
+		}
+	}
+}
+
 func wantSameCounts(tb testing.TB, got, want map[string]int64) {
 	tb.Helper()
 	for _, table := range pushTables {
@@ -554,6 +573,7 @@ func TestApplyPushOtherSite(t *testing.T) {
 	after := rowCounts(t, s, sh.org)
 	after["dead_letters"] -= int64(len(all))
 	wantSameCounts(t, after, before)
+	wantNoOrphans(t, s, sh.org)
 	dead := deadLetters(t, s, sh.org)
 	for _, e := range all[:3] {
 		if !strings.Contains(dead[e.Seq].Reason, "is not this node's site") {
@@ -606,6 +626,7 @@ func TestApplyPushPoisonEvent(t *testing.T) {
 	wantCount := wantCounts(t, applied)
 	wantCount["dead_letters"] = int64(len(want))
 	wantSameCounts(t, rowCounts(t, s, sh.org), wantCount)
+	wantNoOrphans(t, s, sh.org)
 	dead := deadLetters(t, s, sh.org)
 	for _, seq := range want[:2] { // the movement of the unknown item, and the order
 		if r := dead[seq].Reason; !strings.Contains(r, "foreign key") || !strings.Contains(r, unknown) {
@@ -795,6 +816,7 @@ func TestApplyPushStatusChanges(t *testing.T) {
 			t.Fatalf("dead letters %v, want %v", resp.DeadLettered, seqsOf(second...))
 		}
 	})
+	wantNoOrphans(t, s, sh.org)
 }
 
 // TestApplyPushErrorIsNoDeadLetter: an error that is no fault of the
