@@ -1,17 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pantry/pantry/edge/sqlite"
 )
@@ -22,7 +28,9 @@ import (
 // (PANTRY_BENCH_EVENTS to change), then the link comes back and the clock
 // runs until the cloud's watermark for the node reaches the outbox's
 // end. Reported: events/s from the link's return (which includes the
-// edge noticing, up to its 1 s backoff) and from the first batch applied.
+// edge noticing, up to its 1 s backoff) and from the first batch applied,
+// and the CPU seconds PostgreSQL, the cloud and the edge each used
+// meanwhile: what the two cores were busy with.
 //
 // Two mixes: Delivered, a building's real day, where staff take every
 // order through accepted, preparing, ready and delivered (about 7 events
@@ -56,6 +64,7 @@ func benchCatchUp(b *testing.B, work bool) {
 		var before int64
 		w.db.QueryRow(context.Background(), `SELECT applied_seq FROM edge_nodes WHERE id = $1`, nodeID).Scan(&before)
 
+		cpuBefore := w.cpuSample(e)
 		b.StartTimer()
 		start := time.Now()
 		e.link.setUp(true)
@@ -79,6 +88,10 @@ func benchCatchUp(b *testing.B, work bool) {
 		}
 		total := time.Since(start)
 		b.StopTimer()
+		cpu := w.cpuSample(e)
+		for _, name := range []string{"postgres", "cloud", "edge"} {
+			b.ReportMetric((cpu[name] - cpuBefore[name]).Seconds(), name+"-cpu-s")
+		}
 		n := float64(last - before)
 		b.ReportMetric(n/total.Seconds(), "events/s")
 		b.ReportMetric(float64(last-firstSeq)/time.Since(first).Seconds(), "events/s-after-first-batch")
@@ -86,6 +99,50 @@ func benchCatchUp(b *testing.B, work bool) {
 		b.Logf("%d events caught up in %s (%.0f events/s; first batch applied after %s)",
 			last-before, total.Round(time.Millisecond), n/total.Seconds(), first.Sub(start).Round(time.Millisecond))
 	}
+}
+
+// cpuSample reads how much CPU time (user and system) the cloud, the
+// edge e and PostgreSQL's processes have used so far: on 2 cores they
+// share, where a catch-up's time goes. PostgreSQL's is the sum over its
+// backends and background processes that are running now.
+func (w *world) cpuSample(e *edgeNode) map[string]time.Duration {
+	rows, err := w.db.Query(context.Background(), `SELECT pid FROM pg_stat_activity`)
+	if err != nil {
+		w.t.Fatalf("postgres processes: %v", err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		w.t.Fatalf("postgres processes: %v", err)
+	}
+	var pg time.Duration
+	for _, pid := range pids {
+		pg += cpuTime(w.t, int(pid))
+	}
+	return map[string]time.Duration{"postgres": pg,
+		"cloud": cpuTime(w.t, w.cloud.cmd.Process.Pid), "edge": cpuTime(w.t, e.proc.cmd.Process.Pid)}
+}
+
+// cpuTime is the CPU time process pid has used, from /proc/PID/stat
+// (utime and stime, fields 14 and 15, in clock ticks of 1/100 s on
+// Linux); a process that has ended counts nothing.
+func cpuTime(tb testing.TB, pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0
+	} else if err != nil {
+		tb.Fatalf("cpu time of %d: %v", pid, err)
+	}
+	// The command, field 2, is in parentheses and may hold spaces.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			tb.Fatalf("cpu time of %d: %q: %v", pid, stat, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / 100
 }
 
 // fillOutbox places orders at e until its outbox holds at least n events,
