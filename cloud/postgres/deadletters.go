@@ -197,7 +197,7 @@ func reapply(ctx context.Context, tx pgx.Tx, orgID string, d DeadLetter) (string
 	if d.EventCreatedAt != nil {
 		e.CreatedAt = *d.EventCreatedAt
 	}
-	dead, err := applyEvents(ctx, tx, node, []syncproto.Event{e})
+	dead, err := applyEvents(ctx, tx, node, []pushEvent{decodeEvent(e)})
 	if err != nil || len(dead) == 0 {
 		return "", err
 	}

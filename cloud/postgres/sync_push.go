@@ -47,12 +47,15 @@ func (s *Store) ApplyPush(ctx context.Context, node Node, req syncproto.PushRequ
 	}
 	now = now.UTC()
 	resp := syncproto.PushResponse{Version: syncproto.Version, DeadLettered: []int64{}, ServerTime: now}
+	// Payloads are decoded before the node's lock is taken: while this
+	// push decodes, the one before it can still be writing.
+	decoded := decodeEvents(req.Events)
 	err := s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		applied, err := lockPushingNode(ctx, tx, &node)
 		if err != nil {
 			return err
 		}
-		todo := unapplied(req.Events, applied)
+		todo := unapplied(decoded, applied)
 		if len(todo) > 0 && todo[0].Seq != applied+1 {
 			return &GapError{ResumeFrom: applied + 1, Got: todo[0].Seq}
 		}
@@ -120,7 +123,7 @@ func lockPushingNode(ctx context.Context, tx pgx.Tx, node *Node) (applied int64,
 }
 
 // unapplied returns the events above the watermark.
-func unapplied(events []syncproto.Event, applied int64) []syncproto.Event {
+func unapplied(events []pushEvent, applied int64) []pushEvent {
 	for i, e := range events {
 		if e.Seq > applied {
 			return events[i:]
@@ -160,11 +163,11 @@ type pushEvent struct {
 	reason  string
 }
 
-// applyEvents applies events of node, in seq order, and returns those
-// that could not be applied with their reasons, without recording them.
-// Each event is either applied or returned; the error is one that must
-// roll back the whole transaction.
-func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []syncproto.Event) ([]pushEvent, error) {
+// applyEvents applies decoded events of node, in seq order, and returns
+// those that could not be applied with their reasons, without recording
+// them. Each event is either applied or returned; the error is one that
+// must roll back the whole transaction.
+func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) ([]pushEvent, error) {
 	// A cached statement's generic plan takes unnest($n) for 10 rows
 	// whatever the array holds, and was seen joining a batch's 900 status
 	// changes to every order of the site, one by one (seconds, growing
@@ -174,7 +177,8 @@ func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []syncproto.E
 		return nil, fmt.Errorf("plan for the push: %w", err)
 	}
 	var ok, dead []pushEvent
-	for _, pe := range decodeEvents(events, node.SiteID) {
+	for _, pe := range events {
+		pe.reason = cmp.Or(pe.reason, otherSite(pe.payload, node.SiteID))
 		if pe.reason != "" {
 			dead = append(dead, pe)
 		} else {
@@ -190,9 +194,9 @@ func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []syncproto.E
 	return dead, nil
 }
 
-// decodeEvents decodes events on every CPU: decoding is most of what a
-// push costs outside the database, and the database waits for it.
-func decodeEvents(events []syncproto.Event, site string) []pushEvent {
+// decodeEvents decodes events' payloads on every CPU: decoding is most of
+// what a push costs outside the database.
+func decodeEvents(events []syncproto.Event) []pushEvent {
 	out := make([]pushEvent, len(events))
 	procs := runtime.GOMAXPROCS(0)
 	chunk := max(500, (len(events)+procs-1)/procs)
@@ -201,7 +205,7 @@ func decodeEvents(events []syncproto.Event, site string) []pushEvent {
 		hi := min(lo+chunk, len(events))
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				out[i] = decodeEvent(events[i], site)
+				out[i] = decodeEvent(events[i])
 			}
 		})
 	}
@@ -209,18 +213,21 @@ func decodeEvents(events []syncproto.Event, site string) []pushEvent {
 	return out
 }
 
-// decodeEvent decodes e's payload and checks that what it names is at
-// site: RLS keeps a node inside its organization, this keeps it inside
-// its site.
-func decodeEvent(e syncproto.Event, site string) pushEvent {
-	pe := pushEvent{Event: e}
+// decodeEvent decodes e's payload, or says why it cannot be applied.
+func decodeEvent(e syncproto.Event) pushEvent {
 	v, err := syncproto.DecodePayload(e)
 	if err != nil {
-		pe.reason = err.Error()
-		return pe
+		return pushEvent{Event: e, reason: err.Error()}
 	}
+	return pushEvent{Event: e, payload: v}
+}
+
+// otherSite says why a payload that names a site other than the node's
+// cannot be applied, or returns "": RLS keeps a node inside its
+// organization, this keeps it inside its site.
+func otherSite(payload any, site string) string {
 	var named string
-	switch p := v.(type) {
+	switch p := payload.(type) {
 	case *syncproto.OrderPlaced:
 		named = p.SiteID
 	case *syncproto.Session:
@@ -229,11 +236,9 @@ func decodeEvent(e syncproto.Event, site string) pushEvent {
 		named = p.SiteID
 	}
 	if named != "" && !strings.EqualFold(named, site) {
-		pe.reason = fmt.Sprintf("site %s is not this node's site (%s): a node writes only its own site's data", named, site)
-		return pe
+		return fmt.Sprintf("site %s is not this node's site (%s): a node writes only its own site's data", named, site)
 	}
-	pe.payload = v
-	return pe
+	return ""
 }
 
 // applySet applies events set-based in a savepoint. If the database

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -1057,10 +1058,10 @@ func benchPushes(b *testing.B, s *Store, g *edgeSim, events []syncproto.Event, b
 func decodedSets(b *testing.B, events []syncproto.Event, batch int, site string) []*eventSet {
 	var sets []*eventSet
 	for i := 0; i < len(events); i += batch {
-		decoded := decodeEvents(events[i:min(i+batch, len(events))], site)
+		decoded := decodeEvents(events[i:min(i+batch, len(events))])
 		for _, d := range decoded {
-			if d.reason != "" {
-				b.Fatal(d.reason)
+			if r := cmp.Or(d.reason, otherSite(d.payload, site)); r != "" {
+				b.Fatal(r)
 			}
 		}
 		set, err := newEventSet(decoded)
