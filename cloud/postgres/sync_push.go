@@ -168,14 +168,8 @@ type pushEvent struct {
 // them. Each event is either applied or returned; the error is one that
 // must roll back the whole transaction.
 func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) ([]pushEvent, error) {
-	// A cached statement's generic plan takes unnest($n) for 10 rows
-	// whatever the array holds, and was seen joining a batch's 900 status
-	// changes to every order of the site, one by one (seconds, growing
-	// with the site). A custom plan sees the arrays; planning costs a
-	// millisecond or so per statement, once per push.
-	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
-		return nil, fmt.Errorf("plan for the push: %w", err)
-	}
+	// Every statement is planned for the arrays it is given: see
+	// Open, on statements run unnamed.
 	var ok, dead []pushEvent
 	for _, pe := range events {
 		pe.reason = cmp.Or(pe.reason, otherSite(pe.payload, node.SiteID))

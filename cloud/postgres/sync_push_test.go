@@ -1007,7 +1007,6 @@ func BenchmarkApplyPush(b *testing.B) {
 			for _, set := range sets {
 				err := s.InTenant(b.Context(), node.OrgID, func(tx pgx.Tx) error {
 					var q pgx.Batch
-					q.Queue(`SET LOCAL plan_cache_mode = force_custom_plan`) // as ApplyPush
 					set.queue(&q, node)
 					return tx.SendBatch(b.Context(), &q).Close()
 				})
