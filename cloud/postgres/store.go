@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -76,20 +75,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["search_path"]; !ok {
 		cfg.ConnConfig.RuntimeParams["search_path"] = "public" // where Migrate puts the schema
-	}
-	// Statements run unnamed (pgx describes each once per connection),
-	// so PostgreSQL plans every execution for the values it is given.
-	// A named prepared statement switches to a generic plan after five
-	// runs, and the generic plan of a push's statements takes each
-	// unnest($n) for 10 rows whatever the array holds: it was seen
-	// joining a batch's 900 status changes to every order of the site,
-	// one by one (seconds, growing with the site). Forcing custom plans
-	// with plan_cache_mode instead also replanned every foreign key
-	// check, row by row: a third of a push's time. Planning costs tens of
-	// microseconds per statement. An operator's default_query_exec_mode
-	// in the URL (for a pooler) wins.
-	if !strings.Contains(url, "default_query_exec_mode") {
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error { return becomeServiceRole(ctx, conn, role) }
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
@@ -168,8 +169,6 @@ type pushEvent struct {
 // them. Each event is either applied or returned; the error is one that
 // must roll back the whole transaction.
 func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) ([]pushEvent, error) {
-	// Every statement is planned for the arrays it is given: see
-	// Open, on statements run unnamed.
 	var ok, dead []pushEvent
 	for _, pe := range events {
 		pe.reason = cmp.Or(pe.reason, otherSite(pe.payload, node.SiteID))
@@ -286,8 +285,7 @@ func inSavepoint(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) error {
 	return nil
 }
 
-// writeEvents writes decoded events with one statement per kind of row,
-// all in one round trip.
+// writeEvents writes decoded events with one statement per kind of row.
 func writeEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) error {
 	set, err := newEventSet(events)
 	if err != nil {
@@ -295,5 +293,58 @@ func writeEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) 
 	}
 	var b pgx.Batch
 	set.queue(&b, node)
-	return tx.SendBatch(ctx, &b).Close()
+	return runUnnamed(ctx, tx, &b)
 }
+
+// runUnnamed runs b's statements one after the other, each as an unnamed
+// statement, calling their callbacks as SendBatch would: PostgreSQL plans
+// each execution for the arrays it is given.
+//
+// A batch's statements are named prepared statements, and after five
+// runs PostgreSQL may switch one to a generic plan, which takes each
+// unnest($n) for 10 rows whatever the array holds: it was seen joining a
+// push's 900 status changes to every order of the site, one by one
+// (seconds, growing with the site). SET LOCAL plan_cache_mode =
+// force_custom_plan, the first cure, also replanned every foreign key
+// check, one per row: a third of a push's time (38,355 plans for 38,355
+// item checks, pg_stat_statements). Unnamed statements cost a round trip
+// each, about ten per push of up to 10,000 events.
+//
+// Custom plans everywhere would not do: the dashboard's month report ran
+// 8 times slower with them than with its generic plan.
+func runUnnamed(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	for _, qq := range b.QueuedQueries {
+		r := &unnamedResult{ctx: ctx, tx: tx, qq: qq}
+		var err error
+		if qq.Fn != nil {
+			err = qq.Fn(r)
+		} else {
+			_, err = r.Exec()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unnamedResult runs one queued statement, unnamed, when its callback
+// reads the result.
+type unnamedResult struct {
+	ctx context.Context
+	tx  pgx.Tx
+	qq  *pgx.QueuedQuery
+}
+
+func (r *unnamedResult) args() []any {
+	return append([]any{pgx.QueryExecModeCacheDescribe}, r.qq.Arguments...)
+}
+
+func (r *unnamedResult) Exec() (pgconn.CommandTag, error) {
+	return r.tx.Exec(r.ctx, r.qq.SQL, r.args()...)
+}
+
+func (r *unnamedResult) Query() (pgx.Rows, error) { return r.tx.Query(r.ctx, r.qq.SQL, r.args()...) }
+func (r *unnamedResult) QueryRow() pgx.Row        { return r.tx.QueryRow(r.ctx, r.qq.SQL, r.args()...) }
+func (r *unnamedResult) Close() error             { return nil }
+func (r *unnamedResult) Tx() pgx.Tx               { return nil }

@@ -1008,7 +1008,7 @@ func BenchmarkApplyPush(b *testing.B) {
 				err := s.InTenant(b.Context(), node.OrgID, func(tx pgx.Tx) error {
 					var q pgx.Batch
 					set.queue(&q, node)
-					return tx.SendBatch(b.Context(), &q).Close()
+					return runUnnamed(b.Context(), tx, &q)
 				})
 				if err != nil {
 					b.Fatal(err)
