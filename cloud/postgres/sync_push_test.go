@@ -430,6 +430,31 @@ func TestApplyPushRefusesNodes(t *testing.T) {
 	}
 }
 
+// A push's statements must be planned for the arrays they carry, each
+// time (runUnnamed): a named prepared statement would switch to a generic
+// plan after five runs, and those were seen taking seconds per push. On
+// a store of one connection, after more pushes than that, the connection
+// holds no prepared statement of the push's writes.
+func TestApplyPushStatementsAreUnnamed(t *testing.T) {
+	t.Parallel()
+	s := mustOpen(t, migratedDB(t, MigrateOptions{}), Options{MaxConns: 1})
+	sh := newShop(t, s, "A")
+	g := newEdgeSim(t, s, sh)
+	for range 7 {
+		push(t, s, sh, g.mixed(40)...)
+	}
+	var named []string
+	err := s.InTenant(t.Context(), sh.org, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(t.Context(), `SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO order\_status\_history%'`)
+		var err error
+		named, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil || len(named) > 0 {
+		t.Fatalf("prepared statements of the push (%v): %q", err, named)
+	}
+}
+
 func TestApplyPushRecordsContact(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t)
