@@ -329,7 +329,8 @@ func runUnnamed(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 }
 
 // unnamedResult runs one queued statement, unnamed, when its callback
-// reads the result.
+// reads the result. It is the pgx.BatchResults a queued statement's
+// callback is given, whose methods take no context: it carries runUnnamed's.
 type unnamedResult struct {
 	ctx context.Context
 	tx  pgx.Tx
