@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pantry/pantry/cloud/auth"

@@ -57,15 +57,24 @@ func openStore(cmd *cobra.Command, url, role string) (*postgres.Store, error) {
 	return postgres.Open(cmd.Context(), url, postgres.Options{ServiceRole: role, MaxConns: 2})
 }
 
-// passwordOrNew reads a password from file, or makes one to print once.
-func passwordOrNew(file string) (pw string, generated bool, err error) {
-	if file == "" {
-		return pantry.NewSecret(15), true, nil
+// passwordOrNew reads a password from file, or makes one to print once,
+// and hashes it for the store.
+func passwordOrNew(file string) (pw, hash string, generated bool, err error) {
+	pw, generated = pantry.NewSecret(15), true
+	if file != "" {
+		if pw, err = readSecretFile(file); err != nil {
+			return "", "", false, err
+		}
+		if err := auth.ValidatePassword(pw); err != nil {
+			return "", "", false, err
+		}
+		generated = false
 	}
-	if pw, err = readSecretFile(file); err != nil {
-		return "", false, err
+	hash, err = auth.HashPassword(pw)
+	if err != nil {
+		return "", "", false, err
 	}
-	return pw, false, auth.ValidatePassword(pw)
+	return pw, hash, generated, nil
 }
 
 func newCloudOrgCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
@@ -85,11 +94,7 @@ func newCloudOrgCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 		if e.err != nil {
 			return e.err
 		}
-		pw, generated, err := passwordOrNew(passwordFile)
-		if err != nil {
-			return err
-		}
-		hash, err := auth.HashPassword(pw)
+		pw, hash, generated, err := passwordOrNew(passwordFile)
 		if err != nil {
 			return err
 		}
@@ -142,11 +147,7 @@ func newCloudUserCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 		if err != nil {
 			return err
 		}
-		pw, generated, err := passwordOrNew(passwordFile)
-		if err != nil {
-			return err
-		}
-		hash, err := auth.HashPassword(pw)
+		pw, hash, generated, err := passwordOrNew(passwordFile)
 		if err != nil {
 			return err
 		}
