@@ -1,6 +1,7 @@
 package pantry
 
 import (
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -19,12 +20,18 @@ const (
 	StatusCancelled OrderStatus = "cancelled"
 )
 
+// transitions is the order state machine, the only copy of it: the edge
+// checks each step with CanTransition, and the cloud rebuilds the history
+// of an imported order with PathTo.
 var transitions = map[OrderStatus][]OrderStatus{
 	StatusPlaced:    {StatusAccepted, StatusCancelled},
 	StatusAccepted:  {StatusPreparing, StatusCancelled},
 	StatusPreparing: {StatusReady},
 	StatusReady:     {StatusDelivered},
 }
+
+// paths holds PathTo's answers, worked out once from transitions.
+var paths = shortestPaths(StatusPlaced)
 
 // Valid reports whether s is a known status.
 func (s OrderStatus) Valid() bool {
@@ -49,6 +56,34 @@ func CanTransition(from, to OrderStatus) bool {
 		}
 	}
 	return false
+}
+
+// PathTo returns the statuses an order went through to reach s, from
+// StatusPlaced to s, both included: the shortest way through the
+// transitions, so a cancelled order was placed then cancelled. The cloud
+// rebuilds the history of an order imported without one from it, so the
+// lifecycle is not written down a second time there. It returns nil for
+// a status no order reaches. The slice is the caller's to keep.
+func PathTo(s OrderStatus) []OrderStatus {
+	return slices.Clone(paths[s])
+}
+
+// shortestPaths walks transitions breadth first from start and returns,
+// for every status it reaches, the path to it. Each status's successors
+// are taken in the order transitions lists them, so a tie would always be
+// broken the same way.
+func shortestPaths(start OrderStatus) map[OrderStatus][]OrderStatus {
+	out := map[OrderStatus][]OrderStatus{start: {start}}
+	for queue := []OrderStatus{start}; len(queue) > 0; queue = queue[1:] {
+		from := queue[0]
+		for _, to := range transitions[from] {
+			if _, seen := out[to]; !seen {
+				out[to] = append(slices.Clip(out[from]), to)
+				queue = append(queue, to)
+			}
+		}
+	}
+	return out
 }
 
 // Delivery says where an order goes.

@@ -1,6 +1,7 @@
 package pantry_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -24,6 +25,47 @@ func TestCanTransition(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestPathTo(t *testing.T) {
+	const (
+		placed, accepted, preparing = pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing
+		ready, delivered, cancelled = pantry.StatusReady, pantry.StatusDelivered, pantry.StatusCancelled
+	)
+	tests := []struct {
+		name   string
+		status pantry.OrderStatus
+		want   []pantry.OrderStatus
+	}{
+		{"Placed", placed, []pantry.OrderStatus{placed}},
+		{"Accepted", accepted, []pantry.OrderStatus{placed, accepted}},
+		{"Preparing", preparing, []pantry.OrderStatus{placed, accepted, preparing}},
+		{"Ready", ready, []pantry.OrderStatus{placed, accepted, preparing, ready}},
+		{"Delivered", delivered, []pantry.OrderStatus{placed, accepted, preparing, ready, delivered}},
+		{"CancelledStraightFromPlaced", cancelled, []pantry.OrderStatus{placed, cancelled}},
+		{"Unknown", "teleported", nil},
+		{"Empty", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := pantry.PathTo(tt.status)
+			if !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+				t.Fatalf("PathTo(%q)=%v, want %v", tt.status, got, tt.want)
+			}
+			for i := 1; i < len(got); i++ {
+				if !pantry.CanTransition(got[i-1], got[i]) {
+					t.Errorf("step %s -> %s is not a transition", got[i-1], got[i])
+				}
+			}
+		})
+	}
+	t.Run("CallerOwnsTheSlice", func(t *testing.T) {
+		p := pantry.PathTo(delivered)
+		p[0] = cancelled
+		if got, want := pantry.PathTo(delivered), []pantry.OrderStatus{placed, accepted, preparing, ready, delivered}; !slices.Equal(got, want) {
+			t.Fatalf("PathTo(delivered)=%v after a caller changed its copy, want %v", got, want)
+		}
+	})
 }
 
 func TestCouponDiscount(t *testing.T) {
