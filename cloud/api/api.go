@@ -13,17 +13,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
 
-// Config is what the API needs. Log, Store and Keys are required.
+// Config is what the API needs. Log, every service and Keys are required.
 type Config struct {
-	Log   *slog.Logger
-	Store *postgres.Store
+	Log *slog.Logger
+	cloud.Services
+	// Ready reports whether the database answers with the schema this
+	// binary expects (/readyz).
+	Ready func(context.Context) error
 	// Keys holds the signing keys; swapped atomically when they rotate.
 	Keys *atomic.Pointer[auth.KeySet]
 	// Passwords are the argon2id parameters for new password hashes.

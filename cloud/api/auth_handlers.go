@@ -5,8 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
 )
@@ -36,13 +36,13 @@ func (a *app) handleLogin(c *fiber.Ctx) error {
 	ctx, cancel := a.ctx(c)
 	defer cancel()
 	now := a.Now()
-	accountKey, addrKey := "email:"+postgres.NormalizeEmail(req.Email), "ip:"+c.IP()
+	accountKey, addrKey := "email:"+cloud.NormalizeEmail(req.Email), "ip:"+c.IP()
 	since := a.Throttle.WindowStart(now)
-	acct, err := a.Store.LoginFailures(ctx, accountKey, since)
+	acct, err := a.Logins.LoginFailures(ctx, accountKey, since)
 	if err != nil {
 		return err
 	}
-	addr, err := a.Store.LoginFailures(ctx, addrKey, since)
+	addr, err := a.Logins.LoginFailures(ctx, addrKey, since)
 	if err != nil {
 		return err
 	}
@@ -54,14 +54,14 @@ func (a *app) handleLogin(c *fiber.Ctx) error {
 	user, err := a.checkLogin(c, req.Email, req.Password)
 	if err != nil {
 		a.metrics.logins.WithLabelValues("failed").Inc()
-		if rerr := a.Store.RecordLoginFailure(ctx, now, accountKey, addrKey); rerr != nil {
+		if rerr := a.Logins.RecordLoginFailure(ctx, now, accountKey, addrKey); rerr != nil {
 			a.Log.Warn("record login failure", "err", rerr)
 		}
 		return err
 	}
 	a.metrics.logins.WithLabelValues("ok").Inc()
 	refresh, hash := auth.NewRefreshToken()
-	if err := a.Store.IssueRefreshToken(ctx, user.OrgID, user.UserID, pantry.NewID(), hash, now.Add(auth.RefreshTokenTTL)); err != nil {
+	if err := a.Logins.IssueRefreshToken(ctx, user.OrgID, user.UserID, pantry.NewID(), hash, now.Add(auth.RefreshTokenTTL)); err != nil {
 		return err
 	}
 	return a.respondTokens(c, user.OrgID, user.UserID, refresh)
@@ -69,10 +69,10 @@ func (a *app) handleLogin(c *fiber.Ctx) error {
 
 // checkLogin verifies the password, spending the same time whether or not
 // the account exists, with at most a few hashes running at once.
-func (a *app) checkLogin(c *fiber.Ctx, email, password string) (postgres.LoginLookup, error) {
+func (a *app) checkLogin(c *fiber.Ctx, email, password string) (cloud.LoginLookup, error) {
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	user, lookupErr := a.Store.LookupLogin(ctx, email)
+	user, lookupErr := a.Logins.LookupLogin(ctx, email)
 	if lookupErr != nil && pantry.ErrorCode(lookupErr) != pantry.ENOTFOUND {
 		return user, lookupErr
 	}
@@ -93,17 +93,17 @@ func (a *app) checkLogin(c *fiber.Ctx, email, password string) (postgres.LoginLo
 func (a *app) respondTokens(c *fiber.Ctx, orgID, userID, refresh string) error {
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	claims, err := a.Store.UserClaims(ctx, orgID, userID)
+	access, err := a.Logins.UserAccess(ctx, orgID, userID)
 	if err != nil {
 		return err
 	}
-	claims.ID = pantry.NewID()
-	access, err := a.Keys.Load().Sign(claims, a.Now())
+	claims := auth.Claims{ID: pantry.NewID(), Subject: userID, OrgID: orgID, Kind: auth.KindUser, Role: access.Role, SiteIDs: access.SiteIDs}
+	token, err := a.Keys.Load().Sign(claims, a.Now())
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(tokenResponse{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(auth.AccessTokenTTL.Seconds())})
+	return c.JSON(tokenResponse{AccessToken: token, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(auth.AccessTokenTTL.Seconds())})
 }
 
 // handleRefresh rotates a refresh token: the old one is spent, a new one
@@ -117,12 +117,14 @@ func (a *app) handleRefresh(c *fiber.Ctx) error {
 		return err
 	}
 	if req.RefreshToken == "" || len(req.RefreshToken) > 256 {
-		return auth.ErrRefreshInvalid
+		return cloud.ErrRefreshInvalid
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
 	refresh, hash := auth.NewRefreshToken()
-	orgID, userID, err := a.Store.RotateRefreshToken(ctx, auth.HashSecret(req.RefreshToken), hash, a.Now())
+	now := a.Now()
+	orgID, userID, err := a.Logins.RotateRefreshToken(ctx, auth.HashSecret(req.RefreshToken), hash, now, now.Add(auth.RefreshTokenTTL),
+		func(st cloud.RefreshState) cloud.RefreshDecision { return auth.DecideRefresh(st, now) })
 	if err != nil {
 		return err
 	}
@@ -143,7 +145,7 @@ func (a *app) handleLogout(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	if err := a.Store.RevokeRefreshFamily(ctx, auth.HashSecret(req.RefreshToken), a.Now()); err != nil {
+	if err := a.Logins.RevokeRefreshFamily(ctx, auth.HashSecret(req.RefreshToken), a.Now()); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

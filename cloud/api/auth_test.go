@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/cloudtest"
+	"github.com/pantry/pantry/cloud/server"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -115,7 +115,7 @@ func TestForgedTokens(t *testing.T) {
 	}
 	t.Run("Expired", func(t *testing.T) {
 		clock := cloudtest.NewClock(time.Now())
-		s := cloudtest.Start(t, func(c *cloud.Config) { c.Now = clock.Now })
+		s := cloudtest.Start(t, func(c *server.Config) { c.Now = clock.Now })
 		o := s.NewOrg(t, "acme")
 		if r := s.Do(t, "GET", "/api/v1/me", o.Token, nil); r.Status != http.StatusOK {
 			t.Fatalf("fresh token refused: %d", r.Status)
@@ -153,11 +153,11 @@ func TestInstancesAreStateless(t *testing.T) {
 // it is old enough for all of them to know it; tokens signed before keep
 // working until the old key is retired.
 func TestKeyRotation(t *testing.T) {
-	s := cloudtest.Start(t, func(c *cloud.Config) { c.KeyReload = 20 * time.Millisecond })
+	s := cloudtest.Start(t, func(c *server.Config) { c.KeyReload = 20 * time.Millisecond })
 	org := s.NewOrg(t, "acme")
 	oldKid := kid(t, org.Token)
 	ctx := context.Background()
-	if err := cloud.AddSigningKey(ctx, s.Store()); err != nil {
+	if err := server.AddSigningKey(ctx, s.Store()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -6,15 +6,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
 func (a *app) handleListCoupons(c *fiber.Ctx) error {
-	return listPage(a, c, "coupons", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Coupon, string, error) {
-		return a.Store.ListCoupons(ctx, p.OrgID, pg)
+	return listPage(a, c, "coupons", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.Coupon, string, error) {
+		return a.Catalog.ListCoupons(ctx, p.OrgID, pg)
 	})
 }
 
@@ -25,7 +25,7 @@ func (a *app) handleGetCoupon(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	out, err := a.Store.GetCoupon(ctx, p.OrgID, c.Params("coupon_id"))
+	out, err := a.Catalog.GetCoupon(ctx, p.OrgID, c.Params("coupon_id"))
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (a *app) handleCreateCoupon(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	out, err := a.Store.CreateCoupon(ctx, p.OrgID, actor(p), postgres.CouponInput{
+	out, err := a.Catalog.CreateCoupon(ctx, p.OrgID, actor(p), cloud.CouponInput{
 		Code: req.Code, Kind: req.Kind, Value: req.Value, ValidFrom: req.ValidFrom, ValidTo: req.ValidTo, MaxUsesPerSite: req.MaxUsesPerSite,
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func (a *app) handleUpdateCoupon(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	out, err := a.Store.UpdateCoupon(ctx, p.OrgID, actor(p), c.Params("coupon_id"), postgres.CouponUpdate{
+	out, err := a.Catalog.UpdateCoupon(ctx, p.OrgID, actor(p), c.Params("coupon_id"), cloud.CouponUpdate{
 		Code: req.Code, Kind: req.Kind, Value: req.Value, ValidFrom: req.ValidFrom, ValidTo: req.ValidTo,
 		MaxUsesPerSite: req.MaxUsesPerSite, Archived: req.Archived,
 	})
@@ -89,8 +89,8 @@ func (a *app) handleUpdateCoupon(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListCostCenters(c *fiber.Ctx) error {
-	return listPage(a, c, "cost_centers", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.CostCenter, string, error) {
-		return a.Store.ListCostCenters(ctx, p.OrgID, pg)
+	return listPage(a, c, "cost_centers", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.CostCenter, string, error) {
+		return a.Catalog.ListCostCenters(ctx, p.OrgID, pg)
 	})
 }
 
@@ -108,7 +108,7 @@ func (a *app) handleCreateCostCenter(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	out, err := a.Store.CreateCostCenter(ctx, p.OrgID, actor(p), postgres.CostCenterInput{Code: req.Code, Name: req.Name})
+	out, err := a.Catalog.CreateCostCenter(ctx, p.OrgID, actor(p), cloud.CostCenterInput{Code: req.Code, Name: req.Name})
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (a *app) handleUpdateCostCenter(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	out, err := a.Store.UpdateCostCenter(ctx, p.OrgID, actor(p), c.Params("cost_center_id"), postgres.CostCenterUpdate{Code: req.Code, Name: req.Name, Archived: req.Archived})
+	out, err := a.Catalog.UpdateCostCenter(ctx, p.OrgID, actor(p), c.Params("cost_center_id"), cloud.CostCenterUpdate{Code: req.Code, Name: req.Name, Archived: req.Archived})
 	if err != nil {
 		return err
 	}

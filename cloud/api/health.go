@@ -15,7 +15,7 @@ func (a *app) handleHealthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"statu
 func (a *app) handleReadyz(c *fiber.Ctx) error {
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	if err := a.Store.Ping(ctx); err != nil {
+	if err := a.Ready(ctx); err != nil {
 		return pantry.Errorf(pantry.EUNAVAILABLE, "database is not ready")
 	}
 	return c.JSON(fiber.Map{"status": "ready"})

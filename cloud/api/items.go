@@ -2,17 +2,18 @@ package api
 
 import (
 	"context"
+
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
 func (a *app) handleListItems(c *fiber.Ctx) error {
-	return listPage(a, c, "items", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Item, string, error) {
-		return a.Store.ListItems(ctx, p.OrgID, pg)
+	return listPage(a, c, "items", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.Item, string, error) {
+		return a.Catalog.ListItems(ctx, p.OrgID, pg)
 	})
 }
 
@@ -35,7 +36,7 @@ func (a *app) handleCreateItem(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	it, err := a.Store.CreateItem(ctx, p.OrgID, actor(p), postgres.ItemInput{
+	it, err := a.Catalog.CreateItem(ctx, p.OrgID, actor(p), cloud.ItemInput{
 		Name: req.Name, Description: req.Description, Price: req.Price, Tags: req.Tags,
 		Allergens: req.Allergens, LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL,
 	})
@@ -52,7 +53,7 @@ func (a *app) handleGetItem(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	it, err := a.Store.GetItem(ctx, p.OrgID, c.Params("item_id"))
+	it, err := a.Catalog.GetItem(ctx, p.OrgID, c.Params("item_id"))
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func (a *app) handleUpdateItem(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	it, err := a.Store.UpdateItem(ctx, p.OrgID, actor(p), c.Params("item_id"), postgres.ItemUpdate{
+	it, err := a.Catalog.UpdateItem(ctx, p.OrgID, actor(p), c.Params("item_id"), cloud.ItemUpdate{
 		Name: req.Name, Description: req.Description, Price: req.Price, Tags: req.Tags, Allergens: req.Allergens,
 		LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL, Archived: req.Archived,
 	})

@@ -7,8 +7,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -54,24 +54,24 @@ func (a *app) apiKeyPrincipal(c *fiber.Ctx, key string) (auth.Principal, error) 
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	k, err := a.Store.LookupAPIKey(ctx, hash)
+	k, err := a.Logins.LookupAPIKey(ctx, hash)
 	if err != nil || k.RevokedAt != nil {
 		return auth.Principal{}, refused
 	}
-	if err := a.Store.TouchAPIKey(ctx, k.OrgID, k.ID, a.Now()); err != nil {
+	if err := a.Logins.TouchAPIKey(ctx, k.OrgID, k.ID, a.Now()); err != nil {
 		a.Log.Warn("record API key use", "key_id", k.ID, "err", err)
 	}
-	return auth.Principal{Kind: auth.KindAPIKey, ID: k.ID, OrgID: k.OrgID, Role: auth.RoleTechnician}, nil
+	return auth.Principal{Kind: auth.KindAPIKey, ID: k.ID, OrgID: k.OrgID, Role: cloud.RoleTechnician}, nil
 }
 
 func principal(c *fiber.Ctx) auth.Principal { return c.Locals("principal").(auth.Principal) }
 
 // actor is the principal as the audit log records it.
-func actor(p auth.Principal) postgres.Actor {
+func actor(p auth.Principal) cloud.Actor {
 	if p.Kind == auth.KindAPIKey {
-		return postgres.Actor{Type: "api_key", ID: p.ID}
+		return cloud.Actor{Type: "api_key", ID: p.ID}
 	}
-	return postgres.Actor{Type: "user", ID: p.ID}
+	return cloud.Actor{Type: "user", ID: p.ID}
 }
 
 // can checks that the request's principal may do action (at siteID, if
@@ -82,12 +82,12 @@ func can(c *fiber.Ctx, action auth.Action, siteID string) (auth.Principal, error
 }
 
 // page reads ?limit= and ?cursor=.
-func page(c *fiber.Ctx) (postgres.Page, error) {
-	p := postgres.Page{Cursor: c.Query("cursor")}
+func page(c *fiber.Ctx) (cloud.Page, error) {
+	p := cloud.Page{Cursor: c.Query("cursor")}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > postgres.MaxPageSize {
-			return p, pantry.Errorf(pantry.EINVALID, "limit must be between 1 and %d", postgres.MaxPageSize)
+		if err != nil || n < 1 || n > cloud.MaxPageSize {
+			return p, pantry.Errorf(pantry.EINVALID, "limit must be between 1 and %d", cloud.MaxPageSize)
 		}
 		p.Limit = n
 	}
@@ -111,7 +111,7 @@ func list[T any](c *fiber.Ctx, name string, items []T, next string) error {
 // ?cursor= pick the page, and fetch reads it in the principal's
 // organization.
 func listPage[T any](a *app, c *fiber.Ctx, name string, action auth.Action, site string,
-	fetch func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]T, string, error)) error {
+	fetch func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]T, string, error)) error {
 	p, err := can(c, action, site)
 	if err != nil {
 		return err

@@ -8,8 +8,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -54,7 +54,7 @@ func siteScope(c *fiber.Ctx, p auth.Principal) (scope []string, site string, err
 }
 
 func (a *app) handleListOrders(c *fiber.Ctx) error {
-	return listPage(a, c, "orders", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]pantry.Order, string, error) {
+	return listPage(a, c, "orders", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]pantry.Order, string, error) {
 		scope, site, err := siteScope(c, p)
 		if err != nil {
 			return nil, "", err
@@ -63,8 +63,8 @@ func (a *app) handleListOrders(c *fiber.Ctx) error {
 		if err != nil {
 			return nil, "", err
 		}
-		f := postgres.OrderFilter{SiteIDs: scope, SiteID: site, SpaceID: c.Query("space_id"), Status: c.Query("status"), From: from, To: to}
-		return a.Store.ListOrders(ctx, p.OrgID, f, pg)
+		f := cloud.OrderFilter{SiteIDs: scope, SiteID: site, SpaceID: c.Query("space_id"), Status: c.Query("status"), From: from, To: to}
+		return a.Orders.ListOrders(ctx, p.OrgID, f, pg)
 	})
 }
 
@@ -75,7 +75,7 @@ func (a *app) handleGetOrder(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	o, err := a.Store.GetOrder(ctx, p.OrgID, c.Params("order_id"))
+	o, err := a.Orders.GetOrder(ctx, p.OrgID, c.Params("order_id"))
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (a *app) handleGetOrder(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListPayments(c *fiber.Ctx) error {
-	return listPage(a, c, "payments", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]pantry.Payment, string, error) {
+	return listPage(a, c, "payments", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]pantry.Payment, string, error) {
 		scope, site, err := siteScope(c, p)
 		if err != nil {
 			return nil, "", err
@@ -95,18 +95,18 @@ func (a *app) handleListPayments(c *fiber.Ctx) error {
 		if err != nil {
 			return nil, "", err
 		}
-		return a.Store.ListPayments(ctx, p.OrgID, postgres.PaymentFilter{SiteIDs: scope, SiteID: site, From: from, To: to, Method: c.Query("method")}, pg)
+		return a.Orders.ListPayments(ctx, p.OrgID, cloud.PaymentFilter{SiteIDs: scope, SiteID: site, From: from, To: to, Method: c.Query("method")}, pg)
 	})
 }
 
 func (a *app) handleListAudit(c *fiber.Ctx) error {
-	return listPage(a, c, "entries", auth.ActionReadAudit, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.AuditEntry, string, error) {
+	return listPage(a, c, "entries", auth.ActionReadAudit, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.AuditEntry, string, error) {
 		from, to, err := timeRange(c)
 		if err != nil {
 			return nil, "", err
 		}
-		f := postgres.AuditFilter{Resource: c.Query("resource"), ResourceID: c.Query("resource_id"), ActorID: c.Query("actor_id"), From: from, To: to}
-		return a.Store.ListAudit(ctx, p.OrgID, f, pg)
+		f := cloud.AuditFilter{Resource: c.Query("resource"), ResourceID: c.Query("resource_id"), ActorID: c.Query("actor_id"), From: from, To: to}
+		return a.Audit.ListAudit(ctx, p.OrgID, f, pg)
 	})
 }
 
@@ -129,13 +129,13 @@ func (a *app) handleConsumptionReport(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	rows, err := a.Store.Consumption(ctx, p.OrgID, postgres.ReportFilter{SiteIDs: scope, From: from, To: to, GroupBy: c.Query("group_by", "site")})
+	rows, err := a.Orders.Consumption(ctx, p.OrgID, cloud.ReportFilter{SiteIDs: scope, From: from, To: to, GroupBy: c.Query("group_by", "site")})
 	if err != nil {
 		return err
 	}
 	if strings.Contains(c.Get(fiber.HeaderAccept), "text/csv") {
 		var buf bytes.Buffer
-		if err := postgres.WriteCSV(&buf, rows); err != nil {
+		if err := cloud.WriteCSV(&buf, rows); err != nil {
 			return err
 		}
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
@@ -143,7 +143,7 @@ func (a *app) handleConsumptionReport(c *fiber.Ctx) error {
 		return c.Send(buf.Bytes())
 	}
 	if rows == nil {
-		rows = []postgres.ReportRow{}
+		rows = []cloud.ReportRow{}
 	}
 	return c.JSON(fiber.Map{"rows": rows})
 }

@@ -5,8 +5,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 )
 
@@ -18,7 +18,7 @@ func (a *app) handleGetMenu(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	m, err := a.Store.GetMenu(ctx, p.OrgID, site)
+	m, err := a.Catalog.GetMenu(ctx, p.OrgID, site)
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (a *app) handleGetMenu(c *fiber.Ctx) error {
 // is available, and at what price when it differs from the item's own.
 func (a *app) handlePutMenu(c *fiber.Ctx) error {
 	var req struct {
-		Items []postgres.MenuEntry `json:"items"`
+		Items []cloud.MenuEntry `json:"items"`
 	}
 	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
 		return err
@@ -41,7 +41,7 @@ func (a *app) handlePutMenu(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	m, err := a.Store.PutMenu(ctx, p.OrgID, actor(p), site, req.Items)
+	m, err := a.Catalog.PutMenu(ctx, p.OrgID, actor(p), site, req.Items)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (a *app) handleStockLevels(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	levels, err := a.Store.StockLevels(ctx, p.OrgID, site)
+	levels, err := a.Stock.StockLevels(ctx, p.OrgID, site)
 	if err != nil {
 		return err
 	}
@@ -65,8 +65,8 @@ func (a *app) handleStockLevels(c *fiber.Ctx) error {
 
 func (a *app) handleListStockMovements(c *fiber.Ctx) error {
 	site := c.Params("site_id")
-	return listPage(a, c, "movements", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.StockMovement, string, error) {
-		return a.Store.ListStockMovements(ctx, p.OrgID, site, c.Query("item_id"), pg)
+	return listPage(a, c, "movements", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.StockMovement, string, error) {
+		return a.Stock.ListStockMovements(ctx, p.OrgID, site, c.Query("item_id"), pg)
 	})
 }
 
@@ -88,7 +88,7 @@ func (a *app) handleCreateStockMovement(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	m, err := a.Store.RecordStockMovement(ctx, p.OrgID, actor(p), site, req.ItemID, req.Delta, req.Reason)
+	m, err := a.Stock.RecordStockMovement(ctx, p.OrgID, actor(p), site, req.ItemID, req.Delta, req.Reason)
 	if err != nil {
 		return err
 	}
@@ -97,8 +97,8 @@ func (a *app) handleCreateStockMovement(c *fiber.Ctx) error {
 
 func (a *app) handleListTablets(c *fiber.Ctx) error {
 	site := c.Params("site_id")
-	return listPage(a, c, "tablets", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Tablet, string, error) {
-		return a.Store.ListTablets(ctx, p.OrgID, site, pg)
+	return listPage(a, c, "tablets", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.Tablet, string, error) {
+		return a.Sites.ListTablets(ctx, p.OrgID, site, pg)
 	})
 }
 
@@ -118,12 +118,12 @@ func (a *app) handleCreateTablet(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	t, password, err := a.Store.CreateTablet(ctx, p.OrgID, actor(p), site, req.Name)
+	t, password, err := a.Sites.CreateTablet(ctx, p.OrgID, actor(p), site, req.Name)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(struct {
-		postgres.Tablet
+		cloud.Tablet
 		Password string `json:"password"`
 	}{t, password})
 }
@@ -136,7 +136,7 @@ func (a *app) handleRevokeTablet(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	t, err := a.Store.RevokeTablet(ctx, p.OrgID, actor(p), site, c.Params("tablet_id"))
+	t, err := a.Sites.RevokeTablet(ctx, p.OrgID, actor(p), site, c.Params("tablet_id"))
 	if err != nil {
 		return err
 	}

@@ -6,18 +6,18 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 )
 
 func (a *app) handleListSites(c *fiber.Ctx) error {
-	return listPage(a, c, "sites", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.Site, string, error) {
+	return listPage(a, c, "sites", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.Site, string, error) {
 		sites, all := p.Sites()
 		if all {
 			sites = nil
 		}
-		return a.Store.ListSites(ctx, p.OrgID, sites, pg)
+		return a.Sites.ListSites(ctx, p.OrgID, sites, pg)
 	})
 }
 
@@ -36,7 +36,7 @@ func (a *app) handleCreateSite(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	s, err := a.Store.CreateSite(ctx, p.OrgID, actor(p), postgres.SiteInput{Name: req.Name, Timezone: req.Timezone, Currency: req.Currency})
+	s, err := a.Sites.CreateSite(ctx, p.OrgID, actor(p), cloud.SiteInput{Name: req.Name, Timezone: req.Timezone, Currency: req.Currency})
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (a *app) handleGetSite(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	s, err := a.Store.GetSite(ctx, p.OrgID, site)
+	s, err := a.Sites.GetSite(ctx, p.OrgID, site)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (a *app) handleUpdateSite(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	s, err := a.Store.UpdateSite(ctx, p.OrgID, actor(p), site, postgres.SiteUpdate{Name: req.Name, Timezone: req.Timezone, Archived: req.Archived})
+	s, err := a.Sites.UpdateSite(ctx, p.OrgID, actor(p), site, cloud.SiteUpdate{Name: req.Name, Timezone: req.Timezone, Archived: req.Archived})
 	if err != nil {
 		return err
 	}
@@ -83,18 +83,18 @@ func (a *app) handleUpdateSite(c *fiber.Ctx) error {
 
 // space is a room as the API shows it: with the URL its QR code encodes.
 type space struct {
-	postgres.Space
+	cloud.Space
 	QRURL string `json:"qr_url"`
 }
 
-func (a *app) withQR(s postgres.Space) space {
+func (a *app) withQR(s cloud.Space) space {
 	return space{Space: s, QRURL: strings.TrimRight(a.QRBaseURL, "/") + "/q/" + s.Code}
 }
 
 func (a *app) handleListSpaces(c *fiber.Ctx) error {
 	site := c.Params("site_id")
-	return listPage(a, c, "spaces", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]space, string, error) {
-		spaces, next, err := a.Store.ListSpaces(ctx, p.OrgID, site, pg)
+	return listPage(a, c, "spaces", auth.ActionRead, site, func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]space, string, error) {
+		spaces, next, err := a.Sites.ListSpaces(ctx, p.OrgID, site, pg)
 		out := make([]space, len(spaces))
 		for i, s := range spaces {
 			out[i] = a.withQR(s)
@@ -118,7 +118,7 @@ func (a *app) handleCreateSpace(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	s, err := a.Store.CreateSpace(ctx, p.OrgID, actor(p), site, postgres.SpaceInput{Name: req.Name, Floor: req.Floor})
+	s, err := a.Sites.CreateSpace(ctx, p.OrgID, actor(p), site, cloud.SpaceInput{Name: req.Name, Floor: req.Floor})
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (a *app) handleGetSpace(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	s, err := a.Store.GetSpace(ctx, p.OrgID, site, c.Params("space_id"))
+	s, err := a.Sites.GetSpace(ctx, p.OrgID, site, c.Params("space_id"))
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (a *app) handleUpdateSpace(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	s, err := a.Store.UpdateSpace(ctx, p.OrgID, actor(p), site, c.Params("space_id"), postgres.SpaceUpdate{Name: req.Name, Floor: req.Floor, Archived: req.Archived})
+	s, err := a.Sites.UpdateSpace(ctx, p.OrgID, actor(p), site, c.Params("space_id"), cloud.SpaceUpdate{Name: req.Name, Floor: req.Floor, Archived: req.Archived})
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (a *app) handleRotateSpaceCode(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	s, err := a.Store.RotateSpaceCode(ctx, p.OrgID, actor(p), site, c.Params("space_id"))
+	s, err := a.Sites.RotateSpaceCode(ctx, p.OrgID, actor(p), site, c.Params("space_id"))
 	if err != nil {
 		return err
 	}

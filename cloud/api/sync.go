@@ -9,8 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
@@ -23,7 +23,7 @@ import (
 // API's own codes, plus sync_gap (with resume_from) and
 // unsupported_version, which the API has no code for.
 func syncError(c *fiber.Ctx, err error) error {
-	var gap *postgres.GapError
+	var gap *cloud.GapError
 	var ve *syncproto.VersionError
 	var body syncproto.ErrorBody
 	status := fiber.StatusBadRequest
@@ -77,7 +77,7 @@ func (a *app) authenticateNode(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	node, err := a.Store.AuthenticateNode(ctx, cred)
+	node, err := a.Sync.AuthenticateNode(ctx, cred)
 	if err != nil {
 		if pantry.ErrorCode(err) == pantry.EUNAUTHORIZED {
 			a.Log.Warn("sync: refused node credential", "path", c.Path(), "addr", c.IP())
@@ -88,11 +88,11 @@ func (a *app) authenticateNode(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func nodeOf(c *fiber.Ctx) postgres.Node { return c.Locals("node").(postgres.Node) }
+func nodeOf(c *fiber.Ctx) cloud.Node { return c.Locals("node").(cloud.Node) }
 
 // checkNodeID refuses a message naming another node than the credential
 // does: a node acts only as itself, for its own site (sync invariant 10).
-func (a *app) checkNodeID(c *fiber.Ctx, node postgres.Node, claimed string) error {
+func (a *app) checkNodeID(c *fiber.Ctx, node cloud.Node, claimed string) error {
 	if claimed == node.ID {
 		return nil
 	}
@@ -108,7 +108,7 @@ func (a *app) handleEnroll(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	resp, err := a.Store.Enroll(ctx, req, a.Now())
+	resp, err := a.Sync.Enroll(ctx, req)
 	if err != nil {
 		if pantry.ErrorCode(err) == pantry.EUNAUTHORIZED {
 			a.Log.Warn("sync: enrollment refused", "addr", c.IP(), "err", err)
@@ -130,37 +130,12 @@ func (a *app) handlePush(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	resp, err := a.applyPush(ctx, node, req)
+	resp, err := a.Sync.Push(ctx, node, req)
 	if err != nil {
 		return syncError(c, err)
 	}
 	a.metrics.syncEvents.Add(float64(len(req.Events)))
 	return c.JSON(resp)
-}
-
-// aheadWait bounds how long a push that starts past the node's watermark
-// waits for the pushes before it.
-const aheadWait = 2 * time.Second
-
-// applyPush applies a push. An edge keeps two pushes on the wire while
-// catching up, and the second may reach the node's row lock before the
-// first: a push that starts ahead of the watermark is tried again for a
-// little while before it is answered with sync_gap, so that the push
-// before it can land.
-func (a *app) applyPush(ctx context.Context, node postgres.Node, req syncproto.PushRequest) (syncproto.PushResponse, error) {
-	deadline := time.Now().Add(aheadWait)
-	for {
-		resp, err := a.Store.ApplyPush(ctx, node, req, a.Now())
-		var gap *postgres.GapError
-		if !errors.As(err, &gap) || gap.Got < gap.ResumeFrom || time.Now().After(deadline) {
-			return resp, err
-		}
-		select {
-		case <-ctx.Done():
-			return resp, err
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // handlePull answers with what changed for the node's site, holding the
@@ -178,20 +153,9 @@ func (a *app) handlePull(c *fiber.Ctx) error {
 	wait := time.Duration(req.WaitSeconds) * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), wait+30*time.Second)
 	defer cancel()
-	resp, err := a.Store.Pull(ctx, node, req, a.Now())
+	resp, err := a.Sync.Pull(ctx, node, req)
 	if err != nil {
 		return err
-	}
-	if resp.Config == nil && len(resp.Stock) == 0 && wait > 0 {
-		changed, err := a.Store.WaitForChange(ctx, node, resp.Cursor, wait)
-		if err != nil {
-			return err
-		}
-		if changed {
-			if resp, err = a.Store.Pull(ctx, node, req, a.Now()); err != nil {
-				return err
-			}
-		}
 	}
 	gz := strings.Contains(c.Get(fiber.HeaderAcceptEncoding), "gzip") && (resp.Config != nil || len(resp.Stock) > 100)
 	body, err := syncproto.Encode(resp, gz)
@@ -226,7 +190,7 @@ func (a *app) handleCreateEnrollmentToken(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	t, err := a.Store.CreateEnrollmentToken(ctx, p.OrgID, actor(p), site, time.Duration(req.TTLSeconds)*time.Second)
+	t, err := a.Sync.CreateEnrollmentToken(ctx, p.OrgID, actor(p), site, time.Duration(req.TTLSeconds)*time.Second)
 	if err != nil {
 		return err
 	}
@@ -234,7 +198,7 @@ func (a *app) handleCreateEnrollmentToken(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListNodes(c *fiber.Ctx) error {
-	return listPage(a, c, "nodes", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.NodeStatus, string, error) {
+	return listPage(a, c, "nodes", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.NodeStatus, string, error) {
 		scope, site, err := siteScope(c, p)
 		if err != nil {
 			return nil, "", err
@@ -243,7 +207,7 @@ func (a *app) handleListNodes(c *fiber.Ctx) error {
 		if err != nil {
 			return nil, "", err
 		}
-		return a.Store.ListNodes(ctx, p.OrgID, postgres.NodeFilter{SiteIDs: scope, SiteID: site, IncludeRevoked: revoked}, pg)
+		return a.Nodes.ListNodes(ctx, p.OrgID, cloud.NodeFilter{SiteIDs: scope, SiteID: site, IncludeRevoked: revoked}, pg)
 	})
 }
 
@@ -254,7 +218,7 @@ func (a *app) handleGetNode(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	n, err := a.Store.GetNode(ctx, p.OrgID, c.Params("node_id"))
+	n, err := a.Nodes.GetNode(ctx, p.OrgID, c.Params("node_id"))
 	if err != nil {
 		return err
 	}
@@ -273,7 +237,7 @@ func (a *app) handleRevokeNode(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	n, err := a.Store.RevokeNode(ctx, p.OrgID, actor(p), c.Params("node_id"))
+	n, err := a.Nodes.RevokeNode(ctx, p.OrgID, actor(p), c.Params("node_id"))
 	if err != nil {
 		return err
 	}
@@ -281,7 +245,7 @@ func (a *app) handleRevokeNode(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListDeadLetters(c *fiber.Ctx) error {
-	return listPage(a, c, "dead_letters", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.DeadLetter, string, error) {
+	return listPage(a, c, "dead_letters", auth.ActionRead, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.DeadLetter, string, error) {
 		scope, _, err := siteScope(c, p)
 		if err != nil {
 			return nil, "", err
@@ -294,7 +258,7 @@ func (a *app) handleListDeadLetters(c *fiber.Ctx) error {
 		if node != "" && !pantry.ValidID(node) {
 			return nil, "", pantry.Errorf(pantry.EINVALID, "node_id %q is not a UUID", node)
 		}
-		return a.Store.ListDeadLetters(ctx, p.OrgID, postgres.DeadLetterFilter{NodeID: node, Open: open, SiteIDs: scope}, pg)
+		return a.Nodes.ListDeadLetters(ctx, p.OrgID, cloud.DeadLetterFilter{NodeID: node, Open: open, SiteIDs: scope}, pg)
 	})
 }
 
@@ -308,7 +272,7 @@ func (a *app) handleReapplyDeadLetter(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	d, err := a.Store.ReapplyDeadLetter(ctx, p.OrgID, actor(p), c.Params("dead_letter_id"))
+	d, err := a.Sync.ReapplyDeadLetter(ctx, p.OrgID, actor(p), c.Params("dead_letter_id"))
 	if err != nil {
 		return err
 	}

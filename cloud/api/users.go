@@ -2,17 +2,18 @@ package api
 
 import (
 	"context"
+
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
-	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
 func (a *app) handleListUsers(c *fiber.Ctx) error {
-	return listPage(a, c, "users", auth.ActionManageUsers, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.User, string, error) {
-		return a.Store.ListUsers(ctx, p.OrgID, pg)
+	return listPage(a, c, "users", auth.ActionManageUsers, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.User, string, error) {
+		return a.Users.ListUsers(ctx, p.OrgID, pg)
 	})
 }
 
@@ -26,7 +27,7 @@ func (a *app) handleGetUser(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	u, err := a.Store.GetUser(ctx, p.OrgID, id)
+	u, err := a.Users.GetUser(ctx, p.OrgID, id)
 	if err != nil {
 		return err
 	}
@@ -44,7 +45,7 @@ func (a *app) handleCreateUser(c *fiber.Ctx) error {
 	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
 		return err
 	}
-	role, err := auth.ParseUserRole(req.Role)
+	role, err := cloud.ParseUserRole(req.Role)
 	if err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func (a *app) handleCreateUser(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	u, err := a.Store.CreateUser(ctx, p.OrgID, actor(p), postgres.UserInput{
+	u, err := a.Users.CreateUser(ctx, p.OrgID, actor(p), cloud.UserInput{
 		Email: req.Email, Name: req.Name, Role: role, SiteIDs: req.SiteIDs, PasswordHash: hash,
 	})
 	if err != nil {
@@ -89,14 +90,14 @@ func (a *app) handleUpdateUser(c *fiber.Ctx) error {
 	p := principal(c)
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	target, err := a.Store.GetUser(ctx, p.OrgID, c.Params("user_id"))
+	target, err := a.Users.GetUser(ctx, p.OrgID, c.Params("user_id"))
 	if err != nil {
 		return err
 	}
-	up := postgres.UserUpdate{Name: req.Name, SiteIDs: req.SiteIDs, Disabled: req.Disabled}
-	roles := []auth.Role{target.Role}
+	up := cloud.UserUpdate{Name: req.Name, SiteIDs: req.SiteIDs, Disabled: req.Disabled}
+	roles := []cloud.Role{target.Role}
 	if req.Role != nil {
-		r, err := auth.ParseUserRole(*req.Role)
+		r, err := cloud.ParseUserRole(*req.Role)
 		if err != nil {
 			return err
 		}
@@ -108,7 +109,7 @@ func (a *app) handleUpdateUser(c *fiber.Ctx) error {
 	if target.ID == p.ID && (req.Disabled != nil && *req.Disabled || req.Role != nil) {
 		return pantry.Errorf(pantry.EFORBIDDEN, "you cannot change your own role or disable yourself")
 	}
-	u, err := a.Store.UpdateUser(ctx, p.OrgID, actor(p), target.ID, up)
+	u, err := a.Users.UpdateUser(ctx, p.OrgID, actor(p), target.ID, up)
 	if err != nil {
 		return err
 	}
@@ -116,8 +117,8 @@ func (a *app) handleUpdateUser(c *fiber.Ctx) error {
 }
 
 func (a *app) handleListAPIKeys(c *fiber.Ctx) error {
-	return listPage(a, c, "api_keys", auth.ActionManageAPIKeys, "", func(ctx context.Context, p auth.Principal, pg postgres.Page) ([]postgres.APIKey, string, error) {
-		return a.Store.ListAPIKeys(ctx, p.OrgID, pg)
+	return listPage(a, c, "api_keys", auth.ActionManageAPIKeys, "", func(ctx context.Context, p auth.Principal, pg cloud.Page) ([]cloud.APIKey, string, error) {
+		return a.Users.ListAPIKeys(ctx, p.OrgID, pg)
 	})
 }
 
@@ -136,12 +137,12 @@ func (a *app) handleCreateAPIKey(c *fiber.Ctx) error {
 	key, prefix, hash := auth.NewAPIKey()
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	k, err := a.Store.CreateAPIKey(ctx, p.OrgID, actor(p), req.Name, prefix, hash)
+	k, err := a.Users.CreateAPIKey(ctx, p.OrgID, actor(p), req.Name, prefix, hash)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(struct {
-		postgres.APIKey
+		cloud.APIKey
 		Key string `json:"key"`
 	}{k, key})
 }
@@ -153,7 +154,7 @@ func (a *app) handleRevokeAPIKey(c *fiber.Ctx) error {
 	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
-	k, err := a.Store.RevokeAPIKey(ctx, p.OrgID, actor(p), c.Params("key_id"))
+	k, err := a.Users.RevokeAPIKey(ctx, p.OrgID, actor(p), c.Params("key_id"))
 	if err != nil {
 		return err
 	}

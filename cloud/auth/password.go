@@ -11,8 +11,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/pantry/pantry/internal/pantry"
 	"golang.org/x/crypto/argon2"
+
+	"github.com/pantry/pantry/internal/pantry"
 )
 
 // Password policy bounds. The minimum follows NIST SP 800-63B's advice to

@@ -3,52 +3,19 @@ package auth
 import (
 	"slices"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
-
-// Role is what a principal may do within its organization.
-type Role string
-
-// Roles. Owner and admin act on the whole organization, a facility manager
-// on the sites listed in their principal, a viewer only reads. Technician is
-// the role of a technician's API key: it reads the organization's setup and
-// enrolls edge nodes, and is never a person's login role.
-const (
-	RoleOwner           Role = "owner"
-	RoleAdmin           Role = "admin"
-	RoleFacilityManager Role = "facility_manager"
-	RoleViewer          Role = "viewer"
-	RoleTechnician      Role = "technician"
-)
-
-// Valid reports whether r is one of the roles above.
-func (r Role) Valid() bool {
-	switch r {
-	case RoleOwner, RoleAdmin, RoleFacilityManager, RoleViewer, RoleTechnician:
-		return true
-	}
-	return false
-}
-
-// ParseUserRole parses the role of a user as the API and CLI accept it:
-// any role but technician, which belongs to API keys.
-func ParseUserRole(s string) (Role, error) {
-	r := Role(s)
-	if !r.Valid() || r == RoleTechnician {
-		return "", pantry.Errorf(pantry.EINVALID, "unknown role %q: want owner, admin, facility_manager or viewer", s)
-	}
-	return r, nil
-}
 
 // validKindRole reports whether a credential of kind k may hold role r:
 // users hold the four user roles, API keys only the technician role. Making
 // an API key that acts as an admin would be a new, deliberate decision.
-func validKindRole(k TokenKind, r Role) bool {
+func validKindRole(k TokenKind, r cloud.Role) bool {
 	switch k {
 	case KindUser:
-		return r.Valid() && r != RoleTechnician
+		return r.Valid() && r != cloud.RoleTechnician
 	case KindAPIKey:
-		return r == RoleTechnician
+		return r == cloud.RoleTechnician
 	}
 	return false
 }
@@ -86,15 +53,15 @@ const (
 // orgWide lists, for each action, the roles allowed to do it anywhere in
 // their organization. Facility managers appear in no row: what they may do
 // is decided per site by managerActions.
-var orgWide = map[Action][]Role{
-	ActionRead:          {RoleOwner, RoleAdmin, RoleViewer, RoleTechnician},
-	ActionWriteCatalog:  {RoleOwner, RoleAdmin},
-	ActionWriteSite:     {RoleOwner, RoleAdmin},
-	ActionManageUsers:   {RoleOwner, RoleAdmin},
-	ActionManageOwners:  {RoleOwner},
-	ActionManageAPIKeys: {RoleOwner, RoleAdmin},
-	ActionReadAudit:     {RoleOwner, RoleAdmin},
-	ActionEnrollNode:    {RoleOwner, RoleAdmin, RoleTechnician},
+var orgWide = map[Action][]cloud.Role{
+	ActionRead:          {cloud.RoleOwner, cloud.RoleAdmin, cloud.RoleViewer, cloud.RoleTechnician},
+	ActionWriteCatalog:  {cloud.RoleOwner, cloud.RoleAdmin},
+	ActionWriteSite:     {cloud.RoleOwner, cloud.RoleAdmin},
+	ActionManageUsers:   {cloud.RoleOwner, cloud.RoleAdmin},
+	ActionManageOwners:  {cloud.RoleOwner},
+	ActionManageAPIKeys: {cloud.RoleOwner, cloud.RoleAdmin},
+	ActionReadAudit:     {cloud.RoleOwner, cloud.RoleAdmin},
+	ActionEnrollNode:    {cloud.RoleOwner, cloud.RoleAdmin, cloud.RoleTechnician},
 }
 
 // managerActions lists what a facility manager may do at one of their own
@@ -113,7 +80,7 @@ type Principal struct {
 	Kind    TokenKind
 	ID      string
 	OrgID   string
-	Role    Role
+	Role    cloud.Role
 	SiteIDs []string // the sites a facility manager manages
 }
 
@@ -143,7 +110,7 @@ func (p Principal) Can(action Action, siteID string) error {
 		return pantry.Errorf(pantry.ENOTFOUND, "site %s not found", siteID)
 	case slices.Contains(allowed, p.Role):
 		return nil
-	case p.Role == RoleFacilityManager && managerMay(action, siteID):
+	case p.Role == cloud.RoleFacilityManager && managerMay(action, siteID):
 		return nil
 	}
 	return pantry.Errorf(pantry.EFORBIDDEN, "role %s may not %s", p.Role, describe(action))
@@ -153,7 +120,7 @@ func (p Principal) Can(action Action, siteID string) error {
 // every site of its organization except a facility manager, who sees only
 // their own. "" (organization-wide data) is visible to all.
 func (p Principal) CanSeeSite(siteID string) bool {
-	if siteID == "" || p.Role != RoleFacilityManager {
+	if siteID == "" || p.Role != cloud.RoleFacilityManager {
 		return true
 	}
 	return slices.Contains(p.SiteIDs, siteID)
@@ -163,7 +130,7 @@ func (p Principal) CanSeeSite(siteID string) bool {
 // site of the organization; otherwise only ids. List endpoints filter with
 // it so a facility manager's order list never includes another site's rows.
 func (p Principal) Sites() (ids []string, all bool) {
-	if p.Role == RoleFacilityManager {
+	if p.Role == cloud.RoleFacilityManager {
 		return slices.Clone(p.SiteIDs), false
 	}
 	return nil, true
@@ -174,13 +141,13 @@ func (p Principal) Sites() (ids []string, all bool) {
 // involved, ActionManageUsers otherwise. Pass the new role when creating,
 // the current and new roles when changing, the current role when deleting.
 // Keeping the last owner is the store's check: it needs a count.
-func (p Principal) CanManageUser(roles ...Role) error {
+func (p Principal) CanManageUser(roles ...cloud.Role) error {
 	for _, r := range roles {
-		if r == RoleTechnician || !r.Valid() {
+		if r == cloud.RoleTechnician || !r.Valid() {
 			return pantry.Errorf(pantry.EINVALID, "unknown user role %q", r)
 		}
 	}
-	if slices.Contains(roles, RoleOwner) {
+	if slices.Contains(roles, cloud.RoleOwner) {
 		return p.Can(ActionManageOwners, "")
 	}
 	return p.Can(ActionManageUsers, "")

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -19,62 +20,62 @@ const (
 // action, the outcome at one of the principal's own sites, at another site
 // of the organization, and on organization-wide data (site "").
 var matrix = []struct {
-	role              Role
+	role              cloud.Role
 	action            Action
 	own, other, orgwd string
 }{
-	{RoleOwner, ActionRead, ok, ok, ok},
-	{RoleOwner, ActionWriteCatalog, ok, ok, ok},
-	{RoleOwner, ActionWriteSite, ok, ok, ok},
-	{RoleOwner, ActionManageUsers, ok, ok, ok},
-	{RoleOwner, ActionManageOwners, ok, ok, ok},
-	{RoleOwner, ActionManageAPIKeys, ok, ok, ok},
-	{RoleOwner, ActionReadAudit, ok, ok, ok},
-	{RoleOwner, ActionEnrollNode, ok, ok, ok},
+	{cloud.RoleOwner, ActionRead, ok, ok, ok},
+	{cloud.RoleOwner, ActionWriteCatalog, ok, ok, ok},
+	{cloud.RoleOwner, ActionWriteSite, ok, ok, ok},
+	{cloud.RoleOwner, ActionManageUsers, ok, ok, ok},
+	{cloud.RoleOwner, ActionManageOwners, ok, ok, ok},
+	{cloud.RoleOwner, ActionManageAPIKeys, ok, ok, ok},
+	{cloud.RoleOwner, ActionReadAudit, ok, ok, ok},
+	{cloud.RoleOwner, ActionEnrollNode, ok, ok, ok},
 
-	{RoleAdmin, ActionRead, ok, ok, ok},
-	{RoleAdmin, ActionWriteCatalog, ok, ok, ok},
-	{RoleAdmin, ActionWriteSite, ok, ok, ok},
-	{RoleAdmin, ActionManageUsers, ok, ok, ok},
-	{RoleAdmin, ActionManageOwners, no, no, no},
-	{RoleAdmin, ActionManageAPIKeys, ok, ok, ok},
-	{RoleAdmin, ActionReadAudit, ok, ok, ok},
-	{RoleAdmin, ActionEnrollNode, ok, ok, ok},
+	{cloud.RoleAdmin, ActionRead, ok, ok, ok},
+	{cloud.RoleAdmin, ActionWriteCatalog, ok, ok, ok},
+	{cloud.RoleAdmin, ActionWriteSite, ok, ok, ok},
+	{cloud.RoleAdmin, ActionManageUsers, ok, ok, ok},
+	{cloud.RoleAdmin, ActionManageOwners, no, no, no},
+	{cloud.RoleAdmin, ActionManageAPIKeys, ok, ok, ok},
+	{cloud.RoleAdmin, ActionReadAudit, ok, ok, ok},
+	{cloud.RoleAdmin, ActionEnrollNode, ok, ok, ok},
 
-	{RoleFacilityManager, ActionRead, ok, hid, ok},
-	{RoleFacilityManager, ActionWriteCatalog, no, hid, no},
-	{RoleFacilityManager, ActionWriteSite, ok, hid, no},
-	{RoleFacilityManager, ActionManageUsers, no, hid, no},
-	{RoleFacilityManager, ActionManageOwners, no, hid, no},
-	{RoleFacilityManager, ActionManageAPIKeys, no, hid, no},
-	{RoleFacilityManager, ActionReadAudit, no, hid, no},
-	{RoleFacilityManager, ActionEnrollNode, no, hid, no},
+	{cloud.RoleFacilityManager, ActionRead, ok, hid, ok},
+	{cloud.RoleFacilityManager, ActionWriteCatalog, no, hid, no},
+	{cloud.RoleFacilityManager, ActionWriteSite, ok, hid, no},
+	{cloud.RoleFacilityManager, ActionManageUsers, no, hid, no},
+	{cloud.RoleFacilityManager, ActionManageOwners, no, hid, no},
+	{cloud.RoleFacilityManager, ActionManageAPIKeys, no, hid, no},
+	{cloud.RoleFacilityManager, ActionReadAudit, no, hid, no},
+	{cloud.RoleFacilityManager, ActionEnrollNode, no, hid, no},
 
-	{RoleViewer, ActionRead, ok, ok, ok},
-	{RoleViewer, ActionWriteCatalog, no, no, no},
-	{RoleViewer, ActionWriteSite, no, no, no},
-	{RoleViewer, ActionManageUsers, no, no, no},
-	{RoleViewer, ActionManageOwners, no, no, no},
-	{RoleViewer, ActionManageAPIKeys, no, no, no},
-	{RoleViewer, ActionReadAudit, no, no, no},
-	{RoleViewer, ActionEnrollNode, no, no, no},
+	{cloud.RoleViewer, ActionRead, ok, ok, ok},
+	{cloud.RoleViewer, ActionWriteCatalog, no, no, no},
+	{cloud.RoleViewer, ActionWriteSite, no, no, no},
+	{cloud.RoleViewer, ActionManageUsers, no, no, no},
+	{cloud.RoleViewer, ActionManageOwners, no, no, no},
+	{cloud.RoleViewer, ActionManageAPIKeys, no, no, no},
+	{cloud.RoleViewer, ActionReadAudit, no, no, no},
+	{cloud.RoleViewer, ActionEnrollNode, no, no, no},
 
-	{RoleTechnician, ActionRead, ok, ok, ok},
-	{RoleTechnician, ActionWriteCatalog, no, no, no},
-	{RoleTechnician, ActionWriteSite, no, no, no},
-	{RoleTechnician, ActionManageUsers, no, no, no},
-	{RoleTechnician, ActionManageOwners, no, no, no},
-	{RoleTechnician, ActionManageAPIKeys, no, no, no},
-	{RoleTechnician, ActionReadAudit, no, no, no},
-	{RoleTechnician, ActionEnrollNode, ok, ok, ok},
+	{cloud.RoleTechnician, ActionRead, ok, ok, ok},
+	{cloud.RoleTechnician, ActionWriteCatalog, no, no, no},
+	{cloud.RoleTechnician, ActionWriteSite, no, no, no},
+	{cloud.RoleTechnician, ActionManageUsers, no, no, no},
+	{cloud.RoleTechnician, ActionManageOwners, no, no, no},
+	{cloud.RoleTechnician, ActionManageAPIKeys, no, no, no},
+	{cloud.RoleTechnician, ActionReadAudit, no, no, no},
+	{cloud.RoleTechnician, ActionEnrollNode, ok, ok, ok},
 }
 
-var allRoles = []Role{RoleOwner, RoleAdmin, RoleFacilityManager, RoleViewer, RoleTechnician}
+var allRoles = []cloud.Role{cloud.RoleOwner, cloud.RoleAdmin, cloud.RoleFacilityManager, cloud.RoleViewer, cloud.RoleTechnician}
 
 // principal returns a valid principal of role r whose own site is "site-a".
-func principal(r Role) Principal {
+func principal(r cloud.Role) Principal {
 	kind := KindUser
-	if r == RoleTechnician {
+	if r == cloud.RoleTechnician {
 		kind = KindAPIKey
 	}
 	return Principal{Kind: kind, ID: "id-1", OrgID: "org-1", Role: r, SiteIDs: []string{"site-a", "site-c"}}
@@ -127,13 +128,13 @@ func TestCanRefusesInvalidPrincipals(t *testing.T) {
 	t.Parallel()
 	for name, p := range map[string]Principal{
 		"Zero":            {},
-		"NoOrg":           {Kind: KindUser, ID: "u", Role: RoleOwner},
-		"NoID":            {Kind: KindUser, OrgID: "o", Role: RoleOwner},
-		"NoKind":          {ID: "u", OrgID: "o", Role: RoleOwner},
+		"NoOrg":           {Kind: KindUser, ID: "u", Role: cloud.RoleOwner},
+		"NoID":            {Kind: KindUser, OrgID: "o", Role: cloud.RoleOwner},
+		"NoKind":          {ID: "u", OrgID: "o", Role: cloud.RoleOwner},
 		"UnknownRole":     {Kind: KindUser, ID: "u", OrgID: "o", Role: "root"},
-		"APIKeyAsOwner":   {Kind: KindAPIKey, ID: "k", OrgID: "o", Role: RoleOwner},
-		"UserTechnician":  {Kind: KindUser, ID: "u", OrgID: "o", Role: RoleTechnician},
-		"UnknownKindRole": {Kind: "service", ID: "s", OrgID: "o", Role: RoleAdmin},
+		"APIKeyAsOwner":   {Kind: KindAPIKey, ID: "k", OrgID: "o", Role: cloud.RoleOwner},
+		"UserTechnician":  {Kind: KindUser, ID: "u", OrgID: "o", Role: cloud.RoleTechnician},
+		"UnknownKindRole": {Kind: "service", ID: "s", OrgID: "o", Role: cloud.RoleAdmin},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for a := range orgWide {
@@ -145,14 +146,14 @@ func TestCanRefusesInvalidPrincipals(t *testing.T) {
 			}
 		})
 	}
-	if err := principal(RoleOwner).Can("drop_database", ""); pantry.ErrorCode(err) != pantry.EFORBIDDEN {
+	if err := principal(cloud.RoleOwner).Can("drop_database", ""); pantry.ErrorCode(err) != pantry.EFORBIDDEN {
 		t.Fatalf("owner Can(unknown action)=%v, want forbidden", err)
 	}
 }
 
 func TestFacilityManagerWithoutSites(t *testing.T) {
 	t.Parallel()
-	p := principal(RoleFacilityManager)
+	p := principal(cloud.RoleFacilityManager)
 	p.SiteIDs = nil
 	if err := p.Can(ActionRead, "site-a"); pantry.ErrorCode(err) != pantry.ENOTFOUND {
 		t.Fatalf("Can(read a site)=%v, want not found", err)
@@ -169,7 +170,7 @@ func TestSites(t *testing.T) {
 	t.Parallel()
 	for _, r := range allRoles {
 		ids, all := principal(r).Sites()
-		if r == RoleFacilityManager {
+		if r == cloud.RoleFacilityManager {
 			if all || !slices.Equal(ids, []string{"site-a", "site-c"}) {
 				t.Errorf("%s: Sites()=%v, %v, want their own sites", r, ids, all)
 			}
@@ -183,24 +184,24 @@ func TestCanManageUser(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		actor Role
-		roles []Role
+		actor cloud.Role
+		roles []cloud.Role
 		want  string
 	}{
-		{"OwnerCreatesOwner", RoleOwner, []Role{RoleOwner}, ok},
-		{"OwnerDemotesOwner", RoleOwner, []Role{RoleOwner, RoleAdmin}, ok},
-		{"AdminCreatesAdmin", RoleAdmin, []Role{RoleAdmin}, ok},
-		{"AdminCreatesManager", RoleAdmin, []Role{RoleFacilityManager}, ok},
-		{"AdminDemotesAdmin", RoleAdmin, []Role{RoleAdmin, RoleViewer}, ok},
-		{"AdminCreatesOwner", RoleAdmin, []Role{RoleOwner}, no},
-		{"AdminPromotesToOwner", RoleAdmin, []Role{RoleAdmin, RoleOwner}, no},
-		{"AdminDemotesOwner", RoleAdmin, []Role{RoleOwner, RoleViewer}, no},
-		{"AdminDeletesOwner", RoleAdmin, []Role{RoleOwner}, no},
-		{"ManagerCreatesViewer", RoleFacilityManager, []Role{RoleViewer}, no},
-		{"ViewerCreatesViewer", RoleViewer, []Role{RoleViewer}, no},
-		{"TechnicianCreatesViewer", RoleTechnician, []Role{RoleViewer}, no},
-		{"OwnerCreatesTechnicianUser", RoleOwner, []Role{RoleTechnician}, pantry.EINVALID},
-		{"OwnerCreatesUnknownRole", RoleOwner, []Role{"root"}, pantry.EINVALID},
+		{"OwnerCreatesOwner", cloud.RoleOwner, []cloud.Role{cloud.RoleOwner}, ok},
+		{"OwnerDemotesOwner", cloud.RoleOwner, []cloud.Role{cloud.RoleOwner, cloud.RoleAdmin}, ok},
+		{"AdminCreatesAdmin", cloud.RoleAdmin, []cloud.Role{cloud.RoleAdmin}, ok},
+		{"AdminCreatesManager", cloud.RoleAdmin, []cloud.Role{cloud.RoleFacilityManager}, ok},
+		{"AdminDemotesAdmin", cloud.RoleAdmin, []cloud.Role{cloud.RoleAdmin, cloud.RoleViewer}, ok},
+		{"AdminCreatesOwner", cloud.RoleAdmin, []cloud.Role{cloud.RoleOwner}, no},
+		{"AdminPromotesToOwner", cloud.RoleAdmin, []cloud.Role{cloud.RoleAdmin, cloud.RoleOwner}, no},
+		{"AdminDemotesOwner", cloud.RoleAdmin, []cloud.Role{cloud.RoleOwner, cloud.RoleViewer}, no},
+		{"AdminDeletesOwner", cloud.RoleAdmin, []cloud.Role{cloud.RoleOwner}, no},
+		{"ManagerCreatesViewer", cloud.RoleFacilityManager, []cloud.Role{cloud.RoleViewer}, no},
+		{"ViewerCreatesViewer", cloud.RoleViewer, []cloud.Role{cloud.RoleViewer}, no},
+		{"TechnicianCreatesViewer", cloud.RoleTechnician, []cloud.Role{cloud.RoleViewer}, no},
+		{"OwnerCreatesTechnicianUser", cloud.RoleOwner, []cloud.Role{cloud.RoleTechnician}, pantry.EINVALID},
+		{"OwnerCreatesUnknownRole", cloud.RoleOwner, []cloud.Role{"root"}, pantry.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := principal(tc.actor).CanManageUser(tc.roles...)
@@ -214,12 +215,12 @@ func TestCanManageUser(t *testing.T) {
 func TestParseUserRole(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"owner", "admin", "facility_manager", "viewer"} {
-		if r, err := ParseUserRole(s); err != nil || string(r) != s {
+		if r, err := cloud.ParseUserRole(s); err != nil || string(r) != s {
 			t.Errorf("ParseUserRole(%q)=%q, %v", s, r, err)
 		}
 	}
 	for _, s := range []string{"technician", "", "Owner", "root", " admin"} {
-		if _, err := ParseUserRole(s); pantry.ErrorCode(err) != pantry.EINVALID {
+		if _, err := cloud.ParseUserRole(s); pantry.ErrorCode(err) != pantry.EINVALID {
 			t.Errorf("ParseUserRole(%q)=%v, want invalid", s, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -107,57 +108,18 @@ func canonicalB32(s string, n int) bool {
 	return err == nil && len(b) == n && b32.EncodeToString(b) == s
 }
 
-// RefreshState is what the store knows about a presented refresh token.
-type RefreshState struct {
-	Used      bool      // already exchanged for a new token (rotated)
-	Revoked   bool      // its family was revoked: logout, reuse, a removed user
-	ExpiresAt time.Time // when it stops being valid
-}
-
-// RefreshDecision is what to do with a presented refresh token.
-type RefreshDecision int
-
-// Refresh decisions.
-const (
-	// Reject refuses the token and changes nothing.
-	Reject RefreshDecision = iota
-	// Rotate marks the token used, issues a new one in the same family and a
-	// new access token.
-	Rotate
-	// RejectAndRevokeFamily refuses the token and revokes every token of its
-	// family: a spent token presented again means two parties hold it, and
-	// there is no telling which one is the thief (RFC 9700 §4.14).
-	RejectAndRevokeFamily
-)
-
-// String returns the decision's name for logs and test output.
-func (d RefreshDecision) String() string {
-	switch d {
-	case Rotate:
-		return "rotate"
-	case RejectAndRevokeFamily:
-		return "reject_and_revoke_family"
-	}
-	return "reject"
-}
-
 // DecideRefresh decides what to do with a refresh token in state s at now.
 // Reuse is checked first: a spent token is a theft signal even when it has
 // also expired or its family is already revoked (revoking again is
 // harmless; missing a theft is not). There is no grace period for a client
 // that retries after losing the response: it must log in again, which is
 // rarer and cheaper than a stolen token that keeps working.
-func DecideRefresh(s RefreshState, now time.Time) RefreshDecision {
+func DecideRefresh(s cloud.RefreshState, now time.Time) cloud.RefreshDecision {
 	switch {
 	case s.Used:
-		return RejectAndRevokeFamily
+		return cloud.RejectAndRevokeFamily
 	case s.Revoked, !now.Before(s.ExpiresAt):
-		return Reject
+		return cloud.Reject
 	}
-	return Rotate
+	return cloud.Rotate
 }
-
-// ErrRefreshInvalid is the one error a client gets for any refused refresh
-// token, whether unknown, expired, revoked or reused: telling them apart
-// would tell a thief whether the token they hold was already used.
-var ErrRefreshInvalid = pantry.Errorf(pantry.EUNAUTHORIZED, "invalid refresh token")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -130,19 +131,19 @@ func TestDecideRefresh(t *testing.T) {
 	live := t0.Add(time.Hour)
 	for _, tc := range []struct {
 		name  string
-		state RefreshState
-		want  RefreshDecision
+		state cloud.RefreshState
+		want  cloud.RefreshDecision
 	}{
-		{"Fresh", RefreshState{ExpiresAt: live}, Rotate},
-		{"Used", RefreshState{Used: true, ExpiresAt: live}, RejectAndRevokeFamily},
-		{"UsedAndExpired", RefreshState{Used: true, ExpiresAt: t0.Add(-time.Hour)}, RejectAndRevokeFamily},
-		{"UsedAndRevoked", RefreshState{Used: true, Revoked: true, ExpiresAt: live}, RejectAndRevokeFamily},
-		{"Revoked", RefreshState{Revoked: true, ExpiresAt: live}, Reject},
-		{"RevokedAndExpired", RefreshState{Revoked: true, ExpiresAt: t0.Add(-time.Hour)}, Reject},
-		{"Expired", RefreshState{ExpiresAt: t0.Add(-time.Second)}, Reject},
-		{"ExpiresNow", RefreshState{ExpiresAt: t0}, Reject},
-		{"ExpiresNextSecond", RefreshState{ExpiresAt: t0.Add(time.Second)}, Rotate},
-		{"NoExpiry", RefreshState{}, Reject}, // incomplete data fails closed
+		{"Fresh", cloud.RefreshState{ExpiresAt: live}, cloud.Rotate},
+		{"Used", cloud.RefreshState{Used: true, ExpiresAt: live}, cloud.RejectAndRevokeFamily},
+		{"UsedAndExpired", cloud.RefreshState{Used: true, ExpiresAt: t0.Add(-time.Hour)}, cloud.RejectAndRevokeFamily},
+		{"UsedAndRevoked", cloud.RefreshState{Used: true, Revoked: true, ExpiresAt: live}, cloud.RejectAndRevokeFamily},
+		{"Revoked", cloud.RefreshState{Revoked: true, ExpiresAt: live}, cloud.Reject},
+		{"RevokedAndExpired", cloud.RefreshState{Revoked: true, ExpiresAt: t0.Add(-time.Hour)}, cloud.Reject},
+		{"Expired", cloud.RefreshState{ExpiresAt: t0.Add(-time.Second)}, cloud.Reject},
+		{"ExpiresNow", cloud.RefreshState{ExpiresAt: t0}, cloud.Reject},
+		{"ExpiresNextSecond", cloud.RefreshState{ExpiresAt: t0.Add(time.Second)}, cloud.Rotate},
+		{"NoExpiry", cloud.RefreshState{}, cloud.Reject}, // incomplete data fails closed
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := DecideRefresh(tc.state, t0); got != tc.want {

@@ -3,6 +3,7 @@ package auth
 import (
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -29,15 +30,6 @@ func DefaultThrottlePolicy() ThrottlePolicy {
 // counts the failures recorded after it.
 func (p ThrottlePolicy) WindowStart(now time.Time) time.Time { return now.Add(-p.Window) }
 
-// Failures is one scope's (an account's or an address's) failed logins
-// within the window, as the store counts them. The account is the email as
-// typed (normalized), whether or not a user has it, so the limit cannot be
-// used to find out who has an account.
-type Failures struct {
-	Count  int
-	Oldest time.Time // the oldest failure counted; zero if Count is 0
-}
-
 // Throttle is the decision for one login attempt.
 type Throttle struct {
 	Allowed    bool
@@ -56,10 +48,10 @@ type Throttle struct {
 // Retry-After header). A count with no oldest time is taken to block for a
 // whole window, the safe reading of incomplete data. The zero policy
 // refuses every login: start from DefaultThrottlePolicy.
-func (p ThrottlePolicy) Decide(account, address Failures, now time.Time) Throttle {
+func (p ThrottlePolicy) Decide(account, address cloud.LoginFailures, now time.Time) Throttle {
 	t := Throttle{Allowed: true}
 	for _, s := range []struct {
-		f   Failures
+		f   cloud.LoginFailures
 		max int
 	}{{account, p.MaxPerAccount}, {address, p.MaxPerAddress}} {
 		if s.f.Count >= s.max {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -13,26 +14,26 @@ func TestThrottleDecide(t *testing.T) {
 	ago := func(d time.Duration) time.Time { return t0.Add(-d) }
 	for _, tc := range []struct {
 		name             string
-		account, address Failures
+		account, address cloud.LoginFailures
 		want             Throttle
 	}{
-		{"NoFailures", Failures{}, Failures{}, Throttle{Allowed: true}},
-		{"FourAccountFailures", Failures{4, ago(time.Minute)}, Failures{4, ago(time.Minute)}, Throttle{Allowed: true}},
-		{"FiveAccountFailures", Failures{5, ago(5 * time.Minute)}, Failures{5, ago(5 * time.Minute)},
+		{"NoFailures", cloud.LoginFailures{}, cloud.LoginFailures{}, Throttle{Allowed: true}},
+		{"FourAccountFailures", failures(4, ago(time.Minute)), failures(4, ago(time.Minute)), Throttle{Allowed: true}},
+		{"FiveAccountFailures", failures(5, ago(5*time.Minute)), failures(5, ago(5*time.Minute)),
 			Throttle{RetryAfter: 10 * time.Minute}},
-		{"AccountBlockAlmostOver", Failures{5, ago(15*time.Minute - 300*time.Millisecond)}, Failures{},
+		{"AccountBlockAlmostOver", failures(5, ago(15*time.Minute-300*time.Millisecond)), cloud.LoginFailures{},
 			Throttle{RetryAfter: time.Second}},
-		{"AccountFailuresJustNow", Failures{7, t0}, Failures{}, Throttle{RetryAfter: 15 * time.Minute}},
-		{"FortyNineAddressFailures", Failures{}, Failures{49, ago(time.Minute)}, Throttle{Allowed: true}},
-		{"FiftyAddressFailures", Failures{1, ago(time.Minute)}, Failures{50, ago(14 * time.Minute)},
+		{"AccountFailuresJustNow", failures(7, t0), cloud.LoginFailures{}, Throttle{RetryAfter: 15 * time.Minute}},
+		{"FortyNineAddressFailures", cloud.LoginFailures{}, failures(49, ago(time.Minute)), Throttle{Allowed: true}},
+		{"FiftyAddressFailures", failures(1, ago(time.Minute)), failures(50, ago(14*time.Minute)),
 			Throttle{RetryAfter: time.Minute}},
-		{"BothBlockedLongerWins", Failures{5, ago(14 * time.Minute)}, Failures{60, ago(2 * time.Minute)},
+		{"BothBlockedLongerWins", failures(5, ago(14*time.Minute)), failures(60, ago(2*time.Minute)),
 			Throttle{RetryAfter: 13 * time.Minute}},
-		{"RoundsUpToSeconds", Failures{5, ago(10*time.Minute + 500*time.Millisecond)}, Failures{},
+		{"RoundsUpToSeconds", failures(5, ago(10*time.Minute+500*time.Millisecond)), cloud.LoginFailures{},
 			Throttle{RetryAfter: 5 * time.Minute}},
-		{"NoOldestBlocksWholeWindow", Failures{Count: 5}, Failures{}, Throttle{RetryAfter: 15 * time.Minute}},
-		{"OldestInFutureClamped", Failures{5, t0.Add(time.Hour)}, Failures{}, Throttle{RetryAfter: 15 * time.Minute}},
-		{"OldestOutsideWindowStillOneSecond", Failures{5, ago(time.Hour)}, Failures{}, Throttle{RetryAfter: time.Second}},
+		{"NoOldestBlocksWholeWindow", cloud.LoginFailures{Count: 5}, cloud.LoginFailures{}, Throttle{RetryAfter: 15 * time.Minute}},
+		{"OldestInFutureClamped", failures(5, t0.Add(time.Hour)), cloud.LoginFailures{}, Throttle{RetryAfter: 15 * time.Minute}},
+		{"OldestOutsideWindowStillOneSecond", failures(5, ago(time.Hour)), cloud.LoginFailures{}, Throttle{RetryAfter: time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := p.Decide(tc.account, tc.address, t0); got != tc.want {
@@ -44,7 +45,7 @@ func TestThrottleDecide(t *testing.T) {
 
 func TestThrottleZeroPolicyRefuses(t *testing.T) {
 	t.Parallel()
-	got := ThrottlePolicy{}.Decide(Failures{}, Failures{}, t0)
+	got := ThrottlePolicy{}.Decide(cloud.LoginFailures{}, cloud.LoginFailures{}, t0)
 	if got.Allowed || got.RetryAfter < time.Second {
 		t.Fatalf("zero policy: %+v, want refused with a retry-after", got)
 	}
@@ -65,4 +66,8 @@ func TestThrottleErr(t *testing.T) {
 	if got, want := DefaultThrottlePolicy().WindowStart(t0), t0.Add(-15*time.Minute); !got.Equal(want) {
 		t.Fatalf("WindowStart=%v, want %v", got, want)
 	}
+}
+
+func failures(count int, oldest time.Time) cloud.LoginFailures {
+	return cloud.LoginFailures{Count: count, Oldest: oldest}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -21,12 +23,12 @@ const (
 // Claims is what an access token says about its bearer. IssuedAt, ExpiresAt
 // and (when empty) ID are set by Sign; the rest is the caller's.
 type Claims struct {
-	Subject   string    // user id or API key id
-	OrgID     string    // the tenant: always from here, never from a request body
-	Role      Role      // role within OrgID
-	SiteIDs   []string  // the sites of a facility manager; empty for other roles
-	Kind      TokenKind // what Subject names
-	ID        string    // jti: unique per token, for logs and any future deny-list
+	Subject   string     // user id or API key id
+	OrgID     string     // the tenant: always from here, never from a request body
+	Role      cloud.Role // role within OrgID
+	SiteIDs   []string   // the sites of a facility manager; empty for other roles
+	Kind      TokenKind  // what Subject names
+	ID        string     // jti: unique per token, for logs and any future deny-list
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -64,10 +66,10 @@ const maxTokenBytes = 8 << 10
 // token small; they are namespaced by our iss and aud.
 type tokenClaims struct {
 	jwt.RegisteredClaims
-	OrgID   string    `json:"org"`
-	Role    Role      `json:"role"`
-	SiteIDs []string  `json:"sites,omitempty"`
-	Kind    TokenKind `json:"kind"`
+	OrgID   string     `json:"org"`
+	Role    cloud.Role `json:"role"`
+	SiteIDs []string   `json:"sites,omitempty"`
+	Kind    TokenKind  `json:"kind"`
 }
 
 // Sign returns a compact JWS of c signed with the set's current key, valid

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -34,7 +36,7 @@ func mustKeySet(tb testing.TB, others ...Key) (*KeySet, Key) {
 }
 
 func managerClaims() Claims {
-	return Claims{Subject: pantry.NewID(), OrgID: pantry.NewID(), Role: RoleFacilityManager,
+	return Claims{Subject: pantry.NewID(), OrgID: pantry.NewID(), Role: cloud.RoleFacilityManager,
 		SiteIDs: []string{"site-a", "site-b"}, Kind: KindUser}
 }
 
@@ -99,14 +101,14 @@ func TestSignRefusesIncompleteClaims(t *testing.T) {
 	t.Parallel()
 	ks, _ := mustKeySet(t)
 	for name, c := range map[string]Claims{
-		"NoSubject":     {OrgID: "o", Role: RoleAdmin, Kind: KindUser},
-		"NoOrg":         {Subject: "u", Role: RoleAdmin, Kind: KindUser},
+		"NoSubject":     {OrgID: "o", Role: cloud.RoleAdmin, Kind: KindUser},
+		"NoOrg":         {Subject: "u", Role: cloud.RoleAdmin, Kind: KindUser},
 		"NoRole":        {Subject: "u", OrgID: "o", Kind: KindUser},
 		"UnknownRole":   {Subject: "u", OrgID: "o", Role: "root", Kind: KindUser},
-		"NoKind":        {Subject: "u", OrgID: "o", Role: RoleAdmin},
-		"AdminAPIKey":   {Subject: "k", OrgID: "o", Role: RoleAdmin, Kind: KindAPIKey},
-		"TechnicianUsr": {Subject: "u", OrgID: "o", Role: RoleTechnician, Kind: KindUser},
-		"TooManySites":  {Subject: "u", OrgID: "o", Role: RoleFacilityManager, Kind: KindUser, SiteIDs: make([]string, 257)},
+		"NoKind":        {Subject: "u", OrgID: "o", Role: cloud.RoleAdmin},
+		"AdminAPIKey":   {Subject: "k", OrgID: "o", Role: cloud.RoleAdmin, Kind: KindAPIKey},
+		"TechnicianUsr": {Subject: "u", OrgID: "o", Role: cloud.RoleTechnician, Kind: KindUser},
+		"TooManySites":  {Subject: "u", OrgID: "o", Role: cloud.RoleFacilityManager, Kind: KindUser, SiteIDs: make([]string, 257)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if tok, err := ks.Sign(c, t0); err == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
 	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/cloud/server"
 	"github.com/pantry/pantry/internal/apitest"
 	"github.com/pantry/pantry/internal/pgtest"
 )
@@ -28,13 +29,13 @@ const Password = "correct horse battery"
 
 // Server is a running cloud server on a fresh database.
 type Server struct {
-	*cloud.Server
+	*server.Server
 	URL   string
 	DBURL string
 }
 
 // Start migrates a new database and serves it until the test ends.
-func Start(tb testing.TB, configure ...func(*cloud.Config)) *Server {
+func Start(tb testing.TB, configure ...func(*server.Config)) *Server {
 	tb.Helper()
 	dbURL := pgtest.NewDatabase(tb)
 	if _, err := postgres.Migrate(context.Background(), dbURL, postgres.MigrateOptions{}); err != nil {
@@ -45,15 +46,15 @@ func Start(tb testing.TB, configure ...func(*cloud.Config)) *Server {
 
 // StartOn serves an already migrated database: a second instance next to
 // one Start made.
-func StartOn(tb testing.TB, dbURL string, configure ...func(*cloud.Config)) *Server {
+func StartOn(tb testing.TB, dbURL string, configure ...func(*server.Config)) *Server {
 	tb.Helper()
 	ctx := context.Background()
-	cfg := cloud.Config{DatabaseURL: dbURL, HTTPAddr: "127.0.0.1:0", Passwords: Cheap,
+	cfg := server.Config{DatabaseURL: dbURL, HTTPAddr: "127.0.0.1:0", Passwords: Cheap,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range configure {
 		f(&cfg)
 	}
-	s, err := cloud.New(ctx, cfg)
+	s, err := server.New(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("start cloud: %v", err)
 	}
@@ -89,7 +90,7 @@ func (s *Server) NewOrg(tb testing.TB, name string) Org {
 		tb.Fatal(err)
 	}
 	email := name + "-owner@example.com"
-	org, err := s.Store().CreateOrganization(context.Background(), postgres.NewOrganization{Name: name, OwnerEmail: email, OwnerPasswordHash: hash})
+	org, err := s.Store().CreateOrganization(context.Background(), cloud.NewOrganization{Name: name, OwnerEmail: email, OwnerPasswordHash: hash})
 	if err != nil {
 		tb.Fatalf("create organization: %v", err)
 	}

@@ -9,23 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// APIKey is a technician's API key as listings show it: never the key.
-type APIKey struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-}
-
 // CreateAPIKey stores a new key (its hash and display prefix, from
 // auth.NewAPIKey).
-func (s *Store) CreateAPIKey(ctx context.Context, orgID string, who Actor, name, prefix string, hash []byte) (APIKey, error) {
-	k := APIKey{ID: pantry.NewID(), Name: strings.TrimSpace(name), Prefix: prefix}
+func (s *Store) CreateAPIKey(ctx context.Context, orgID string, who cloud.Actor, name, prefix string, hash []byte) (cloud.APIKey, error) {
+	k := cloud.APIKey{ID: pantry.NewID(), Name: strings.TrimSpace(name), Prefix: prefix}
 	if k.Name == "" {
 		return k, pantry.Errorf(pantry.EINVALID, "an API key needs a name")
 	}
@@ -44,27 +35,27 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID string, who Actor, name,
 		return audit(ctx, tx, orgID, who, "api_key.create", "api_key", k.ID, nil, k)
 	})
 	if err != nil {
-		return APIKey{}, fmt.Errorf("create API key: %w", err)
+		return cloud.APIKey{}, fmt.Errorf("create API key: %w", err)
 	}
 	return k, nil
 }
 
 const apiKeyColumns = `id::text, name, prefix, created_at, last_used_at, revoked_at`
 
-func scanAPIKey(row pgx.Row) (APIKey, error) {
-	var k APIKey
+func scanAPIKey(row pgx.Row) (cloud.APIKey, error) {
+	var k cloud.APIKey
 	err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
 	return k, err
 }
 
 // ListAPIKeys lists the organization's keys, newest first.
-func (s *Store) ListAPIKeys(ctx context.Context, orgID string, p Page) ([]APIKey, string, error) {
-	var keys []APIKey
+func (s *Store) ListAPIKeys(ctx context.Context, orgID string, p cloud.Page) ([]cloud.APIKey, string, error) {
+	var keys []cloud.APIKey
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		keys, next, err = newestFirst(ctx, tx, p, `SELECT `+apiKeyColumns+` FROM api_keys WHERE organization_id = $1`,
-			[]any{orgID}, scanAPIKey, func(k APIKey) (time.Time, string) { return k.CreatedAt, k.ID })
+			[]any{orgID}, scanAPIKey, func(k cloud.APIKey) (time.Time, string) { return k.CreatedAt, k.ID })
 		return err
 	})
 	if err != nil {
@@ -74,8 +65,8 @@ func (s *Store) ListAPIKeys(ctx context.Context, orgID string, p Page) ([]APIKey
 }
 
 // RevokeAPIKey revokes a key; it stops working at once.
-func (s *Store) RevokeAPIKey(ctx context.Context, orgID string, who Actor, id string) (APIKey, error) {
-	var k APIKey
+func (s *Store) RevokeAPIKey(ctx context.Context, orgID string, who cloud.Actor, id string) (cloud.APIKey, error) {
+	var k cloud.APIKey
 	if !pantry.ValidID(id) {
 		return k, pantry.Errorf(pantry.ENOTFOUND, "API key %s not found", id)
 	}
@@ -95,7 +86,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID string, who Actor, id st
 		return audit(ctx, tx, orgID, who, "api_key.revoke", "api_key", id, before, k)
 	})
 	if err != nil {
-		return APIKey{}, fmt.Errorf("revoke API key: %w", err)
+		return cloud.APIKey{}, fmt.Errorf("revoke API key: %w", err)
 	}
 	return k, nil
 }

@@ -5,20 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
-
-// AuditFilter selects audit-log entries. Zero fields select everything;
-// times are half-open like OrderFilter's (From inclusive, To exclusive).
-type AuditFilter struct {
-	Resource   string // e.g. "site", "item"
-	ResourceID string
-	ActorID    string // a user's or API key's id
-	From, To   time.Time
-}
 
 // maxAuditFilterLen bounds the text filters: longer values match nothing
 // anyway, and are refused rather than sent to the database.
@@ -28,7 +20,7 @@ const maxAuditFilterLen = 200
 // (at, id), one page at a time; next is the cursor of the following page,
 // empty on the last one. Before and After carry the stored JSON as it is
 // (json.RawMessage), or nil.
-func (s *Store) ListAudit(ctx context.Context, orgID string, f AuditFilter, p Page) (entries []AuditEntry, next string, err error) {
+func (s *Store) ListAudit(ctx context.Context, orgID string, f cloud.AuditFilter, p cloud.Page) (entries []cloud.AuditEntry, next string, err error) {
 	sql, args, limit, err := auditListQuery(orgID, f, p)
 	if err != nil {
 		return nil, "", err
@@ -48,8 +40,8 @@ func (s *Store) ListAudit(ctx context.Context, orgID string, f AuditFilter, p Pa
 	return entries, next, nil
 }
 
-func auditListQuery(orgID string, f AuditFilter, p Page) (sql string, args []any, limit int, err error) {
-	limit, err = p.size()
+func auditListQuery(orgID string, f cloud.AuditFilter, p cloud.Page) (sql string, args []any, limit int, err error) {
+	limit, err = p.Size()
 	if err != nil {
 		return "", nil, 0, err
 	}
@@ -81,8 +73,8 @@ func auditListQuery(orgID string, f AuditFilter, p Page) (sql string, args []any
 	return sql, q.args, limit, nil
 }
 
-func scanAuditEntry(row pgx.CollectableRow) (AuditEntry, error) {
-	var e AuditEntry
+func scanAuditEntry(row pgx.CollectableRow) (cloud.AuditEntry, error) {
+	var e cloud.AuditEntry
 	var before, after []byte
 	err := row.Scan(&e.ID, &e.ActorType, &e.ActorID, &e.Action, &e.Resource, &e.ResourceID, &before, &after, &e.At)
 	e.At = e.At.UTC()

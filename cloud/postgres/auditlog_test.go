@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -21,21 +23,21 @@ func TestListAudit(t *testing.T) {
 	// Written through audit, as the store's changes write them, in one
 	// transaction: they share now() and their ids order them.
 	err := s.InTenant(ctx, sh.org, func(tx pgx.Tx) error {
-		if err := audit(ctx, tx, sh.org, Actor{Type: "user", ID: user}, "site.update", "site", site,
+		if err := audit(ctx, tx, sh.org, cloud.Actor{Type: "user", ID: user}, "site.update", "site", site,
 			map[string]any{"name": "HQ"}, map[string]any{"name": "Berlin HQ"}); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, sh.org, Actor{Type: "api_key", ID: key}, "item.create", "item", sh.items[0], nil, map[string]any{"name": "Coffee"}); err != nil {
+		if err := audit(ctx, tx, sh.org, cloud.Actor{Type: "api_key", ID: key}, "item.create", "item", sh.items[0], nil, map[string]any{"name": "Coffee"}); err != nil {
 			return err
 		}
-		return audit(ctx, tx, sh.org, Actor{Type: "system"}, "site.update", "site", sh.sites[1], nil, nil)
+		return audit(ctx, tx, sh.org, cloud.Actor{Type: "system"}, "site.update", "site", sh.sites[1], nil, nil)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// And 120 older ones at known times, one a minute.
 	insertAuditAt(t, s, sh.org, 120, t0)
-	list := func(t *testing.T, f AuditFilter, p Page) ([]AuditEntry, string) {
+	list := func(t *testing.T, f cloud.AuditFilter, p cloud.Page) ([]cloud.AuditEntry, string) {
 		t.Helper()
 		es, next, err := s.ListAudit(ctx, sh.org, f, p)
 		if err != nil {
@@ -44,7 +46,7 @@ func TestListAudit(t *testing.T) {
 		return es, next
 	}
 	t.Run("Entry", func(t *testing.T) {
-		es, _ := list(t, AuditFilter{ResourceID: site}, Page{})
+		es, _ := list(t, cloud.AuditFilter{ResourceID: site}, cloud.Page{})
 		if len(es) != 1 {
 			t.Fatalf("%d entries for the site, want 1", len(es))
 		}
@@ -58,28 +60,28 @@ func TestListAudit(t *testing.T) {
 	})
 	t.Run("Filters", func(t *testing.T) {
 		for name, tc := range map[string]struct {
-			f    AuditFilter
+			f    cloud.AuditFilter
 			want int
 		}{
-			"Resource":   {AuditFilter{Resource: "site"}, 2},
-			"ResourceID": {AuditFilter{Resource: "item", ResourceID: sh.items[0]}, 1},
-			"Actor":      {AuditFilter{ActorID: key}, 1},
-			"NoMatch":    {AuditFilter{ActorID: "nobody"}, 0},
+			"Resource":   {cloud.AuditFilter{Resource: "site"}, 2},
+			"ResourceID": {cloud.AuditFilter{Resource: "item", ResourceID: sh.items[0]}, 1},
+			"Actor":      {cloud.AuditFilter{ActorID: key}, 1},
+			"NoMatch":    {cloud.AuditFilter{ActorID: "nobody"}, 0},
 			// From inclusive, To exclusive: minutes 10 to 19.
-			"Range": {AuditFilter{From: t0.Add(10 * time.Minute), To: t0.Add(20 * time.Minute)}, 10},
+			"Range": {cloud.AuditFilter{From: t0.Add(10 * time.Minute), To: t0.Add(20 * time.Minute)}, 10},
 		} {
 			t.Run(name, func(t *testing.T) {
-				if es, _ := list(t, tc.f, Page{}); len(es) != tc.want {
+				if es, _ := list(t, tc.f, cloud.Page{}); len(es) != tc.want {
 					t.Fatalf("%d entries, want %d", len(es), tc.want)
 				}
 			})
 		}
 	})
 	t.Run("Pages", func(t *testing.T) {
-		var all []AuditEntry
-		page := Page{Limit: 50}
+		var all []cloud.AuditEntry
+		page := cloud.Page{Limit: 50}
 		for {
-			es, next := list(t, AuditFilter{}, page)
+			es, next := list(t, cloud.AuditFilter{}, page)
 			all = append(all, es...)
 			if next == "" {
 				break
@@ -90,7 +92,7 @@ func TestListAudit(t *testing.T) {
 		if len(all) != 124 {
 			t.Fatalf("%d entries over the pages, want 124", len(all))
 		}
-		sorted := slices.IsSortedFunc(all, func(a, b AuditEntry) int {
+		sorted := slices.IsSortedFunc(all, func(a, b cloud.AuditEntry) int {
 			if c := b.At.Compare(a.At); c != 0 {
 				return c
 			}
@@ -106,14 +108,14 @@ func TestListAudit(t *testing.T) {
 	})
 	t.Run("BadInput", func(t *testing.T) {
 		for name, tc := range map[string]struct {
-			f AuditFilter
-			p Page
+			f cloud.AuditFilter
+			p cloud.Page
 		}{
-			"FromAfterTo": {f: AuditFilter{From: t0, To: t0.Add(-time.Second)}},
-			"LongFilter":  {f: AuditFilter{Resource: string(make([]byte, 201))}},
-			"ControlChar": {f: AuditFilter{ActorID: "a\x00b"}},
-			"BadLimit":    {p: Page{Limit: -1}},
-			"BadCursor":   {p: Page{Cursor: encodeCursor(t0, pantry.NewID()) + "x"}},
+			"FromAfterTo": {f: cloud.AuditFilter{From: t0, To: t0.Add(-time.Second)}},
+			"LongFilter":  {f: cloud.AuditFilter{Resource: string(make([]byte, 201))}},
+			"ControlChar": {f: cloud.AuditFilter{ActorID: "a\x00b"}},
+			"BadLimit":    {p: cloud.Page{Limit: -1}},
+			"BadCursor":   {p: cloud.Page{Cursor: encodeCursor(t0, pantry.NewID()) + "x"}},
 		} {
 			t.Run(name, func(t *testing.T) {
 				_, _, err := s.ListAudit(ctx, sh.org, tc.f, tc.p)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 )
 
 // BenchmarkDashboardReads measures the dashboard's main reads against a
@@ -129,21 +131,21 @@ const stockLevelsSQL = `SELECT item_id, sum(delta) FROM stock_movements
 	WHERE organization_id = $1 AND site_id = $2 GROUP BY item_id`
 
 func benchQueries() []benchQuery {
-	open := func(t benchTarget) OrderFilter { return OrderFilter{SiteID: t.site, Status: StatusOpen} }
-	day := func(t benchTarget) OrderFilter {
-		return OrderFilter{SiteID: t.site, From: t.day, To: t.day.Add(24 * time.Hour)}
+	open := func(t benchTarget) cloud.OrderFilter { return cloud.OrderFilter{SiteID: t.site, Status: StatusOpen} }
+	day := func(t benchTarget) cloud.OrderFilter {
+		return cloud.OrderFilter{SiteID: t.site, From: t.day, To: t.day.Add(24 * time.Hour)}
 	}
-	month := func(t benchTarget) ReportFilter {
-		return ReportFilter{From: t.now.Add(-30 * 24 * time.Hour), To: t.now, GroupBy: GroupByDay}
+	month := func(t benchTarget) cloud.ReportFilter {
+		return cloud.ReportFilter{From: t.now.Add(-30 * 24 * time.Hour), To: t.now, GroupBy: cloud.GroupByDay}
 	}
-	list := func(f func(benchTarget) OrderFilter, limit int) benchQuery {
+	list := func(f func(benchTarget) cloud.OrderFilter, limit int) benchQuery {
 		return benchQuery{
 			run: func(ctx context.Context, s *Store, t benchTarget) error {
-				_, _, err := s.ListOrders(ctx, t.org, f(t), Page{Limit: limit})
+				_, _, err := s.ListOrders(ctx, t.org, f(t), cloud.Page{Limit: limit})
 				return err
 			},
 			sql: func(t benchTarget) (string, []any, error) {
-				sql, args, _, err := orderListQuery(t.org, f(t), Page{Limit: limit})
+				sql, args, _, err := orderListQuery(t.org, f(t), cloud.Page{Limit: limit})
 				return sql, args, err
 			},
 		}

@@ -8,47 +8,26 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// CostCenter is an accounting code orders can be charged to.
-type CostCenter struct {
-	ID         string     `json:"id"`
-	Code       string     `json:"code"`
-	Name       string     `json:"name"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ArchivedAt *time.Time `json:"archived_at,omitempty"`
-}
-
-// CostCenterInput creates a cost center.
-type CostCenterInput struct {
-	Code string // unique in the organization, compared without regard to case
-	Name string // may be empty
-}
-
-// CostCenterUpdate changes a cost center; nil fields stay as they are.
-type CostCenterUpdate struct {
-	Code     *string
-	Name     *string
-	Archived *bool
-}
-
 const costCenterColumns = `id, code, name, created_at, archived_at`
 
-func scanCostCenter(row pgx.Row) (CostCenter, error) {
-	var c CostCenter
+func scanCostCenter(row pgx.Row) (cloud.CostCenter, error) {
+	var c cloud.CostCenter
 	err := row.Scan(&c.ID, &c.Code, &c.Name, &c.CreatedAt, &c.ArchivedAt)
 	return c, err
 }
 
 // CreateCostCenter creates a cost center. A code already used in the
 // organization, in any case, is ECONFLICT.
-func (s *Store) CreateCostCenter(ctx context.Context, orgID string, who Actor, in CostCenterInput) (CostCenter, error) {
+func (s *Store) CreateCostCenter(ctx context.Context, orgID string, who cloud.Actor, in cloud.CostCenterInput) (cloud.CostCenter, error) {
 	in.Code, in.Name = strings.TrimSpace(in.Code), strings.TrimSpace(in.Name)
-	if err := checkCostCenter(&in.Code, &in.Name); err != nil {
-		return CostCenter{}, err
+	if err := in.Normalize(); err != nil {
+		return cloud.CostCenter{}, err
 	}
-	var c CostCenter
+	var c cloud.CostCenter
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if err := bumpCatalogRevision(ctx, tx, orgID, ""); err != nil {
 			return err
@@ -62,17 +41,17 @@ func (s *Store) CreateCostCenter(ctx context.Context, orgID string, who Actor, i
 		return audit(ctx, tx, orgID, who, "cost_center.create", "cost_center", c.ID, nil, c)
 	})
 	if err != nil {
-		return CostCenter{}, fmt.Errorf("create cost center: %w", err)
+		return cloud.CostCenter{}, fmt.Errorf("create cost center: %w", err)
 	}
 	return c, nil
 }
 
 // GetCostCenter returns one cost center.
-func (s *Store) GetCostCenter(ctx context.Context, orgID, costCenterID string) (CostCenter, error) {
+func (s *Store) GetCostCenter(ctx context.Context, orgID, costCenterID string) (cloud.CostCenter, error) {
 	if err := checkPathID("cost center", costCenterID); err != nil {
-		return CostCenter{}, err
+		return cloud.CostCenter{}, err
 	}
-	var c CostCenter
+	var c cloud.CostCenter
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		c, err = getCostCenter(ctx, tx, orgID, costCenterID, false)
@@ -83,13 +62,13 @@ func (s *Store) GetCostCenter(ctx context.Context, orgID, costCenterID string) (
 
 // ListCostCenters returns a page of the organization's cost centers,
 // newest first.
-func (s *Store) ListCostCenters(ctx context.Context, orgID string, p Page) ([]CostCenter, string, error) {
-	var out []CostCenter
+func (s *Store) ListCostCenters(ctx context.Context, orgID string, p cloud.Page) ([]cloud.CostCenter, string, error) {
+	var out []cloud.CostCenter
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		out, next, err = newestFirst(ctx, tx, p, `SELECT `+costCenterColumns+` FROM cost_centers WHERE organization_id = $1`,
-			[]any{orgID}, scanCostCenter, func(c CostCenter) (time.Time, string) { return c.CreatedAt, c.ID })
+			[]any{orgID}, scanCostCenter, func(c cloud.CostCenter) (time.Time, string) { return c.CreatedAt, c.ID })
 		return err
 	})
 	if err != nil {
@@ -100,14 +79,14 @@ func (s *Store) ListCostCenters(ctx context.Context, orgID string, p Page) ([]Co
 
 // UpdateCostCenter changes a cost center's code, name or archived state.
 // Orders keep the code they were charged to.
-func (s *Store) UpdateCostCenter(ctx context.Context, orgID string, who Actor, costCenterID string, up CostCenterUpdate) (CostCenter, error) {
+func (s *Store) UpdateCostCenter(ctx context.Context, orgID string, who cloud.Actor, costCenterID string, up cloud.CostCenterUpdate) (cloud.CostCenter, error) {
 	if err := checkPathID("cost center", costCenterID); err != nil {
-		return CostCenter{}, err
+		return cloud.CostCenter{}, err
 	}
-	if err := up.normalize(); err != nil {
-		return CostCenter{}, err
+	if err := up.Normalize(); err != nil {
+		return cloud.CostCenter{}, err
 	}
-	var after CostCenter
+	var after cloud.CostCenter
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if err := bumpCatalogRevision(ctx, tx, orgID, ""); err != nil {
 			return err
@@ -125,41 +104,16 @@ func (s *Store) UpdateCostCenter(ctx context.Context, orgID string, who Actor, c
 		return audit(ctx, tx, orgID, who, "cost_center.update", "cost_center", costCenterID, before, after)
 	})
 	if err != nil {
-		return CostCenter{}, fmt.Errorf("update cost center %s: %w", costCenterID, err)
+		return cloud.CostCenter{}, fmt.Errorf("update cost center %s: %w", costCenterID, err)
 	}
 	return after, nil
 }
 
-func getCostCenter(ctx context.Context, tx pgx.Tx, orgID, costCenterID string, forUpdate bool) (CostCenter, error) {
+func getCostCenter(ctx context.Context, tx pgx.Tx, orgID, costCenterID string, forUpdate bool) (cloud.CostCenter, error) {
 	query := `SELECT ` + costCenterColumns + ` FROM cost_centers WHERE organization_id = $1 AND id = $2`
 	if forUpdate {
 		query += ` FOR NO KEY UPDATE`
 	}
 	c, err := scanCostCenter(tx.QueryRow(ctx, query, orgID, costCenterID))
 	return c, notFound(err, "cost center", costCenterID)
-}
-
-func (up *CostCenterUpdate) normalize() error {
-	if up.Code != nil {
-		code := strings.TrimSpace(*up.Code)
-		up.Code = &code
-	}
-	if up.Name != nil {
-		name := strings.TrimSpace(*up.Name)
-		up.Name = &name
-	}
-	return checkCostCenter(up.Code, up.Name)
-}
-
-// checkCostCenter checks a cost center's code and name, each if not nil.
-func checkCostCenter(code, name *string) error {
-	if code != nil {
-		if err := checkCode("code", *code); err != nil {
-			return err
-		}
-	}
-	if name != nil {
-		return pantry.CheckText("name", *name, pantry.MaxNameLen)
-	}
-	return nil
 }

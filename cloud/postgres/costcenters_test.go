@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -13,7 +14,7 @@ func TestCostCenters(t *testing.T) {
 	a, b := f.a, f.b
 	site := f.site(t, a, "EUR")
 	rev := f.revision(t, a.id, site)
-	cc, err := f.s.CreateCostCenter(t.Context(), a.id, a.who, CostCenterInput{Code: " CC-1001 ", Name: " Finance "})
+	cc, err := f.s.CreateCostCenter(t.Context(), a.id, a.who, cloud.CostCenterInput{Code: " CC-1001 ", Name: " Finance "})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestCostCenters(t *testing.T) {
 	})
 	t.Run("Update", func(t *testing.T) {
 		name, yes := "Finance EMEA", true
-		got, err := f.s.UpdateCostCenter(t.Context(), a.id, a.who, cc.ID, CostCenterUpdate{Name: &name, Archived: &yes})
+		got, err := f.s.UpdateCostCenter(t.Context(), a.id, a.who, cc.ID, cloud.CostCenterUpdate{Name: &name, Archived: &yes})
 		if err != nil || got.Name != name || got.Code != cc.Code || got.ArchivedAt == nil {
 			t.Fatalf("updated %+v (%v)", got, err)
 		}
@@ -44,7 +45,7 @@ func TestCostCenters(t *testing.T) {
 	})
 	t.Run("BadInput", func(t *testing.T) {
 		empty, huge, taken := "", strings.Repeat("x", 10<<10), "cc-1001"
-		other, err := f.s.CreateCostCenter(t.Context(), a.id, a.who, CostCenterInput{Code: "CC-2"})
+		other, err := f.s.CreateCostCenter(t.Context(), a.id, a.who, cloud.CostCenterInput{Code: "CC-2"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,15 +54,15 @@ func TestCostCenters(t *testing.T) {
 			call func() error
 			code string
 		}{
-			{"EmptyCode", f.createCostCenter(a, CostCenterInput{Code: " ", Name: "X"}), pantry.EINVALID},
-			{"HugeCode", f.createCostCenter(a, CostCenterInput{Code: huge}), pantry.EINVALID},
-			{"HugeName", f.createCostCenter(a, CostCenterInput{Code: "CC-3", Name: huge}), pantry.EINVALID},
-			{"DuplicateCodeInAnyCase", f.createCostCenter(a, CostCenterInput{Code: taken}), pantry.ECONFLICT},
-			{"UpdateEmptyCode", f.updateCostCenter(a, cc.ID, CostCenterUpdate{Code: &empty}), pantry.EINVALID},
-			{"UpdateHugeName", f.updateCostCenter(a, cc.ID, CostCenterUpdate{Name: &huge}), pantry.EINVALID},
-			{"UpdateToATakenCode", f.updateCostCenter(a, other.ID, CostCenterUpdate{Code: &taken}), pantry.ECONFLICT},
-			{"UpdateUnknown", f.updateCostCenter(a, pantry.NewID(), CostCenterUpdate{}), pantry.ENOTFOUND},
-			{"UpdateMalformedID", f.updateCostCenter(a, "1", CostCenterUpdate{}), pantry.ENOTFOUND},
+			{"EmptyCode", f.createCostCenter(a, cloud.CostCenterInput{Code: " ", Name: "X"}), pantry.EINVALID},
+			{"HugeCode", f.createCostCenter(a, cloud.CostCenterInput{Code: huge}), pantry.EINVALID},
+			{"HugeName", f.createCostCenter(a, cloud.CostCenterInput{Code: "CC-3", Name: huge}), pantry.EINVALID},
+			{"DuplicateCodeInAnyCase", f.createCostCenter(a, cloud.CostCenterInput{Code: taken}), pantry.ECONFLICT},
+			{"UpdateEmptyCode", f.updateCostCenter(a, cc.ID, cloud.CostCenterUpdate{Code: &empty}), pantry.EINVALID},
+			{"UpdateHugeName", f.updateCostCenter(a, cc.ID, cloud.CostCenterUpdate{Name: &huge}), pantry.EINVALID},
+			{"UpdateToATakenCode", f.updateCostCenter(a, other.ID, cloud.CostCenterUpdate{Code: &taken}), pantry.ECONFLICT},
+			{"UpdateUnknown", f.updateCostCenter(a, pantry.NewID(), cloud.CostCenterUpdate{}), pantry.ENOTFOUND},
+			{"UpdateMalformedID", f.updateCostCenter(a, "1", cloud.CostCenterUpdate{}), pantry.ENOTFOUND},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { f.refused(t, tt.code, tt.call) })
@@ -70,8 +71,8 @@ func TestCostCenters(t *testing.T) {
 	t.Run("TenantIsolation", func(t *testing.T) {
 		name := "stolen"
 		f.refused(t, pantry.ENOTFOUND, func() error { _, err := f.s.GetCostCenter(t.Context(), b.id, cc.ID); return err })
-		f.refused(t, pantry.ENOTFOUND, f.updateCostCenter(b, cc.ID, CostCenterUpdate{Name: &name}))
-		if got, _, err := f.s.ListCostCenters(t.Context(), b.id, Page{}); err != nil || len(got) != 0 {
+		f.refused(t, pantry.ENOTFOUND, f.updateCostCenter(b, cc.ID, cloud.CostCenterUpdate{Name: &name}))
+		if got, _, err := f.s.ListCostCenters(t.Context(), b.id, cloud.Page{}); err != nil || len(got) != 0 {
 			t.Fatalf("B lists %+v (%v), want none", got, err)
 		}
 	})
@@ -79,21 +80,23 @@ func TestCostCenters(t *testing.T) {
 		o := f.newOrg(t, "Pages")
 		var want []string
 		for i := range 7 {
-			c, err := f.s.CreateCostCenter(t.Context(), o.id, o.who, CostCenterInput{Code: "CC-" + string(rune('A'+i))})
+			c, err := f.s.CreateCostCenter(t.Context(), o.id, o.who, cloud.CostCenterInput{Code: "CC-" + string(rune('A'+i))})
 			if err != nil {
 				t.Fatal(err)
 			}
 			want = append([]string{c.ID}, want...)
 		}
-		checkSevenInPages(t, want, func(p Page) ([]CostCenter, string, error) { return f.s.ListCostCenters(t.Context(), o.id, p) },
-			func(c CostCenter) string { return c.ID })
+		checkSevenInPages(t, want, func(p cloud.Page) ([]cloud.CostCenter, string, error) {
+			return f.s.ListCostCenters(t.Context(), o.id, p)
+		},
+			func(c cloud.CostCenter) string { return c.ID })
 	})
 }
 
-func (f *catalogFixture) createCostCenter(o catalogOrg, in CostCenterInput) func() error {
+func (f *catalogFixture) createCostCenter(o catalogOrg, in cloud.CostCenterInput) func() error {
 	return func() error { _, err := f.s.CreateCostCenter(f.ctx, o.id, o.who, in); return err }
 }
 
-func (f *catalogFixture) updateCostCenter(o catalogOrg, id string, up CostCenterUpdate) func() error {
+func (f *catalogFixture) updateCostCenter(o catalogOrg, id string, up cloud.CostCenterUpdate) func() error {
 	return func() error { _, err := f.s.UpdateCostCenter(f.ctx, o.id, o.who, id, up); return err }
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
@@ -22,55 +23,19 @@ import (
 // on past them and an admin can apply them again once the cause is fixed
 // (an item created, the cloud upgraded to a newer event schema).
 
-// DeadLetter is an event the cloud could not apply.
-type DeadLetter struct {
-	ID     string `json:"id"`
-	NodeID string `json:"node_id"`
-	// SiteID is the node's site.
-	SiteID    string `json:"site_id"`
-	Seq       int64  `json:"seq"`
-	EventType string `json:"event_type"`
-	EventID   string `json:"event_id,omitempty"`
-	EntityID  string `json:"entity_id"`
-	// Reason is why the event could not be applied when it came;
-	// LastError why the latest attempt to apply it again failed, while it
-	// still fails.
-	Reason    string `json:"reason"`
-	LastError string `json:"last_error"`
-	Schema    int    `json:"schema"`
-	// Payload is the event's payload as the edge sent it, or, if that is
-	// not JSON, a JSON string of its bytes.
-	Payload        json.RawMessage `json:"payload"`
-	CreatedAt      time.Time       `json:"created_at"`
-	EventCreatedAt *time.Time      `json:"event_created_at"`
-	ReappliedAt    *time.Time      `json:"reapplied_at"`
-
-	raw []byte // the payload's bytes
-}
-
-// DeadLetterFilter selects dead letters. Zero fields select everything.
-type DeadLetterFilter struct {
-	NodeID string
-	// Open selects only the dead letters not yet re-applied.
-	Open bool
-	// SiteIDs restricts the list to the nodes of these sites: nil means
-	// every site, a non-nil empty slice none.
-	SiteIDs []string
-}
-
 const deadLetterColumns = `id, node_id,
 	(SELECT n.site_id FROM edge_nodes n WHERE n.organization_id = dead_letters.organization_id AND n.id = dead_letters.node_id),
 	seq, event_type, event_id, entity_id, reason, last_error, schema, payload, created_at, event_created_at, reapplied_at`
 
-func scanDeadLetter(row pgx.Row) (DeadLetter, error) {
-	var d DeadLetter
+func scanDeadLetter(row pgx.Row) (cloud.DeadLetter, error) {
+	var d cloud.DeadLetter
 	var eventID *string
 	err := row.Scan(&d.ID, &d.NodeID, &d.SiteID, &d.Seq, &d.EventType, &eventID, &d.EntityID, &d.Reason, &d.LastError,
-		&d.Schema, &d.raw, &d.CreatedAt, &d.EventCreatedAt, &d.ReappliedAt)
+		&d.Schema, &d.Raw, &d.CreatedAt, &d.EventCreatedAt, &d.ReappliedAt)
 	if eventID != nil {
 		d.EventID = *eventID
 	}
-	d.Payload = payloadJSON(d.raw)
+	d.Payload = payloadJSON(d.Raw)
 	return d, err
 }
 
@@ -85,7 +50,7 @@ func payloadJSON(b []byte) json.RawMessage {
 
 // ListDeadLetters returns a page of an organization's dead letters
 // matching f, newest first.
-func (s *Store) ListDeadLetters(ctx context.Context, orgID string, f DeadLetterFilter, p Page) ([]DeadLetter, string, error) {
+func (s *Store) ListDeadLetters(ctx context.Context, orgID string, f cloud.DeadLetterFilter, p cloud.Page) ([]cloud.DeadLetter, string, error) {
 	var q query
 	q.where("organization_id = " + q.arg(orgID))
 	if err := q.equalID("node_id", "node", f.NodeID); err != nil {
@@ -101,16 +66,16 @@ func (s *Store) ListDeadLetters(ctx context.Context, orgID string, f DeadLetterF
 	}
 	switch {
 	case f.SiteIDs != nil && len(f.SiteIDs) == 0:
-		return []DeadLetter{}, "", nil
+		return []cloud.DeadLetter{}, "", nil
 	case f.SiteIDs != nil:
 		q.where("node_id IN (SELECT n.id FROM edge_nodes n WHERE n.organization_id = $1 AND n.site_id = ANY(" + q.arg(f.SiteIDs) + "::uuid[]))")
 	}
-	var out []DeadLetter
+	var out []cloud.DeadLetter
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		out, next, err = newestFirst(ctx, tx, p, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE `+q.clause(), q.args,
-			scanDeadLetter, func(d DeadLetter) (time.Time, string) { return d.CreatedAt, d.ID })
+			scanDeadLetter, func(d cloud.DeadLetter) (time.Time, string) { return d.CreatedAt, d.ID })
 		return err
 	})
 	if err != nil {
@@ -131,18 +96,19 @@ func (s *Store) CountDeadLetters(ctx context.Context, orgID string) (open int64,
 	return open, nil
 }
 
-// ReapplyDeadLetter applies a dead letter's event again, decoded anew (a
-// newer cloud may understand it now), as a push would apply it, in one
-// transaction with the dead letter's new state and its audit entry. If it
+// ReapplyDeadLetter applies a dead letter's event again with apply (the
+// sync server's: decoded anew, as a push would apply it), in one
+// transaction with the dead letter's new state and its audit entry;
+// apply returns why the event still cannot be applied ("" if it was). If it
 // applies, the dead letter is closed (reapplied_at). If it still cannot,
 // nothing of it is written, the reason is kept as last_error and the
 // answer is ECONFLICT. A dead letter already re-applied is ECONFLICT; an
 // unknown one ENOTFOUND.
-func (s *Store) ReapplyDeadLetter(ctx context.Context, orgID string, who Actor, id string) (DeadLetter, error) {
+func (s *Store) ReapplyDeadLetter(ctx context.Context, orgID string, who cloud.Actor, id string, apply cloud.ReapplyFunc) (cloud.DeadLetter, error) {
 	if err := checkPathID("dead letter", id); err != nil {
-		return DeadLetter{}, err
+		return cloud.DeadLetter{}, err
 	}
-	var after DeadLetter
+	var after cloud.DeadLetter
 	var failure string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		before, err := getDeadLetter(ctx, tx, orgID, id)
@@ -152,7 +118,7 @@ func (s *Store) ReapplyDeadLetter(ctx context.Context, orgID string, who Actor, 
 		if before.ReappliedAt != nil {
 			return pantry.Errorf(pantry.ECONFLICT, "dead letter %s was re-applied at %s", id, before.ReappliedAt.UTC().Format(time.RFC3339))
 		}
-		if failure, err = reapply(ctx, tx, orgID, before); err != nil {
+		if failure, err = reapply(ctx, tx, orgID, before, apply); err != nil {
 			return err
 		}
 		after, err = scanDeadLetter(tx.QueryRow(ctx, `UPDATE dead_letters SET
@@ -161,74 +127,58 @@ func (s *Store) ReapplyDeadLetter(ctx context.Context, orgID string, who Actor, 
 		if err != nil {
 			return fmt.Errorf("update dead letter: %w", err)
 		}
-		return audit(ctx, tx, orgID, who, "dead_letter.reapply", "dead_letter", id, before.audited(), after.audited())
+		return audit(ctx, tx, orgID, who, "dead_letter.reapply", "dead_letter", id, audited(before), audited(after))
 	})
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("reapply dead letter %s: %w", id, err)
+		return cloud.DeadLetter{}, fmt.Errorf("reapply dead letter %s: %w", id, err)
 	}
 	if failure != "" {
-		return DeadLetter{}, pantry.Errorf(pantry.ECONFLICT, "dead letter %s still cannot be applied: %s", id, failure)
+		return cloud.DeadLetter{}, pantry.Errorf(pantry.ECONFLICT, "dead letter %s still cannot be applied: %s", id, failure)
 	}
 	return after, nil
 }
 
 // getDeadLetter reads and locks one dead letter.
-func getDeadLetter(ctx context.Context, tx pgx.Tx, orgID, id string) (DeadLetter, error) {
+func getDeadLetter(ctx context.Context, tx pgx.Tx, orgID, id string) (cloud.DeadLetter, error) {
 	d, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters
 		WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("read dead letter: %w", notFound(err, "dead letter", id))
+		return cloud.DeadLetter{}, fmt.Errorf("read dead letter: %w", notFound(err, "dead letter", id))
 	}
 	return d, nil
 }
 
-// reapply applies d's event in a savepoint as its node's, and returns why
-// it still cannot be applied ("" if it was). The node's row is locked as
-// a push locks it, so the event is not applied beside one of its node's
+// reapply applies d's event with apply, as its node's, and returns why it
+// still cannot be applied ("" if it was). The node's row is locked as a
+// push locks it, so the event is not applied beside one of its node's
 // pushes; a revoked node's events may still be re-applied.
-func reapply(ctx context.Context, tx pgx.Tx, orgID string, d DeadLetter) (string, error) {
-	node := Node{OrgID: orgID, ID: d.NodeID}
+func reapply(ctx context.Context, tx pgx.Tx, orgID string, d cloud.DeadLetter, apply cloud.ReapplyFunc) (string, error) {
+	node := cloud.Node{OrgID: orgID, ID: d.NodeID}
 	err := tx.QueryRow(ctx, `SELECT site_id FROM edge_nodes WHERE organization_id = $1 AND id = $2 FOR UPDATE`,
 		orgID, d.NodeID).Scan(&node.SiteID)
 	if err != nil {
 		return "", fmt.Errorf("lock node %s: %w", d.NodeID, err)
 	}
-	e := syncproto.Event{Seq: d.Seq, ID: d.EventID, Type: d.EventType, Schema: d.Schema, EntityID: d.EntityID, Payload: d.raw}
+	e := syncproto.Event{Seq: d.Seq, ID: d.EventID, Type: d.EventType, Schema: d.Schema, EntityID: d.EntityID, Payload: d.Raw}
 	if d.EventCreatedAt != nil {
 		e.CreatedAt = *d.EventCreatedAt
 	}
-	dead, err := applyEvents(ctx, tx, node, []pushEvent{decodeEvent(e)})
-	if err != nil || len(dead) == 0 {
-		return "", err
-	}
-	return dead[0].reason, nil
+	return apply(ctx, &pushTx{tx: tx, node: node}, e)
 }
 
-// audited is d as the audit log keeps it: without the payload, which
-// never changes and which jsonb may refuse (\u0000).
-func (d DeadLetter) audited() DeadLetter {
-	d.Payload, d.raw = nil, nil
-	return d
-}
-
-// refusedError is an event the store refuses without the database saying
-// so: an order of another site, a status change from a status the order
-// is not in.
-type refusedError struct{ reason string }
-
-func (e *refusedError) Error() string { return e.reason }
-
+// refusef refuses an event without the database saying so: an order of
+// another site, a status change from a status the order is not in.
 func refusef(format string, args ...any) error {
-	return &refusedError{reason: fmt.Sprintf(format, args...)}
+	return &cloud.RefusedError{Reason: fmt.Sprintf(format, args...)}
 }
 
 // refusal reports whether err refuses the events that caused it (a
-// constraint or a value the database rejects, or a refusedError), and
+// constraint or a value the database rejects, or a refusef), and
 // why, readably. Anything else (a lost connection, a cancelled context,
 // a serialization failure, a deadlock) is no fault of the events.
 func refusal(err error) (reason string, refused bool) {
-	if re, ok := errors.AsType[*refusedError](err); ok {
-		return re.reason, true
+	if re, ok := errors.AsType[*cloud.RefusedError](err); ok {
+		return re.Reason, true
 	}
 	pgErr, ok := errors.AsType[*pgconn.PgError](err)
 	if !ok || len(pgErr.Code) != 5 || (pgErr.Code[:2] != "22" && pgErr.Code[:2] != "23") {
@@ -286,7 +236,7 @@ const maxReason = 2000
 // statement. Whatever an edge sent must fit: text is made valid UTF-8
 // without NUL bytes, the payload is kept as bytes, ids that are not UUIDs
 // are left out.
-func insertDeadLetters(ctx context.Context, tx pgx.Tx, node Node, dead []pushEvent, now time.Time) error {
+func insertDeadLetters(ctx context.Context, tx pgx.Tx, node cloud.Node, dead []cloud.PushEvent, now time.Time) error {
 	if len(dead) == 0 {
 		return nil
 	}
@@ -300,7 +250,7 @@ func insertDeadLetters(ctx context.Context, tx pgx.Tx, node Node, dead []pushEve
 		if payloads[i] == nil {
 			payloads[i] = []byte{} // NOT NULL: a missing payload is an empty one
 		}
-		reasons[i], entities[i] = cleanText(e.reason, maxReason), cleanText(e.EntityID, 200)
+		reasons[i], entities[i] = cleanText(e.Reason, maxReason), cleanText(e.EntityID, 200)
 		if pantry.ValidID(e.ID) {
 			eventIDs[i] = &e.ID
 		}
@@ -329,4 +279,11 @@ func cleanText(s string, max int) string {
 		return s
 	}
 	return string([]rune(s)[:max]) + "…"
+}
+
+// audited is d as the audit log keeps it: without the payload, which
+// never changes and which jsonb may refuse (\u0000).
+func audited(d cloud.DeadLetter) cloud.DeadLetter {
+	d.Payload, d.Raw = nil, nil
+	return d
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
@@ -50,9 +51,9 @@ func TestDeadLetters(t *testing.T) {
 	t.Run("Pages", func(t *testing.T) {
 		var got []int64
 		var sizes []int
-		p := Page{Limit: 2}
+		p := cloud.Page{Limit: 2}
 		for {
-			ds, next, err := s.ListDeadLetters(ctx, sh.org, DeadLetterFilter{}, p)
+			ds, next, err := s.ListDeadLetters(ctx, sh.org, cloud.DeadLetterFilter{}, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,34 +83,34 @@ func TestDeadLetters(t *testing.T) {
 	})
 	t.Run("Filters", func(t *testing.T) {
 		for name, tc := range map[string]struct {
-			f    DeadLetterFilter
+			f    cloud.DeadLetterFilter
 			want int
 		}{
-			"Node":          {DeadLetterFilter{NodeID: sh.node}, 5},
-			"OtherNode":     {DeadLetterFilter{NodeID: pantry.NewID()}, 0},
-			"Site":          {DeadLetterFilter{SiteIDs: []string{sh.sites[0]}}, 5},
-			"OtherSite":     {DeadLetterFilter{SiteIDs: []string{sh.sites[1]}}, 0},
-			"NoSites":       {DeadLetterFilter{SiteIDs: []string{}}, 0},
-			"Open":          {DeadLetterFilter{Open: true}, 5},
-			"OpenAtSiteOf0": {DeadLetterFilter{Open: true, NodeID: sh.node, SiteIDs: []string{sh.sites[0], sh.sites[1]}}, 5},
+			"Node":          {cloud.DeadLetterFilter{NodeID: sh.node}, 5},
+			"OtherNode":     {cloud.DeadLetterFilter{NodeID: pantry.NewID()}, 0},
+			"Site":          {cloud.DeadLetterFilter{SiteIDs: []string{sh.sites[0]}}, 5},
+			"OtherSite":     {cloud.DeadLetterFilter{SiteIDs: []string{sh.sites[1]}}, 0},
+			"NoSites":       {cloud.DeadLetterFilter{SiteIDs: []string{}}, 0},
+			"Open":          {cloud.DeadLetterFilter{Open: true}, 5},
+			"OpenAtSiteOf0": {cloud.DeadLetterFilter{Open: true, NodeID: sh.node, SiteIDs: []string{sh.sites[0], sh.sites[1]}}, 5},
 		} {
-			ds, _, err := s.ListDeadLetters(ctx, sh.org, tc.f, Page{})
+			ds, _, err := s.ListDeadLetters(ctx, sh.org, tc.f, cloud.Page{})
 			if err != nil || len(ds) != tc.want {
 				t.Errorf("%s: %d dead letters (%v), want %d", name, len(ds), err, tc.want)
 			}
 		}
-		for _, f := range []DeadLetterFilter{{NodeID: "x"}, {SiteIDs: []string{"x"}}} {
-			_, _, err := s.ListDeadLetters(ctx, sh.org, f, Page{})
+		for _, f := range []cloud.DeadLetterFilter{{NodeID: "x"}, {SiteIDs: []string{"x"}}} {
+			_, _, err := s.ListDeadLetters(ctx, sh.org, f, cloud.Page{})
 			wantCode(t, err, pantry.EINVALID)
 		}
-		if ds, _, err := s.ListDeadLetters(ctx, other.org, DeadLetterFilter{}, Page{}); err != nil || len(ds) != 0 {
+		if ds, _, err := s.ListDeadLetters(ctx, other.org, cloud.DeadLetterFilter{}, cloud.Page{}); err != nil || len(ds) != 0 {
 			t.Errorf("another tenant lists %d (%v)", len(ds), err)
 		}
 	})
-	who := Actor{Type: "user", ID: pantry.NewID()}
+	who := cloud.Actor{Type: "user", ID: pantry.NewID()}
 	t.Run("ReapplyStillFailing", func(t *testing.T) {
 		id := idOf(syncproto.EventOrderPlaced)
-		_, err := s.ReapplyDeadLetter(ctx, sh.org, who, id)
+		_, err := syncServer(s).ReapplyDeadLetter(ctx, sh.org, who, id)
 		wantCode(t, err, pantry.ECONFLICT)
 		if !strings.Contains(err.Error(), missing) {
 			t.Errorf("error %v does not say why", err)
@@ -131,7 +132,7 @@ func TestDeadLetters(t *testing.T) {
 					id = d.ID
 				}
 			}
-			d, err := s.ReapplyDeadLetter(ctx, sh.org, who, id)
+			d, err := syncServer(s).ReapplyDeadLetter(ctx, sh.org, who, id)
 			if err != nil || d.ReappliedAt == nil || d.LastError != "" || d.ID != id {
 				t.Fatalf("re-apply %s: %+v, %v", typ, d, err)
 			}
@@ -143,7 +144,7 @@ func TestDeadLetters(t *testing.T) {
 		if n, _ := s.CountDeadLetters(ctx, sh.org); n != 1 {
 			t.Errorf("%d open, want the unreadable one", n)
 		}
-		if ds, _, _ := s.ListDeadLetters(ctx, sh.org, DeadLetterFilter{Open: true}, Page{}); len(ds) != 1 || ds[0].Seq != unreadable.Seq {
+		if ds, _, _ := s.ListDeadLetters(ctx, sh.org, cloud.DeadLetterFilter{Open: true}, cloud.Page{}); len(ds) != 1 || ds[0].Seq != unreadable.Seq {
 			t.Errorf("open dead letters %+v", ds)
 		}
 		wantRollupExact(t, s, sh)
@@ -152,21 +153,21 @@ func TestDeadLetters(t *testing.T) {
 		}
 	})
 	t.Run("ReapplyTwice", func(t *testing.T) {
-		_, err := s.ReapplyDeadLetter(ctx, sh.org, who, idOf(syncproto.EventOrderPlaced))
+		_, err := syncServer(s).ReapplyDeadLetter(ctx, sh.org, who, idOf(syncproto.EventOrderPlaced))
 		wantCode(t, err, pantry.ECONFLICT)
 	})
 	t.Run("ReapplyUnreadable", func(t *testing.T) {
-		_, err := s.ReapplyDeadLetter(ctx, sh.org, who, bySeq[unreadable.Seq].ID)
+		_, err := syncServer(s).ReapplyDeadLetter(ctx, sh.org, who, bySeq[unreadable.Seq].ID)
 		wantCode(t, err, pantry.ECONFLICT)
 	})
 	t.Run("NotFound", func(t *testing.T) {
 		for name, id := range map[string]string{"Unknown": pantry.NewID(), "Malformed": "x'; --", "Empty": ""} {
-			_, err := s.ReapplyDeadLetter(ctx, sh.org, who, id)
+			_, err := syncServer(s).ReapplyDeadLetter(ctx, sh.org, who, id)
 			if pantry.ErrorCode(err) != pantry.ENOTFOUND {
 				t.Errorf("%s: %v, want not found", name, err)
 			}
 		}
-		_, err := s.ReapplyDeadLetter(ctx, other.org, who, bySeq[unreadable.Seq].ID)
+		_, err := syncServer(s).ReapplyDeadLetter(ctx, other.org, who, bySeq[unreadable.Seq].ID)
 		wantCode(t, err, pantry.ENOTFOUND)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -27,7 +29,7 @@ func seedTenant(tb testing.TB, s *Store, label string) tenant {
 	tb.Helper()
 	ctx := context.Background()
 	email := "Owner-" + label + "-" + pantry.NewSecret(4) + "@Example.com"
-	created, err := s.CreateOrganization(ctx, NewOrganization{
+	created, err := s.CreateOrganization(ctx, cloud.NewOrganization{
 		Name: "Org " + label, OwnerEmail: email, OwnerName: "Owner " + label, OwnerPasswordHash: "$argon2id$fake",
 	})
 	if err != nil {

@@ -4,63 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
-)
-
-// Item is an entry of the organization's catalog. Sites sell it through
-// their menus, possibly at another price (MenuItem).
-type Item struct {
-	ID                string       `json:"id"`
-	Name              string       `json:"name"`
-	Description       string       `json:"description"`
-	Price             pantry.Money `json:"price"`
-	Tags              []string     `json:"tags"`
-	Allergens         []string     `json:"allergens"`
-	LowStockThreshold int64        `json:"low_stock_threshold"`
-	ImageURL          string       `json:"image_url"`
-	CreatedAt         time.Time    `json:"created_at"`
-	UpdatedAt         time.Time    `json:"updated_at"`
-	ArchivedAt        *time.Time   `json:"archived_at,omitempty"`
-}
-
-// ItemInput creates an item.
-type ItemInput struct {
-	Name              string
-	Description       string
-	Price             pantry.Money
-	Tags              []string
-	Allergens         []string
-	LowStockThreshold int64
-	ImageURL          string // http(s), or empty
-}
-
-// ItemUpdate changes an item; nil fields stay as they are.
-type ItemUpdate struct {
-	Name              *string
-	Description       *string
-	Price             *pantry.Money
-	Tags              *[]string
-	Allergens         *[]string
-	LowStockThreshold *int64
-	ImageURL          *string
-	Archived          *bool
-}
-
-// Limits on an item's fields: enough for a real catalog, small enough that
-// the menu every edge pulls stays small.
-const (
-	MaxDescriptionLen    = 2000
-	MaxItemLabels        = 20 // tags, and allergens
-	MaxItemLabelLen      = 40
-	MaxImageURLLen       = 2000
-	MaxLowStockThreshold = 1_000_000
 )
 
 // itemColumns name the items table as i: INSERT INTO items AS i, UPDATE
@@ -68,25 +17,25 @@ const (
 const itemColumns = `i.id, i.name, i.description, i.price_amount, i.currency, i.tags, i.allergens,
 	i.low_stock_threshold, i.image_url, i.created_at, i.updated_at, i.archived_at`
 
-func scanItem(row pgx.Row) (Item, error) {
-	var it Item
+func scanItem(row pgx.Row) (cloud.Item, error) {
+	var it cloud.Item
 	err := row.Scan(itemDest(&it)...)
 	it.Tags, it.Allergens = nonNil(it.Tags), nonNil(it.Allergens)
 	return it, err
 }
 
 // itemDest is where itemColumns scan to.
-func itemDest(it *Item) []any {
+func itemDest(it *cloud.Item) []any {
 	return []any{&it.ID, &it.Name, &it.Description, &it.Price.Amount, &it.Price.Currency, &it.Tags, &it.Allergens,
 		&it.LowStockThreshold, &it.ImageURL, &it.CreatedAt, &it.UpdatedAt, &it.ArchivedAt}
 }
 
 // CreateItem adds an item to the organization's catalog.
-func (s *Store) CreateItem(ctx context.Context, orgID string, who Actor, in ItemInput) (Item, error) {
-	if err := in.normalize(); err != nil {
-		return Item{}, err
+func (s *Store) CreateItem(ctx context.Context, orgID string, who cloud.Actor, in cloud.ItemInput) (cloud.Item, error) {
+	if err := in.Normalize(); err != nil {
+		return cloud.Item{}, err
 	}
-	var it Item
+	var it cloud.Item
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if err := bumpCatalogRevision(ctx, tx, orgID, ""); err != nil {
 			return err
@@ -102,17 +51,17 @@ func (s *Store) CreateItem(ctx context.Context, orgID string, who Actor, in Item
 		return audit(ctx, tx, orgID, who, "item.create", "item", it.ID, nil, it)
 	})
 	if err != nil {
-		return Item{}, fmt.Errorf("create item: %w", err)
+		return cloud.Item{}, fmt.Errorf("create item: %w", err)
 	}
 	return it, nil
 }
 
 // GetItem returns one item of the catalog.
-func (s *Store) GetItem(ctx context.Context, orgID, itemID string) (Item, error) {
+func (s *Store) GetItem(ctx context.Context, orgID, itemID string) (cloud.Item, error) {
 	if err := checkPathID("item", itemID); err != nil {
-		return Item{}, err
+		return cloud.Item{}, err
 	}
-	var it Item
+	var it cloud.Item
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		it, err = getItem(ctx, tx, orgID, itemID, false)
@@ -122,13 +71,13 @@ func (s *Store) GetItem(ctx context.Context, orgID, itemID string) (Item, error)
 }
 
 // ListItems returns a page of the catalog, newest first.
-func (s *Store) ListItems(ctx context.Context, orgID string, p Page) ([]Item, string, error) {
-	var items []Item
+func (s *Store) ListItems(ctx context.Context, orgID string, p cloud.Page) ([]cloud.Item, string, error) {
+	var items []cloud.Item
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		items, next, err = newestFirst(ctx, tx, p, `SELECT `+itemColumns+` FROM items i WHERE organization_id = $1`,
-			[]any{orgID}, scanItem, func(it Item) (time.Time, string) { return it.CreatedAt, it.ID })
+			[]any{orgID}, scanItem, func(it cloud.Item) (time.Time, string) { return it.CreatedAt, it.ID })
 		return err
 	})
 	if err != nil {
@@ -140,14 +89,14 @@ func (s *Store) ListItems(ctx context.Context, orgID string, p Page) ([]Item, st
 // UpdateItem changes the fields of an item that up sets. A new currency
 // is refused while a site sells the item at its own price in another
 // currency: the site would have to give it an override first.
-func (s *Store) UpdateItem(ctx context.Context, orgID string, who Actor, itemID string, up ItemUpdate) (Item, error) {
+func (s *Store) UpdateItem(ctx context.Context, orgID string, who cloud.Actor, itemID string, up cloud.ItemUpdate) (cloud.Item, error) {
 	if err := checkPathID("item", itemID); err != nil {
-		return Item{}, err
+		return cloud.Item{}, err
 	}
-	if err := up.normalize(); err != nil {
-		return Item{}, err
+	if err := up.Normalize(); err != nil {
+		return cloud.Item{}, err
 	}
-	var after Item
+	var after cloud.Item
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if err := bumpCatalogRevision(ctx, tx, orgID, ""); err != nil {
 			return err
@@ -179,7 +128,7 @@ func (s *Store) UpdateItem(ctx context.Context, orgID string, who Actor, itemID 
 		return audit(ctx, tx, orgID, who, "item.update", "item", itemID, before, after)
 	})
 	if err != nil {
-		return Item{}, fmt.Errorf("update item %s: %w", itemID, err)
+		return cloud.Item{}, fmt.Errorf("update item %s: %w", itemID, err)
 	}
 	return after, nil
 }
@@ -201,7 +150,7 @@ func checkCurrencyChange(ctx context.Context, tx pgx.Tx, orgID, itemID, currency
 	return pantry.Errorf(pantry.EINVALID, "site %q sells this item at its own price and does not sell in %s: give it a price override there first", site, currency)
 }
 
-func getItem(ctx context.Context, tx pgx.Tx, orgID, itemID string, forUpdate bool) (Item, error) {
+func getItem(ctx context.Context, tx pgx.Tx, orgID, itemID string, forUpdate bool) (cloud.Item, error) {
 	query := `SELECT ` + itemColumns + ` FROM items i WHERE organization_id = $1 AND id = $2`
 	if forUpdate {
 		// NO KEY: a menu's foreign key to the item takes KEY SHARE, which
@@ -210,121 +159,6 @@ func getItem(ctx context.Context, tx pgx.Tx, orgID, itemID string, forUpdate boo
 	}
 	it, err := scanItem(tx.QueryRow(ctx, query, orgID, itemID))
 	return it, notFound(err, "item", itemID)
-}
-
-func (in *ItemInput) normalize() error {
-	in.Name, in.Description, in.ImageURL = strings.TrimSpace(in.Name), strings.TrimSpace(in.Description), strings.TrimSpace(in.ImageURL)
-	var err error
-	if err = checkRequired("name", in.Name, pantry.MaxNameLen); err != nil {
-		return err
-	}
-	if err = pantry.CheckText("description", in.Description, MaxDescriptionLen); err != nil {
-		return err
-	}
-	if err = in.Price.Validate(); err != nil {
-		return err
-	}
-	if in.Tags, err = normalizeLabels("tags", in.Tags); err != nil {
-		return err
-	}
-	if in.Allergens, err = normalizeLabels("allergens", in.Allergens); err != nil {
-		return err
-	}
-	if err = checkThreshold(in.LowStockThreshold); err != nil {
-		return err
-	}
-	return checkImageURL(in.ImageURL)
-}
-
-func (up *ItemUpdate) normalize() error {
-	if up.Name != nil {
-		if err := trimRequired("name", &up.Name, pantry.MaxNameLen); err != nil {
-			return err
-		}
-	}
-	if up.Description != nil {
-		d := strings.TrimSpace(*up.Description)
-		up.Description = &d
-		if err := pantry.CheckText("description", d, MaxDescriptionLen); err != nil {
-			return err
-		}
-	}
-	if up.Price != nil {
-		if err := up.Price.Validate(); err != nil {
-			return err
-		}
-	}
-	if err := normalizeLabelsIn("tags", &up.Tags); err != nil {
-		return err
-	}
-	if err := normalizeLabelsIn("allergens", &up.Allergens); err != nil {
-		return err
-	}
-	if up.LowStockThreshold != nil {
-		if err := checkThreshold(*up.LowStockThreshold); err != nil {
-			return err
-		}
-	}
-	if up.ImageURL != nil {
-		u := strings.TrimSpace(*up.ImageURL)
-		up.ImageURL = &u
-		return checkImageURL(u)
-	}
-	return nil
-}
-
-// normalizeLabels trims tags or allergens and drops repeats, keeping the
-// first spelling; an empty label, too many or too long ones are refused.
-func normalizeLabels(field string, labels []string) ([]string, error) {
-	if len(labels) > MaxItemLabels {
-		return nil, pantry.Errorf(pantry.EINVALID, "at most %d %s", MaxItemLabels, field)
-	}
-	out := make([]string, 0, len(labels))
-	for _, l := range labels {
-		l = strings.TrimSpace(l)
-		if err := checkRequired(field+" entry", l, MaxItemLabelLen); err != nil {
-			return nil, err
-		}
-		if !slices.Contains(out, l) {
-			out = append(out, l)
-		}
-	}
-	return out, nil
-}
-
-// normalizeLabelsIn normalizes the optional labels *p points to, into a
-// new slice: the caller's stays as it was.
-func normalizeLabelsIn(field string, p **[]string) error {
-	if *p == nil {
-		return nil
-	}
-	norm, err := normalizeLabels(field, **p)
-	*p = &norm
-	return err
-}
-
-func checkThreshold(n int64) error {
-	if n < 0 || n > MaxLowStockThreshold {
-		return pantry.Errorf(pantry.EINVALID, "low_stock_threshold must be between 0 and %d", MaxLowStockThreshold)
-	}
-	return nil
-}
-
-// checkImageURL accepts "" or an absolute http or https URL: the
-// dashboard and the edge's pages put it in an <img src>, where another
-// scheme (javascript:, data:, file:) has no business.
-func checkImageURL(s string) error {
-	if s == "" {
-		return nil
-	}
-	if err := pantry.CheckText("image_url", s, MaxImageURLLen); err != nil {
-		return err
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\n") {
-		return pantry.Errorf(pantry.EINVALID, "image_url must be an http or https URL")
-	}
-	return nil
 }
 
 // nonNil returns s, or an empty slice for nil, so JSON says [] not null.

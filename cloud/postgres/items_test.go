@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -15,7 +16,7 @@ func TestItems(t *testing.T) {
 	a, b := f.a, f.b
 	site1, site2, bSite := f.site(t, a, "EUR"), f.site(t, a, "EUR"), f.site(t, b, "EUR")
 	rev1, rev2, revB := f.revision(t, a.id, site1), f.revision(t, a.id, site2), f.revision(t, b.id, bSite)
-	it, err := f.s.CreateItem(t.Context(), a.id, a.who, ItemInput{
+	it, err := f.s.CreateItem(t.Context(), a.id, a.who, cloud.ItemInput{
 		Name: " Coffee ", Description: "Filter coffee", Price: pantry.Money{Amount: 250, Currency: "EUR"},
 		Tags: []string{"hot", " hot", "drink "}, Allergens: nil, LowStockThreshold: 5, ImageURL: "https://img.example.com/c.png",
 	})
@@ -51,7 +52,7 @@ func TestItems(t *testing.T) {
 	t.Run("UpdateIsPartial", func(t *testing.T) {
 		rev := f.revision(t, a.id, site1)
 		price, allergens := pantry.Money{Amount: 300, Currency: "EUR"}, []string{"milk"}
-		got, err := f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, ItemUpdate{Price: &price, Allergens: &allergens})
+		got, err := f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, cloud.ItemUpdate{Price: &price, Allergens: &allergens})
 		if err != nil || got.Price != price || !slices.Equal(got.Allergens, allergens) || got.Name != "Coffee" ||
 			!slices.Equal(got.Tags, it.Tags) || got.Description != it.Description || got.ImageURL != it.ImageURL || !got.UpdatedAt.After(it.UpdatedAt) {
 			t.Fatalf("updated %+v (%v)", got, err)
@@ -66,9 +67,9 @@ func TestItems(t *testing.T) {
 		}
 	})
 	t.Run("BadInput", func(t *testing.T) {
-		ok := ItemInput{Name: "Tea", Price: pantry.Money{Amount: 100, Currency: "EUR"}}
-		with := func(change func(*ItemInput)) ItemInput { in := ok; change(&in); return in }
-		many := make([]string, MaxItemLabels+1)
+		ok := cloud.ItemInput{Name: "Tea", Price: pantry.Money{Amount: 100, Currency: "EUR"}}
+		with := func(change func(*cloud.ItemInput)) cloud.ItemInput { in := ok; change(&in); return in }
+		many := make([]string, cloud.MaxItemLabels+1)
 		for i := range many {
 			many[i] = "t" + string(rune('a'+i))
 		}
@@ -79,29 +80,29 @@ func TestItems(t *testing.T) {
 			call func() error
 			code string
 		}{
-			{"EmptyName", f.createItem(a, with(func(in *ItemInput) { in.Name = " " })), pantry.EINVALID},
-			{"HugeName", f.createItem(a, with(func(in *ItemInput) { in.Name = huge })), pantry.EINVALID},
-			{"HugeDescription", f.createItem(a, with(func(in *ItemInput) { in.Description = huge })), pantry.EINVALID},
-			{"NegativePrice", f.createItem(a, with(func(in *ItemInput) { in.Price.Amount = -1 })), pantry.EINVALID},
-			{"AbsurdPrice", f.createItem(a, with(func(in *ItemInput) { in.Price.Amount = pantry.MaxAmount + 1 })), pantry.EINVALID},
-			{"BadCurrency", f.createItem(a, with(func(in *ItemInput) { in.Price.Currency = "euro" })), pantry.EINVALID},
-			{"NoCurrency", f.createItem(a, with(func(in *ItemInput) { in.Price.Currency = "" })), pantry.EINVALID},
-			{"TooManyTags", f.createItem(a, with(func(in *ItemInput) { in.Tags = many })), pantry.EINVALID},
-			{"TooManyAllergens", f.createItem(a, with(func(in *ItemInput) { in.Allergens = many })), pantry.EINVALID},
-			{"LongTag", f.createItem(a, with(func(in *ItemInput) { in.Tags = []string{strings.Repeat("t", 41)} })), pantry.EINVALID},
-			{"EmptyTag", f.createItem(a, with(func(in *ItemInput) { in.Tags = []string{" "} })), pantry.EINVALID},
-			{"NegativeThreshold", f.createItem(a, with(func(in *ItemInput) { in.LowStockThreshold = -1 })), pantry.EINVALID},
-			{"JavascriptURL", f.createItem(a, with(func(in *ItemInput) { in.ImageURL = badURL })), pantry.EINVALID},
-			{"FTPURL", f.createItem(a, with(func(in *ItemInput) { in.ImageURL = "ftp://x.example/a.png" })), pantry.EINVALID},
-			{"RelativeURL", f.createItem(a, with(func(in *ItemInput) { in.ImageURL = "/a.png" })), pantry.EINVALID},
-			{"LongURL", f.createItem(a, with(func(in *ItemInput) { in.ImageURL = "https://x.example/" + strings.Repeat("a", 2000) })), pantry.EINVALID},
-			{"UpdateEmptyName", f.updateItem(a, it.ID, ItemUpdate{Name: &empty}), pantry.EINVALID},
-			{"UpdateNegativePrice", f.updateItem(a, it.ID, ItemUpdate{Price: &negPrice}), pantry.EINVALID},
-			{"UpdateNegativeThreshold", f.updateItem(a, it.ID, ItemUpdate{LowStockThreshold: &neg}), pantry.EINVALID},
-			{"UpdateBadURL", f.updateItem(a, it.ID, ItemUpdate{ImageURL: &badURL}), pantry.EINVALID},
-			{"UpdateTooManyTags", f.updateItem(a, it.ID, ItemUpdate{Tags: &many}), pantry.EINVALID},
-			{"UpdateUnknown", f.updateItem(a, pantry.NewID(), ItemUpdate{}), pantry.ENOTFOUND},
-			{"UpdateMalformedID", f.updateItem(a, "nope", ItemUpdate{}), pantry.ENOTFOUND},
+			{"EmptyName", f.createItem(a, with(func(in *cloud.ItemInput) { in.Name = " " })), pantry.EINVALID},
+			{"HugeName", f.createItem(a, with(func(in *cloud.ItemInput) { in.Name = huge })), pantry.EINVALID},
+			{"HugeDescription", f.createItem(a, with(func(in *cloud.ItemInput) { in.Description = huge })), pantry.EINVALID},
+			{"NegativePrice", f.createItem(a, with(func(in *cloud.ItemInput) { in.Price.Amount = -1 })), pantry.EINVALID},
+			{"AbsurdPrice", f.createItem(a, with(func(in *cloud.ItemInput) { in.Price.Amount = pantry.MaxAmount + 1 })), pantry.EINVALID},
+			{"BadCurrency", f.createItem(a, with(func(in *cloud.ItemInput) { in.Price.Currency = "euro" })), pantry.EINVALID},
+			{"NoCurrency", f.createItem(a, with(func(in *cloud.ItemInput) { in.Price.Currency = "" })), pantry.EINVALID},
+			{"TooManyTags", f.createItem(a, with(func(in *cloud.ItemInput) { in.Tags = many })), pantry.EINVALID},
+			{"TooManyAllergens", f.createItem(a, with(func(in *cloud.ItemInput) { in.Allergens = many })), pantry.EINVALID},
+			{"LongTag", f.createItem(a, with(func(in *cloud.ItemInput) { in.Tags = []string{strings.Repeat("t", 41)} })), pantry.EINVALID},
+			{"EmptyTag", f.createItem(a, with(func(in *cloud.ItemInput) { in.Tags = []string{" "} })), pantry.EINVALID},
+			{"NegativeThreshold", f.createItem(a, with(func(in *cloud.ItemInput) { in.LowStockThreshold = -1 })), pantry.EINVALID},
+			{"JavascriptURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = badURL })), pantry.EINVALID},
+			{"FTPURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = "ftp://x.example/a.png" })), pantry.EINVALID},
+			{"RelativeURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = "/a.png" })), pantry.EINVALID},
+			{"LongURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = "https://x.example/" + strings.Repeat("a", 2000) })), pantry.EINVALID},
+			{"UpdateEmptyName", f.updateItem(a, it.ID, cloud.ItemUpdate{Name: &empty}), pantry.EINVALID},
+			{"UpdateNegativePrice", f.updateItem(a, it.ID, cloud.ItemUpdate{Price: &negPrice}), pantry.EINVALID},
+			{"UpdateNegativeThreshold", f.updateItem(a, it.ID, cloud.ItemUpdate{LowStockThreshold: &neg}), pantry.EINVALID},
+			{"UpdateBadURL", f.updateItem(a, it.ID, cloud.ItemUpdate{ImageURL: &badURL}), pantry.EINVALID},
+			{"UpdateTooManyTags", f.updateItem(a, it.ID, cloud.ItemUpdate{Tags: &many}), pantry.EINVALID},
+			{"UpdateUnknown", f.updateItem(a, pantry.NewID(), cloud.ItemUpdate{}), pantry.ENOTFOUND},
+			{"UpdateMalformedID", f.updateItem(a, "nope", cloud.ItemUpdate{}), pantry.ENOTFOUND},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { f.refused(t, tt.code, tt.call) })
@@ -109,7 +110,7 @@ func TestItems(t *testing.T) {
 	})
 	t.Run("UpdateKeepsCallersSlices", func(t *testing.T) {
 		tags := []string{" iced ", "iced"}
-		if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, ItemUpdate{Tags: &tags}); err != nil {
+		if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, cloud.ItemUpdate{Tags: &tags}); err != nil {
 			t.Fatal(err)
 		}
 		if len(tags) != 2 || tags[0] != " iced " {
@@ -118,28 +119,28 @@ func TestItems(t *testing.T) {
 	})
 	t.Run("CurrencyChangeOnAMenu", func(t *testing.T) {
 		item := f.item(t, a, "Croissant", 180, "EUR")
-		if _, err := f.s.PutMenu(t.Context(), a.id, a.who, site1, []MenuEntry{{ItemID: item, Available: true}}); err != nil {
+		if _, err := f.s.PutMenu(t.Context(), a.id, a.who, site1, []cloud.MenuEntry{{ItemID: item, Available: true}}); err != nil {
 			t.Fatal(err)
 		}
 		usd := pantry.Money{Amount: 200, Currency: "USD"}
-		f.refused(t, pantry.EINVALID, f.updateItem(a, item, ItemUpdate{Price: &usd}))
+		f.refused(t, pantry.EINVALID, f.updateItem(a, item, cloud.ItemUpdate{Price: &usd}))
 		// With an override in the site's currency, the item's own price
 		// may be in another.
 		eur := pantry.Money{Amount: 190, Currency: "EUR"}
-		if _, err := f.s.PutMenu(t.Context(), a.id, a.who, site1, []MenuEntry{{ItemID: item, Available: true, Price: &eur}}); err != nil {
+		if _, err := f.s.PutMenu(t.Context(), a.id, a.who, site1, []cloud.MenuEntry{{ItemID: item, Available: true, Price: &eur}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, item, ItemUpdate{Price: &usd}); err != nil {
+		if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, item, cloud.ItemUpdate{Price: &usd}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("Archive", func(t *testing.T) {
 		yes, no := true, false
-		got, err := f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, ItemUpdate{Archived: &yes})
+		got, err := f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, cloud.ItemUpdate{Archived: &yes})
 		if err != nil || got.ArchivedAt == nil {
 			t.Fatalf("archived %+v (%v)", got, err)
 		}
-		got, err = f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, ItemUpdate{Archived: &no})
+		got, err = f.s.UpdateItem(t.Context(), a.id, a.who, it.ID, cloud.ItemUpdate{Archived: &no})
 		if err != nil || got.ArchivedAt != nil {
 			t.Fatalf("restored %+v (%v)", got, err)
 		}
@@ -147,8 +148,8 @@ func TestItems(t *testing.T) {
 	t.Run("TenantIsolation", func(t *testing.T) {
 		name := "stolen"
 		f.refused(t, pantry.ENOTFOUND, func() error { _, err := f.s.GetItem(t.Context(), b.id, it.ID); return err })
-		f.refused(t, pantry.ENOTFOUND, f.updateItem(b, it.ID, ItemUpdate{Name: &name}))
-		if got, _, err := f.s.ListItems(t.Context(), b.id, Page{}); err != nil || len(got) != 0 {
+		f.refused(t, pantry.ENOTFOUND, f.updateItem(b, it.ID, cloud.ItemUpdate{Name: &name}))
+		if got, _, err := f.s.ListItems(t.Context(), b.id, cloud.Page{}); err != nil || len(got) != 0 {
 			t.Fatalf("B lists %+v (%v), want none", got, err)
 		}
 	})
@@ -158,15 +159,15 @@ func TestItems(t *testing.T) {
 		for i := range 7 {
 			want = append([]string{f.item(t, c, "Item "+string(rune('A'+i)), 100, "EUR")}, want...)
 		}
-		checkSevenInPages(t, want, func(p Page) ([]Item, string, error) { return f.s.ListItems(t.Context(), c.id, p) },
-			func(it Item) string { return it.ID })
+		checkSevenInPages(t, want, func(p cloud.Page) ([]cloud.Item, string, error) { return f.s.ListItems(t.Context(), c.id, p) },
+			func(it cloud.Item) string { return it.ID })
 	})
 }
 
-func (f *catalogFixture) createItem(o catalogOrg, in ItemInput) func() error {
+func (f *catalogFixture) createItem(o catalogOrg, in cloud.ItemInput) func() error {
 	return func() error { _, err := f.s.CreateItem(f.ctx, o.id, o.who, in); return err }
 }
 
-func (f *catalogFixture) updateItem(o catalogOrg, id string, up ItemUpdate) func() error {
+func (f *catalogFixture) updateItem(o catalogOrg, id string, up cloud.ItemUpdate) func() error {
 	return func() error { _, err := f.s.UpdateItem(f.ctx, o.id, o.who, id, up); return err }
 }

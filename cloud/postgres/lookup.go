@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -17,76 +18,30 @@ import (
 // disabled user, a revoked key or a spent token means is the caller's
 // decision, so those come back as they are.
 
-// LoginLookup is what logging in needs to know about a user by email.
-type LoginLookup struct {
-	OrgID        string
-	UserID       string
-	PasswordHash string
-	Role         string
-	Disabled     bool
-}
-
 // LookupLogin finds the user with this email (compared as NormalizeEmail
 // makes it), in whichever organization.
-func (s *Store) LookupLogin(ctx context.Context, email string) (LoginLookup, error) {
-	return lookup[LoginLookup](ctx, s, "user", `SELECT * FROM pantry_login_lookup($1)`, NormalizeEmail(email))
-}
-
-// RefreshTokenLookup is a refresh token found by its hash.
-type RefreshTokenLookup struct {
-	OrgID     string
-	ID        string
-	UserID    string
-	FamilyID  string
-	ExpiresAt time.Time
-	UsedAt    *time.Time // set once it was exchanged: presenting it again is reuse
-	RevokedAt *time.Time
+func (s *Store) LookupLogin(ctx context.Context, email string) (cloud.LoginLookup, error) {
+	return lookup[cloud.LoginLookup](ctx, s, "user", `SELECT * FROM pantry_login_lookup($1)`, cloud.NormalizeEmail(email))
 }
 
 // LookupRefreshToken finds a refresh token by the hash of its value.
-func (s *Store) LookupRefreshToken(ctx context.Context, hash []byte) (RefreshTokenLookup, error) {
-	return lookup[RefreshTokenLookup](ctx, s, "refresh token", `SELECT * FROM pantry_refresh_token_lookup($1)`, hash)
-}
-
-// APIKeyLookup is an API key found by its hash.
-type APIKeyLookup struct {
-	OrgID     string
-	ID        string
-	Name      string
-	CreatedBy *string
-	RevokedAt *time.Time
+func (s *Store) LookupRefreshToken(ctx context.Context, hash []byte) (cloud.RefreshTokenLookup, error) {
+	return lookup[cloud.RefreshTokenLookup](ctx, s, "refresh token", `SELECT * FROM pantry_refresh_token_lookup($1)`, hash)
 }
 
 // LookupAPIKey finds an API key by the hash of its value.
-func (s *Store) LookupAPIKey(ctx context.Context, hash []byte) (APIKeyLookup, error) {
-	return lookup[APIKeyLookup](ctx, s, "API key", `SELECT * FROM pantry_api_key_lookup($1)`, hash)
-}
-
-// EdgeNodeLookup is an enrolled edge node found by its credential's hash.
-type EdgeNodeLookup struct {
-	OrgID     string
-	ID        string
-	SiteID    string
-	RevokedAt *time.Time
+func (s *Store) LookupAPIKey(ctx context.Context, hash []byte) (cloud.APIKeyLookup, error) {
+	return lookup[cloud.APIKeyLookup](ctx, s, "API key", `SELECT * FROM pantry_api_key_lookup($1)`, hash)
 }
 
 // LookupEdgeNode finds an edge node by the hash of its credential.
-func (s *Store) LookupEdgeNode(ctx context.Context, hash []byte) (EdgeNodeLookup, error) {
-	return lookup[EdgeNodeLookup](ctx, s, "edge node", `SELECT * FROM pantry_edge_node_lookup($1)`, hash)
-}
-
-// EnrollmentLookup is a one-time enrollment token found by its hash.
-type EnrollmentLookup struct {
-	OrgID     string
-	ID        string
-	SiteID    string
-	ExpiresAt time.Time
-	UsedAt    *time.Time
+func (s *Store) LookupEdgeNode(ctx context.Context, hash []byte) (cloud.EdgeNodeLookup, error) {
+	return lookup[cloud.EdgeNodeLookup](ctx, s, "edge node", `SELECT * FROM pantry_edge_node_lookup($1)`, hash)
 }
 
 // LookupEnrollmentToken finds an enrollment token by the hash of its value.
-func (s *Store) LookupEnrollmentToken(ctx context.Context, hash []byte) (EnrollmentLookup, error) {
-	return lookup[EnrollmentLookup](ctx, s, "enrollment token", `SELECT * FROM pantry_enrollment_token_lookup($1)`, hash)
+func (s *Store) LookupEnrollmentToken(ctx context.Context, hash []byte) (cloud.EnrollmentLookup, error) {
+	return lookup[cloud.EnrollmentLookup](ctx, s, "enrollment token", `SELECT * FROM pantry_enrollment_token_lookup($1)`, hash)
 }
 
 // SiteOrganization returns the organization of site siteID, for an

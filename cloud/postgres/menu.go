@@ -6,50 +6,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// Menu is what one site sells: which catalog items, whether each is
-// available now, and at what price.
-type Menu struct {
-	SiteID   string `json:"site_id"`
-	Currency string `json:"currency"`
-	// CatalogRevision is the site's revision including this menu.
-	CatalogRevision int64      `json:"catalog_revision"`
-	Items           []MenuItem `json:"items"`
-}
-
-// MenuItem is one item of a site's menu. Its first three fields are a
-// MenuEntry's, so a menu read can be edited and put back.
-type MenuItem struct {
-	ItemID    string `json:"item_id"`
-	Available bool   `json:"available"`
-	// Price is the site's override of the item's price, or nil.
-	Price *pantry.Money `json:"price"`
-	// EffectivePrice is what the site charges: the override if any, else
-	// the item's own price.
-	EffectivePrice pantry.Money `json:"effective_price"`
-	Item           Item         `json:"item"`
-}
-
-// MenuEntry is one item of a menu as PutMenu takes it.
-type MenuEntry struct {
-	ItemID    string `json:"item_id"`
-	Available bool   `json:"available"`
-	// Price overrides the item's price at this site, in the site's
-	// currency; nil sells at the item's own price.
-	Price *pantry.Money `json:"price,omitempty"`
-}
-
-// MaxMenuItems bounds one site's menu.
-const MaxMenuItems = 1000
-
 // GetMenu returns site siteID's menu, ordered by item name.
-func (s *Store) GetMenu(ctx context.Context, orgID, siteID string) (Menu, error) {
+func (s *Store) GetMenu(ctx context.Context, orgID, siteID string) (cloud.Menu, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return Menu{}, err
+		return cloud.Menu{}, err
 	}
-	var menu Menu
+	var menu cloud.Menu
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		site, err := getSite(ctx, tx, orgID, siteID, false)
 		if err != nil {
@@ -66,14 +32,14 @@ func (s *Store) GetMenu(ctx context.Context, orgID, siteID string) (Menu, error)
 // organization and be sold in the site's currency: an override's
 // currency must be the site's, and an item without one must be priced in
 // it.
-func (s *Store) PutMenu(ctx context.Context, orgID string, who Actor, siteID string, entries []MenuEntry) (Menu, error) {
+func (s *Store) PutMenu(ctx context.Context, orgID string, who cloud.Actor, siteID string, entries []cloud.MenuEntry) (cloud.Menu, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return Menu{}, err
+		return cloud.Menu{}, err
 	}
-	if err := checkMenuEntries(entries); err != nil {
-		return Menu{}, err
+	if err := cloud.CheckMenuEntries(entries); err != nil {
+		return cloud.Menu{}, err
 	}
-	var after Menu
+	var after cloud.Menu
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		// First: concurrent puts of the site queue here, and so do item
 		// changes (which lock every site first), so the items checked
@@ -101,39 +67,15 @@ func (s *Store) PutMenu(ctx context.Context, orgID string, who Actor, siteID str
 		return audit(ctx, tx, orgID, who, "menu.put", "menu", siteID, menuEntries(before), menuEntries(after))
 	})
 	if err != nil {
-		return Menu{}, fmt.Errorf("put menu of site %s: %w", siteID, err)
+		return cloud.Menu{}, fmt.Errorf("put menu of site %s: %w", siteID, err)
 	}
 	return after, nil
-}
-
-// checkMenuEntries checks a menu's shape: size, ids, no item twice,
-// valid override prices.
-func checkMenuEntries(entries []MenuEntry) error {
-	if len(entries) > MaxMenuItems {
-		return pantry.Errorf(pantry.EINVALID, "a menu may have at most %d items", MaxMenuItems)
-	}
-	seen := make(map[string]bool, len(entries))
-	for i, e := range entries {
-		if !pantry.ValidID(e.ItemID) {
-			return pantry.Errorf(pantry.EINVALID, "menu item %d: item_id %q is not a UUID", i+1, e.ItemID)
-		}
-		if seen[e.ItemID] {
-			return pantry.Errorf(pantry.EINVALID, "menu item %d: item %s appears twice", i+1, e.ItemID)
-		}
-		seen[e.ItemID] = true
-		if e.Price != nil {
-			if err := e.Price.Validate(); err != nil {
-				return pantry.Errorf(pantry.EINVALID, "menu item %d: price: %s", i+1, pantry.ErrorMessage(err))
-			}
-		}
-	}
-	return nil
 }
 
 // checkMenuItems checks entries against the catalog: each item exists in
 // the organization (another tenant's id is as unknown as a made-up one),
 // is not archived, and is sold in the site's currency.
-func checkMenuItems(ctx context.Context, tx pgx.Tx, orgID string, site Site, entries []MenuEntry) error {
+func checkMenuItems(ctx context.Context, tx pgx.Tx, orgID string, site cloud.Site, entries []cloud.MenuEntry) error {
 	ids := make([]string, len(entries))
 	for i, e := range entries {
 		ids[i] = e.ItemID
@@ -169,7 +111,7 @@ func checkMenuItems(ctx context.Context, tx pgx.Tx, orgID string, site Site, ent
 }
 
 // replaceMenu deletes site siteID's menu and inserts entries.
-func replaceMenu(ctx context.Context, tx pgx.Tx, orgID, siteID string, entries []MenuEntry) error {
+func replaceMenu(ctx context.Context, tx pgx.Tx, orgID, siteID string, entries []cloud.MenuEntry) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM site_menu_items WHERE organization_id = $1 AND site_id = $2`, orgID, siteID); err != nil {
 		return fmt.Errorf("delete menu: %w", err)
 	}
@@ -193,13 +135,13 @@ func replaceMenu(ctx context.Context, tx pgx.Tx, orgID, siteID string, entries [
 
 // readMenu reads site's menu in tx; site is as read in tx (its
 // revision is the menu's).
-func readMenu(ctx context.Context, tx pgx.Tx, orgID string, site Site) (Menu, error) {
+func readMenu(ctx context.Context, tx pgx.Tx, orgID string, site cloud.Site) (cloud.Menu, error) {
 	rows, _ := tx.Query(ctx, `SELECT m.available, m.price_amount, `+itemColumns+`
 		FROM site_menu_items m JOIN items i ON i.organization_id = m.organization_id AND i.id = m.item_id
 		WHERE m.organization_id = $1 AND m.site_id = $2
 		ORDER BY i.name, i.id`, orgID, site.ID)
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MenuItem, error) {
-		var mi MenuItem
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (cloud.MenuItem, error) {
+		var mi cloud.MenuItem
 		var override *int64
 		err := r.Scan(append([]any{&mi.Available, &override}, itemDest(&mi.Item)...)...)
 		mi.Item.Tags, mi.Item.Allergens = nonNil(mi.Item.Tags), nonNil(mi.Item.Allergens)
@@ -211,16 +153,16 @@ func readMenu(ctx context.Context, tx pgx.Tx, orgID string, site Site) (Menu, er
 		return mi, err
 	})
 	if err != nil {
-		return Menu{}, fmt.Errorf("read menu: %w", err)
+		return cloud.Menu{}, fmt.Errorf("read menu: %w", err)
 	}
-	return Menu{SiteID: site.ID, Currency: site.Currency, CatalogRevision: site.CatalogRevision, Items: items}, nil
+	return cloud.Menu{SiteID: site.ID, Currency: site.Currency, CatalogRevision: site.CatalogRevision, Items: items}, nil
 }
 
 // menuEntries is m as PutMenu's entries: what the audit log records.
-func menuEntries(m Menu) []MenuEntry {
-	out := make([]MenuEntry, len(m.Items))
+func menuEntries(m cloud.Menu) []cloud.MenuEntry {
+	out := make([]cloud.MenuEntry, len(m.Items))
 	for i, mi := range m.Items {
-		out[i] = MenuEntry{ItemID: mi.ItemID, Available: mi.Available, Price: mi.Price}
+		out[i] = cloud.MenuEntry{ItemID: mi.ItemID, Available: mi.Available, Price: mi.Price}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -28,7 +29,7 @@ func TestMenu(t *testing.T) {
 	})
 	t.Run("Put", func(t *testing.T) {
 		rev, revOther := f.revision(t, a.id, site), f.revision(t, a.id, other)
-		m, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []MenuEntry{
+		m, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []cloud.MenuEntry{
 			{ItemID: tea, Available: true},
 			{ItemID: coffee, Available: false, Price: eur(280)},
 			{ItemID: dollars, Available: true, Price: eur(310)},
@@ -68,7 +69,7 @@ func TestMenu(t *testing.T) {
 		}
 	})
 	t.Run("Replace", func(t *testing.T) {
-		m, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []MenuEntry{{ItemID: coffee, Available: true}})
+		m, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []cloud.MenuEntry{{ItemID: coffee, Available: true}})
 		if err != nil || len(m.Items) != 1 || m.Items[0].ItemID != coffee || m.Items[0].Price != nil || m.Items[0].EffectivePrice.Amount != 250 {
 			t.Fatalf("replaced: %+v (%v)", m, err)
 		}
@@ -90,19 +91,19 @@ func TestMenu(t *testing.T) {
 		tests := []struct {
 			name    string
 			site    string
-			entries []MenuEntry
+			entries []cloud.MenuEntry
 			code    string
 			message string // a part of the message
 		}{
-			{"UnknownItem", site, []MenuEntry{{ItemID: tea}, {ItemID: unknown}}, pantry.EINVALID, unknown},
-			{"OtherTenantsItem", site, []MenuEntry{{ItemID: bItem}}, pantry.EINVALID, bItem},
-			{"WrongOverrideCurrency", site, []MenuEntry{{ItemID: tea, Price: &pantry.Money{Amount: 100, Currency: "USD"}}}, pantry.EINVALID, "USD"},
-			{"ItemInOtherCurrency", site, []MenuEntry{{ItemID: dollars}}, pantry.EINVALID, dollars},
-			{"NegativeOverride", site, []MenuEntry{{ItemID: tea, Price: eur(-1)}}, pantry.EINVALID, "out of range"},
-			{"Duplicate", site, []MenuEntry{{ItemID: tea}, {ItemID: tea}}, pantry.EINVALID, "twice"},
-			{"MalformedItem", site, []MenuEntry{{ItemID: "tea"}}, pantry.EINVALID, "not a UUID"},
-			{"TooMany", site, make([]MenuEntry, MaxMenuItems+1), pantry.EINVALID, "at most"},
-			{"UnknownSite", pantry.NewID(), []MenuEntry{{ItemID: tea}}, pantry.ENOTFOUND, "not found"},
+			{"UnknownItem", site, []cloud.MenuEntry{{ItemID: tea}, {ItemID: unknown}}, pantry.EINVALID, unknown},
+			{"OtherTenantsItem", site, []cloud.MenuEntry{{ItemID: bItem}}, pantry.EINVALID, bItem},
+			{"WrongOverrideCurrency", site, []cloud.MenuEntry{{ItemID: tea, Price: &pantry.Money{Amount: 100, Currency: "USD"}}}, pantry.EINVALID, "USD"},
+			{"ItemInOtherCurrency", site, []cloud.MenuEntry{{ItemID: dollars}}, pantry.EINVALID, dollars},
+			{"NegativeOverride", site, []cloud.MenuEntry{{ItemID: tea, Price: eur(-1)}}, pantry.EINVALID, "out of range"},
+			{"Duplicate", site, []cloud.MenuEntry{{ItemID: tea}, {ItemID: tea}}, pantry.EINVALID, "twice"},
+			{"MalformedItem", site, []cloud.MenuEntry{{ItemID: "tea"}}, pantry.EINVALID, "not a UUID"},
+			{"TooMany", site, make([]cloud.MenuEntry, cloud.MaxMenuItems+1), pantry.EINVALID, "at most"},
+			{"UnknownSite", pantry.NewID(), []cloud.MenuEntry{{ItemID: tea}}, pantry.ENOTFOUND, "not found"},
 			{"MalformedSite", "x", nil, pantry.ENOTFOUND, "not found"},
 		}
 		for _, tt := range tests {
@@ -122,11 +123,11 @@ func TestMenu(t *testing.T) {
 	t.Run("ArchivedItem", func(t *testing.T) {
 		yes := true
 		old := f.item(t, a, "Old", 100, "EUR")
-		if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, old, ItemUpdate{Archived: &yes}); err != nil {
+		if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, old, cloud.ItemUpdate{Archived: &yes}); err != nil {
 			t.Fatal(err)
 		}
 		f.refused(t, pantry.EINVALID, func() error {
-			_, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []MenuEntry{{ItemID: old}})
+			_, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []cloud.MenuEntry{{ItemID: old}})
 			return err
 		})
 	})
@@ -151,13 +152,13 @@ func TestMenu(t *testing.T) {
 					var err error
 					switch price := (pantry.Money{Amount: int64(n), Currency: "EUR"}); (w + n) % 4 {
 					case 0:
-						_, err = f.s.PutMenu(t.Context(), a.id, a.who, s1, []MenuEntry{{ItemID: tea}, {ItemID: coffee}})
+						_, err = f.s.PutMenu(t.Context(), a.id, a.who, s1, []cloud.MenuEntry{{ItemID: tea}, {ItemID: coffee}})
 					case 1:
-						_, err = f.s.PutMenu(t.Context(), a.id, a.who, s2, []MenuEntry{{ItemID: coffee}, {ItemID: tea}})
+						_, err = f.s.PutMenu(t.Context(), a.id, a.who, s2, []cloud.MenuEntry{{ItemID: coffee}, {ItemID: tea}})
 					case 2:
-						_, err = f.s.UpdateItem(t.Context(), a.id, a.who, tea, ItemUpdate{Price: &price})
+						_, err = f.s.UpdateItem(t.Context(), a.id, a.who, tea, cloud.ItemUpdate{Price: &price})
 					case 3:
-						_, err = f.s.UpdateItem(t.Context(), a.id, a.who, coffee, ItemUpdate{Price: &price})
+						_, err = f.s.UpdateItem(t.Context(), a.id, a.who, coffee, cloud.ItemUpdate{Price: &price})
 					}
 					errs <- err
 				}
@@ -180,13 +181,13 @@ func TestMenu(t *testing.T) {
 	t.Run("TenantIsolation", func(t *testing.T) {
 		f.refused(t, pantry.ENOTFOUND, func() error { _, err := f.s.GetMenu(t.Context(), b.id, site); return err })
 		f.refused(t, pantry.ENOTFOUND, func() error {
-			_, err := f.s.PutMenu(t.Context(), b.id, b.who, site, []MenuEntry{{ItemID: bItem}})
+			_, err := f.s.PutMenu(t.Context(), b.id, b.who, site, []cloud.MenuEntry{{ItemID: bItem}})
 			return err
 		})
 		// B's own site with A's item: A's item does not exist for B.
 		bSite := f.site(t, b, "EUR")
 		f.refused(t, pantry.EINVALID, func() error {
-			_, err := f.s.PutMenu(t.Context(), b.id, b.who, bSite, []MenuEntry{{ItemID: tea}})
+			_, err := f.s.PutMenu(t.Context(), b.id, b.who, bSite, []cloud.MenuEntry{{ItemID: tea}})
 			return err
 		})
 	})

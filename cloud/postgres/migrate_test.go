@@ -9,6 +9,7 @@ import (
 	"testing/fstest"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pantry/pantry/internal/pgtest"
 )
 

@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
 
-func nodeIDs(nodes []NodeStatus) []string {
+func nodeIDs(nodes []cloud.NodeStatus) []string {
 	out := make([]string, len(nodes))
 	for i, n := range nodes {
 		out[i] = n.ID
@@ -70,33 +71,33 @@ func TestListNodes(t *testing.T) {
 	t.Run("Filters", func(t *testing.T) {
 		tests := []struct {
 			name string
-			f    NodeFilter
+			f    cloud.NodeFilter
 			want []string
 		}{
-			{"All", NodeFilter{}, []string{current.ID, second.ID}},
-			{"IncludeRevoked", NodeFilter{IncludeRevoked: true}, []string{current.ID, second.ID, replaced.ID}},
-			{"NoSites", NodeFilter{SiteIDs: []string{}}, []string{}},
-			{"AllowedSites", NodeFilter{SiteIDs: []string{other}}, []string{second.ID}},
-			{"OneSite", NodeFilter{SiteID: site, IncludeRevoked: true}, []string{current.ID, replaced.ID}},
-			{"OneSiteNotAllowed", NodeFilter{SiteIDs: []string{other}, SiteID: site}, []string{}},
-			{"UnknownSite", NodeFilter{SiteID: pantry.NewID()}, []string{}},
+			{"All", cloud.NodeFilter{}, []string{current.ID, second.ID}},
+			{"IncludeRevoked", cloud.NodeFilter{IncludeRevoked: true}, []string{current.ID, second.ID, replaced.ID}},
+			{"NoSites", cloud.NodeFilter{SiteIDs: []string{}}, []string{}},
+			{"AllowedSites", cloud.NodeFilter{SiteIDs: []string{other}}, []string{second.ID}},
+			{"OneSite", cloud.NodeFilter{SiteID: site, IncludeRevoked: true}, []string{current.ID, replaced.ID}},
+			{"OneSiteNotAllowed", cloud.NodeFilter{SiteIDs: []string{other}, SiteID: site}, []string{}},
+			{"UnknownSite", cloud.NodeFilter{SiteID: pantry.NewID()}, []string{}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				nodes, next, err := f.s.ListNodes(ctx, a.id, tt.f, Page{})
+				nodes, next, err := f.s.ListNodes(ctx, a.id, tt.f, cloud.Page{})
 				if err != nil || next != "" || !slices.Equal(nodeIDs(nodes), tt.want) {
 					t.Errorf("%v (next %q, %v), want %v", nodeIDs(nodes), next, err, tt.want)
 				}
 			})
 		}
-		_, _, err := f.s.ListNodes(ctx, a.id, NodeFilter{SiteID: "hq"}, Page{})
+		_, _, err := f.s.ListNodes(ctx, a.id, cloud.NodeFilter{SiteID: "hq"}, cloud.Page{})
 		wantCode(t, err, pantry.EINVALID)
 	})
 	t.Run("Pages", func(t *testing.T) {
 		var got []string
-		p := Page{Limit: 1}
+		p := cloud.Page{Limit: 1}
 		for range 4 {
-			nodes, next, err := f.s.ListNodes(ctx, a.id, NodeFilter{IncludeRevoked: true}, p)
+			nodes, next, err := f.s.ListNodes(ctx, a.id, cloud.NodeFilter{IncludeRevoked: true}, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func TestListNodes(t *testing.T) {
 		}
 	})
 	t.Run("OtherOrganization", func(t *testing.T) {
-		nodes, _, err := f.s.ListNodes(ctx, f.b.id, NodeFilter{SiteID: site, IncludeRevoked: true}, Page{})
+		nodes, _, err := f.s.ListNodes(ctx, f.b.id, cloud.NodeFilter{SiteID: site, IncludeRevoked: true}, cloud.Page{})
 		if err != nil || len(nodes) != 0 {
 			t.Errorf("B lists A's site: %v, %v", nodeIDs(nodes), err)
 		}

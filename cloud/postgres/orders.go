@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -28,43 +30,11 @@ const openStatusSQL = `o.status IN ('placed', 'accepted', 'preparing', 'ready')`
 // being worked on (placed, accepted, preparing or ready).
 const StatusOpen = "open"
 
-// OrderFilter selects orders. Zero fields select everything. Times are
-// half-open: From is inclusive and To exclusive, so consecutive ranges
-// (one day, the next day) never count an order twice; From after To is
-// EINVALID, From equal to To selects nothing.
-type OrderFilter struct {
-	// SiteIDs restricts the list to these sites: nil means every site of
-	// the organization, a non-nil empty slice means none (a facility
-	// manager without sites sees nothing, not everything).
-	SiteIDs []string
-	SiteID  string
-	SpaceID string
-	// Status is one order status, or StatusOpen.
-	Status   string
-	From, To time.Time // on created_at: From <= created_at < To
-}
-
-// StatusChange is one step of an order's status history.
-type StatusChange struct {
-	ID     string             `json:"id"`
-	From   pantry.OrderStatus `json:"from,omitempty"` // empty for the first step
-	To     pantry.OrderStatus `json:"to"`
-	Reason string             `json:"reason,omitempty"`
-	Actor  string             `json:"actor,omitempty"`
-	At     time.Time          `json:"at"`
-}
-
-// OrderDetail is one order with its full status history, oldest first.
-type OrderDetail struct {
-	pantry.Order
-	History []StatusChange `json:"history"`
-}
-
 // ListOrders lists an organization's orders matching f, newest first by
 // (created_at, id), one page at a time; next is the cursor of the
 // following page, empty on the last one. Lines come in one extra query
 // for the whole page.
-func (s *Store) ListOrders(ctx context.Context, orgID string, f OrderFilter, p Page) (orders []pantry.Order, next string, err error) {
+func (s *Store) ListOrders(ctx context.Context, orgID string, f cloud.OrderFilter, p cloud.Page) (orders []pantry.Order, next string, err error) {
 	sql, args, limit, err := orderListQuery(orgID, f, p)
 	if err != nil || sql == "" {
 		return []pantry.Order{}, "", err
@@ -89,8 +59,8 @@ func (s *Store) ListOrders(ctx context.Context, orgID string, f OrderFilter, p P
 // orderListQuery builds ListOrders' query and reports the page size; the
 // query is empty when f can match nothing. A separate function so that
 // tests and the benchmark can EXPLAIN exactly what ListOrders runs.
-func orderListQuery(orgID string, f OrderFilter, p Page) (sql string, args []any, limit int, err error) {
-	limit, err = p.size()
+func orderListQuery(orgID string, f cloud.OrderFilter, p cloud.Page) (sql string, args []any, limit int, err error) {
+	limit, err = p.Size()
 	if err != nil {
 		return "", nil, 0, err
 	}
@@ -132,11 +102,11 @@ func orderListQuery(orgID string, f OrderFilter, p Page) (sql string, args []any
 // GetOrder returns one order with its lines and status history. An order
 // of another organization is ENOTFOUND, like one that does not exist or
 // a malformed id: the answer says nothing about other tenants' ids.
-func (s *Store) GetOrder(ctx context.Context, orgID, id string) (OrderDetail, error) {
+func (s *Store) GetOrder(ctx context.Context, orgID, id string) (cloud.OrderDetail, error) {
 	if !pantry.ValidID(id) {
-		return OrderDetail{}, pantry.Errorf(pantry.ENOTFOUND, "order %q not found", id)
+		return cloud.OrderDetail{}, pantry.Errorf(pantry.ENOTFOUND, "order %q not found", id)
 	}
-	var d OrderDetail
+	var d cloud.OrderDetail
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, orderSelect+" WHERE o.organization_id = $1 AND o.id = $2", orgID, id)
 		o, err := pgx.CollectExactlyOneRow(rows, scanOrder)
@@ -154,7 +124,7 @@ func (s *Store) GetOrder(ctx context.Context, orgID, id string) (OrderDetail, er
 		return err
 	})
 	if err != nil {
-		return OrderDetail{}, fmt.Errorf("get order: %w", err)
+		return cloud.OrderDetail{}, fmt.Errorf("get order: %w", err)
 	}
 	return d, nil
 }
@@ -205,11 +175,11 @@ func loadLines(ctx context.Context, tx pgx.Tx, orgID string, orders []pantry.Ord
 	return nil
 }
 
-func loadHistory(ctx context.Context, tx pgx.Tx, orgID, orderID string) ([]StatusChange, error) {
+func loadHistory(ctx context.Context, tx pgx.Tx, orgID, orderID string) ([]cloud.StatusChange, error) {
 	rows, _ := tx.Query(ctx, `SELECT id, from_status, to_status, reason, actor, at FROM order_status_history
 		WHERE organization_id = $1 AND order_id = $2 ORDER BY at, id`, orgID, orderID)
-	h, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StatusChange, error) {
-		var c StatusChange
+	h, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (cloud.StatusChange, error) {
+		var c cloud.StatusChange
 		err := row.Scan(&c.ID, &c.From, &c.To, &c.Reason, &c.Actor, &c.At)
 		c.At = c.At.UTC()
 		return c, err
@@ -285,8 +255,8 @@ func (q *query) timeRange(col string, from, to time.Time) error {
 // the number of orders. nodeID is the edge node that
 // took them ("" for none); it must belong to each order's site.
 //
-// The history is the lifecycle path to the order's status (placed, then
-// each step up to delivered, or placed then cancelled), its first step at
+// The history is the path to the order's status, pantry.PathTo's (placed,
+// then each step up to delivered, or placed then cancelled), its first step at
 // CreatedAt and its last at UpdatedAt. An order whose id is already stored
 // is ECONFLICT and nothing of the batch is written: replication applies
 // each event exactly once, so a duplicate here is a bug to surface.
@@ -330,16 +300,6 @@ type orderBatch struct {
 	newID func(at time.Time) string
 }
 
-// lifecycle is the path an order took to reach each status.
-var lifecycle = map[pantry.OrderStatus][]pantry.OrderStatus{
-	pantry.StatusPlaced:    {pantry.StatusPlaced},
-	pantry.StatusAccepted:  {pantry.StatusPlaced, pantry.StatusAccepted},
-	pantry.StatusPreparing: {pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing},
-	pantry.StatusReady:     {pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing, pantry.StatusReady},
-	pantry.StatusDelivered: {pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing, pantry.StatusReady, pantry.StatusDelivered},
-	pantry.StatusCancelled: {pantry.StatusPlaced, pantry.StatusCancelled},
-}
-
 // newOrderBatch checks orders and lays them out in columns; newID names
 // the rows the batch makes (nil: pantry.NewID).
 func newOrderBatch(orders []pantry.Order, newID func(at time.Time) string) (*orderBatch, error) {
@@ -368,7 +328,7 @@ func checkStoredOrder(o pantry.Order) error {
 	if o.SessionID != "" && !pantry.ValidID(o.SessionID) {
 		return pantry.Errorf(pantry.EINVALID, "session id %q is not a UUID", o.SessionID)
 	}
-	if _, ok := lifecycle[o.Status]; !ok {
+	if pantry.PathTo(o.Status) == nil {
 		return pantry.Errorf(pantry.EINVALID, "unknown status %q", o.Status)
 	}
 	if o.CreatedAt.IsZero() {
@@ -440,7 +400,7 @@ func (b *orderBatch) addOrder(o pantry.Order) time.Time {
 // addHistory adds the steps of o's lifecycle, spread evenly from its
 // creation to its last update.
 func (b *orderBatch) addHistory(o pantry.Order, updated time.Time) {
-	path, h := lifecycle[o.Status], &b.history
+	path, h := pantry.PathTo(o.Status), &b.history
 	span := updated.Sub(o.CreatedAt)
 	from := ""
 	for i, to := range path {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -28,7 +30,7 @@ type shop struct {
 func newShop(tb testing.TB, s *Store, label string) shop {
 	tb.Helper()
 	ctx := context.Background()
-	created, err := s.CreateOrganization(ctx, NewOrganization{
+	created, err := s.CreateOrganization(ctx, cloud.NewOrganization{
 		Name: "Shop " + label, OwnerEmail: "owner-" + label + "-" + pantry.NewSecret(4) + "@example.com", OwnerPasswordHash: "$argon2id$fake",
 	})
 	if err != nil {
@@ -184,7 +186,7 @@ func TestInsertAndGetOrder(t *testing.T) {
 		}
 	})
 	t.Run("Payment", func(t *testing.T) {
-		ps, _, err := s.ListPayments(ctx, sh.org, PaymentFilter{}, Page{})
+		ps, _, err := s.ListPayments(ctx, sh.org, cloud.PaymentFilter{}, cloud.Page{})
 		if err != nil || len(ps) != 1 {
 			t.Fatalf("payments = %+v, %v; want one", ps, err)
 		}
@@ -257,7 +259,7 @@ func TestInsertOrdersBadInput(t *testing.T) {
 			wantCode(t, s.InsertOrders(t.Context(), sh.org, []pantry.Order{o}, tc.node), tc.code)
 		})
 	}
-	if got, _, err := s.ListOrders(t.Context(), sh.org, OrderFilter{}, Page{}); err != nil || len(got) != 0 {
+	if got, _, err := s.ListOrders(t.Context(), sh.org, cloud.OrderFilter{}, cloud.Page{}); err != nil || len(got) != 0 {
 		t.Fatalf("after bad inputs: %d orders (%v), want none written", len(got), err)
 	}
 }
@@ -283,32 +285,32 @@ func TestListOrdersFilters(t *testing.T) {
 	mustInsert(t, s, sh.org, all...)
 	// Each want lists names newest first.
 	for name, tc := range map[string]struct {
-		f    OrderFilter
+		f    cloud.OrderFilter
 		want []string
 	}{
-		"All":        {OrderFilter{}, []string{"s0r0NextDay", "s1r1Cancelled", "s1r0Accepted", "s0r0Ready", "s0r1Placed", "s0r0Delivered", "s0r0DayBefore"}},
-		"Site":       {OrderFilter{SiteID: sh.sites[1]}, []string{"s1r1Cancelled", "s1r0Accepted"}},
-		"Space":      {OrderFilter{SpaceID: sh.spaces[0][1]}, []string{"s0r1Placed"}},
-		"Open":       {OrderFilter{Status: StatusOpen}, []string{"s0r0NextDay", "s1r0Accepted", "s0r0Ready", "s0r1Placed"}},
-		"OpenAtSite": {OrderFilter{Status: StatusOpen, SiteID: sh.sites[0]}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
-		"OneStatus":  {OrderFilter{Status: "placed"}, []string{"s0r1Placed"}},
-		"Cancelled":  {OrderFilter{Status: "cancelled"}, []string{"s1r1Cancelled"}},
+		"All":        {cloud.OrderFilter{}, []string{"s0r0NextDay", "s1r1Cancelled", "s1r0Accepted", "s0r0Ready", "s0r1Placed", "s0r0Delivered", "s0r0DayBefore"}},
+		"Site":       {cloud.OrderFilter{SiteID: sh.sites[1]}, []string{"s1r1Cancelled", "s1r0Accepted"}},
+		"Space":      {cloud.OrderFilter{SpaceID: sh.spaces[0][1]}, []string{"s0r1Placed"}},
+		"Open":       {cloud.OrderFilter{Status: StatusOpen}, []string{"s0r0NextDay", "s1r0Accepted", "s0r0Ready", "s0r1Placed"}},
+		"OpenAtSite": {cloud.OrderFilter{Status: StatusOpen, SiteID: sh.sites[0]}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
+		"OneStatus":  {cloud.OrderFilter{Status: "placed"}, []string{"s0r1Placed"}},
+		"Cancelled":  {cloud.OrderFilter{Status: "cancelled"}, []string{"s1r1Cancelled"}},
 		// From is inclusive (the order at exactly midnight is in), To is
 		// exclusive (the one at the next midnight is not).
-		"OneDay":         {OrderFilter{From: day, To: day.Add(24 * time.Hour)}, []string{"s1r1Cancelled", "s1r0Accepted", "s0r0Ready", "s0r1Placed", "s0r0Delivered"}},
-		"SiteDay":        {OrderFilter{SiteID: sh.sites[0], From: day, To: day.Add(24 * time.Hour)}, []string{"s0r0Ready", "s0r1Placed", "s0r0Delivered"}},
-		"FromOnly":       {OrderFilter{From: day.Add(4 * time.Hour)}, []string{"s0r0NextDay", "s1r1Cancelled"}},
-		"ToOnly":         {OrderFilter{To: day.Add(time.Microsecond)}, []string{"s0r0Delivered", "s0r0DayBefore"}},
-		"EmptyRange":     {OrderFilter{From: day, To: day}, nil},
-		"Restricted":     {OrderFilter{SiteIDs: []string{sh.sites[1]}}, []string{"s1r1Cancelled", "s1r0Accepted"}},
-		"RestrictedNone": {OrderFilter{SiteIDs: []string{}}, nil},
+		"OneDay":         {cloud.OrderFilter{From: day, To: day.Add(24 * time.Hour)}, []string{"s1r1Cancelled", "s1r0Accepted", "s0r0Ready", "s0r1Placed", "s0r0Delivered"}},
+		"SiteDay":        {cloud.OrderFilter{SiteID: sh.sites[0], From: day, To: day.Add(24 * time.Hour)}, []string{"s0r0Ready", "s0r1Placed", "s0r0Delivered"}},
+		"FromOnly":       {cloud.OrderFilter{From: day.Add(4 * time.Hour)}, []string{"s0r0NextDay", "s1r1Cancelled"}},
+		"ToOnly":         {cloud.OrderFilter{To: day.Add(time.Microsecond)}, []string{"s0r0Delivered", "s0r0DayBefore"}},
+		"EmptyRange":     {cloud.OrderFilter{From: day, To: day}, nil},
+		"Restricted":     {cloud.OrderFilter{SiteIDs: []string{sh.sites[1]}}, []string{"s1r1Cancelled", "s1r0Accepted"}},
+		"RestrictedNone": {cloud.OrderFilter{SiteIDs: []string{}}, nil},
 		// A facility manager asking for a site that is not theirs gets
 		// nothing, not the site's orders.
-		"RestrictedOtherSite": {OrderFilter{SiteIDs: []string{sh.sites[1]}, SiteID: sh.sites[0]}, nil},
-		"RestrictedOpen":      {OrderFilter{SiteIDs: []string{sh.sites[0]}, Status: StatusOpen}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
+		"RestrictedOtherSite": {cloud.OrderFilter{SiteIDs: []string{sh.sites[1]}, SiteID: sh.sites[0]}, nil},
+		"RestrictedOpen":      {cloud.OrderFilter{SiteIDs: []string{sh.sites[0]}, Status: StatusOpen}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, next, err := s.ListOrders(t.Context(), sh.org, tc.f, Page{})
+			got, next, err := s.ListOrders(t.Context(), sh.org, tc.f, cloud.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,9 +360,9 @@ func TestListOrdersPages(t *testing.T) {
 	})
 	var got []pantry.Order
 	var sizes []int
-	page := Page{Limit: 100}
+	page := cloud.Page{Limit: 100}
 	for {
-		os, next, err := s.ListOrders(t.Context(), sh.org, OrderFilter{}, page)
+		os, next, err := s.ListOrders(t.Context(), sh.org, cloud.OrderFilter{}, page)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,24 +402,24 @@ func TestListBadInput(t *testing.T) {
 	ctx := t.Context()
 	garbage := []string{"garbage", "eyJ0IjoieCJ9", encodeCursor(t0, "")[:10] + "!", "e30"}
 	for name, tc := range map[string]struct {
-		f OrderFilter
-		p Page
+		f cloud.OrderFilter
+		p cloud.Page
 	}{
-		"NegativeLimit":  {p: Page{Limit: -1}},
-		"HugeLimit":      {p: Page{Limit: 100000}},
-		"FromAfterTo":    {f: OrderFilter{From: t0.Add(time.Second), To: t0}},
-		"UnknownStatus":  {f: OrderFilter{Status: "lost"}},
-		"BadSiteID":      {f: OrderFilter{SiteID: "site-1"}},
-		"BadSpaceID":     {f: OrderFilter{SpaceID: "'; DROP TABLE orders; --"}},
-		"BadAllowedSite": {f: OrderFilter{SiteIDs: []string{sh.sites[0], "x"}}},
+		"NegativeLimit":  {p: cloud.Page{Limit: -1}},
+		"HugeLimit":      {p: cloud.Page{Limit: 100000}},
+		"FromAfterTo":    {f: cloud.OrderFilter{From: t0.Add(time.Second), To: t0}},
+		"UnknownStatus":  {f: cloud.OrderFilter{Status: "lost"}},
+		"BadSiteID":      {f: cloud.OrderFilter{SiteID: "site-1"}},
+		"BadSpaceID":     {f: cloud.OrderFilter{SpaceID: "'; DROP TABLE orders; --"}},
+		"BadAllowedSite": {f: cloud.OrderFilter{SiteIDs: []string{sh.sites[0], "x"}}},
 		// Bad input is refused whoever asks, even a caller who may see
 		// no site at all.
-		"NoSitesBadStatus": {f: OrderFilter{SiteIDs: []string{}, Status: "lost"}},
-		"NoSitesBadSite":   {f: OrderFilter{SiteIDs: []string{}, SiteID: "x"}},
-		"GarbageCursor0":   {p: Page{Cursor: garbage[0]}},
-		"GarbageCursor1":   {p: Page{Cursor: garbage[1]}},
-		"GarbageCursor2":   {p: Page{Cursor: garbage[2]}},
-		"EmptyJSONCursor":  {p: Page{Cursor: garbage[3]}},
+		"NoSitesBadStatus": {f: cloud.OrderFilter{SiteIDs: []string{}, Status: "lost"}},
+		"NoSitesBadSite":   {f: cloud.OrderFilter{SiteIDs: []string{}, SiteID: "x"}},
+		"GarbageCursor0":   {p: cloud.Page{Cursor: garbage[0]}},
+		"GarbageCursor1":   {p: cloud.Page{Cursor: garbage[1]}},
+		"GarbageCursor2":   {p: cloud.Page{Cursor: garbage[2]}},
+		"EmptyJSONCursor":  {p: cloud.Page{Cursor: garbage[3]}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := s.ListOrders(ctx, sh.org, tc.f, tc.p)
@@ -427,12 +429,12 @@ func TestListBadInput(t *testing.T) {
 	t.Run("ZeroLimitIsDefault", func(t *testing.T) {
 		// Page's contract: 0 is the default page size. An API that wants
 		// ?limit=0 refused must tell it from an absent limit itself.
-		if _, _, err := s.ListOrders(ctx, sh.org, OrderFilter{}, Page{Limit: 0}); err != nil {
+		if _, _, err := s.ListOrders(ctx, sh.org, cloud.OrderFilter{}, cloud.Page{Limit: 0}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("BadOrg", func(t *testing.T) {
-		_, _, err := s.ListOrders(ctx, "org", OrderFilter{}, Page{})
+		_, _, err := s.ListOrders(ctx, "org", cloud.OrderFilter{}, cloud.Page{})
 		wantCode(t, err, pantry.EINVALID)
 	})
 }

@@ -8,30 +8,6 @@ import (
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// Page asks for one page of a list: at most Limit rows after Cursor (the
-// next_cursor of the page before; empty for the first page).
-type Page struct {
-	Limit  int
-	Cursor string
-}
-
-// Limits on a page's size.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 500
-)
-
-// size returns the page size to use, refusing absurd ones.
-func (p Page) size() (int, error) {
-	switch {
-	case p.Limit == 0:
-		return DefaultPageSize, nil
-	case p.Limit < 0 || p.Limit > MaxPageSize:
-		return 0, pantry.Errorf(pantry.EINVALID, "limit must be between 1 and %d", MaxPageSize)
-	}
-	return p.Limit, nil
-}
-
 // cursor is the position after the last row of a page. Lists are ordered
 // newest first by (time, id); ids are UUIDv7 and break ties.
 type cursor struct {

@@ -4,28 +4,17 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
-
-// PaymentFilter selects payments. Zero fields select everything; times
-// are half-open like OrderFilter's (From inclusive, To exclusive).
-type PaymentFilter struct {
-	// SiteIDs restricts the list to the payments of these sites' orders:
-	// nil means every site, a non-nil empty slice none.
-	SiteIDs  []string
-	SiteID   string
-	From, To time.Time // on the payment's created_at
-	// Method is "complimentary" or "cost_center".
-	Method string
-}
 
 // ListPayments lists an organization's payments matching f, newest first
 // by (created_at, id), one page at a time; next is the cursor of the
 // following page, empty on the last one.
-func (s *Store) ListPayments(ctx context.Context, orgID string, f PaymentFilter, p Page) (payments []pantry.Payment, next string, err error) {
+func (s *Store) ListPayments(ctx context.Context, orgID string, f cloud.PaymentFilter, p cloud.Page) (payments []pantry.Payment, next string, err error) {
 	sql, args, limit, err := paymentListQuery(orgID, f, p)
 	if err != nil || sql == "" {
 		return []pantry.Payment{}, "", err
@@ -48,8 +37,8 @@ func (s *Store) ListPayments(ctx context.Context, orgID string, f PaymentFilter,
 // paymentListQuery builds ListPayments' query; it is empty when f can
 // match nothing. Payments have no site of their own: a site filter joins
 // each payment's order.
-func paymentListQuery(orgID string, f PaymentFilter, p Page) (sql string, args []any, limit int, err error) {
-	limit, err = p.size()
+func paymentListQuery(orgID string, f cloud.PaymentFilter, p cloud.Page) (sql string, args []any, limit int, err error) {
+	limit, err = p.Size()
 	if err != nil {
 		return "", nil, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -20,20 +21,20 @@ func TestListPayments(t *testing.T) {
 	}
 	mustInsert(t, s, sh.org, o...)
 	for name, tc := range map[string]struct {
-		f    PaymentFilter
+		f    cloud.PaymentFilter
 		want []int // indexes into o, newest first
 	}{
-		"All":             {PaymentFilter{}, []int{3, 2, 1, 0}},
-		"Site":            {PaymentFilter{SiteID: sh.sites[0]}, []int{1, 0}},
-		"Method":          {PaymentFilter{Method: "cost_center"}, []int{2, 1}},
-		"SiteAndMethod":   {PaymentFilter{SiteID: sh.sites[1], Method: "complimentary"}, []int{3}},
-		"Range":           {PaymentFilter{From: t0.Add(time.Hour), To: t0.Add(3 * time.Hour)}, []int{2, 1}},
-		"Restricted":      {PaymentFilter{SiteIDs: []string{sh.sites[1]}}, []int{3, 2}},
-		"RestrictedNone":  {PaymentFilter{SiteIDs: []string{}}, nil},
-		"RestrictedOther": {PaymentFilter{SiteIDs: []string{sh.sites[1]}, SiteID: sh.sites[0]}, nil},
+		"All":             {cloud.PaymentFilter{}, []int{3, 2, 1, 0}},
+		"Site":            {cloud.PaymentFilter{SiteID: sh.sites[0]}, []int{1, 0}},
+		"Method":          {cloud.PaymentFilter{Method: "cost_center"}, []int{2, 1}},
+		"SiteAndMethod":   {cloud.PaymentFilter{SiteID: sh.sites[1], Method: "complimentary"}, []int{3}},
+		"Range":           {cloud.PaymentFilter{From: t0.Add(time.Hour), To: t0.Add(3 * time.Hour)}, []int{2, 1}},
+		"Restricted":      {cloud.PaymentFilter{SiteIDs: []string{sh.sites[1]}}, []int{3, 2}},
+		"RestrictedNone":  {cloud.PaymentFilter{SiteIDs: []string{}}, nil},
+		"RestrictedOther": {cloud.PaymentFilter{SiteIDs: []string{sh.sites[1]}, SiteID: sh.sites[0]}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, next, err := s.ListPayments(t.Context(), sh.org, tc.f, Page{})
+			got, next, err := s.ListPayments(t.Context(), sh.org, tc.f, cloud.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,9 +52,9 @@ func TestListPayments(t *testing.T) {
 	}
 	t.Run("Pages", func(t *testing.T) {
 		var seen []string
-		page := Page{Limit: 3}
+		page := cloud.Page{Limit: 3}
 		for {
-			ps, next, err := s.ListPayments(t.Context(), sh.org, PaymentFilter{}, page)
+			ps, next, err := s.ListPayments(t.Context(), sh.org, cloud.PaymentFilter{}, page)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,14 +72,14 @@ func TestListPayments(t *testing.T) {
 	})
 	t.Run("BadInput", func(t *testing.T) {
 		for name, tc := range map[string]struct {
-			f PaymentFilter
-			p Page
+			f cloud.PaymentFilter
+			p cloud.Page
 		}{
-			"UnknownMethod": {f: PaymentFilter{Method: "cash"}},
-			"FromAfterTo":   {f: PaymentFilter{From: t0, To: t0.Add(-time.Second)}},
-			"BadSite":       {f: PaymentFilter{SiteID: "x"}},
-			"BadLimit":      {p: Page{Limit: MaxPageSize + 1}},
-			"BadCursor":     {p: Page{Cursor: "%%%"}},
+			"UnknownMethod": {f: cloud.PaymentFilter{Method: "cash"}},
+			"FromAfterTo":   {f: cloud.PaymentFilter{From: t0, To: t0.Add(-time.Second)}},
+			"BadSite":       {f: cloud.PaymentFilter{SiteID: "x"}},
+			"BadLimit":      {p: cloud.Page{Limit: cloud.MaxPageSize + 1}},
+			"BadCursor":     {p: cloud.Page{Cursor: "%%%"}},
 		} {
 			t.Run(name, func(t *testing.T) {
 				_, _, err := s.ListPayments(t.Context(), sh.org, tc.f, tc.p)

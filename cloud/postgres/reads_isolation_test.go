@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -30,11 +31,11 @@ func TestReadsTenantIsolation(t *testing.T) {
 	}
 
 	t.Run("Orders", func(t *testing.T) {
-		for name, f := range map[string]OrderFilter{
+		for name, f := range map[string]cloud.OrderFilter{
 			"All": {}, "Open": {Status: StatusOpen}, "ASite": {SiteID: a.sites[0]}, "ASpace": {SpaceID: a.spaces[0][0]},
 			"ASites": {SiteIDs: a.sites[:]}, "ASiteOpen": {SiteID: a.sites[1], Status: StatusOpen},
 		} {
-			got, _, err := s.ListOrders(ctx, b.org, f, Page{})
+			got, _, err := s.ListOrders(ctx, b.org, f, cloud.Page{})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -52,11 +53,11 @@ func TestReadsTenantIsolation(t *testing.T) {
 	t.Run("ACursor", func(t *testing.T) {
 		// A cursor names a position, not a tenant: B paging with A's
 		// cursor still sees only B's orders.
-		_, next, err := s.ListOrders(ctx, a.org, OrderFilter{}, Page{Limit: 2})
+		_, next, err := s.ListOrders(ctx, a.org, cloud.OrderFilter{}, cloud.Page{Limit: 2})
 		if err != nil || next == "" {
 			t.Fatalf("A's first page: next %q, %v", next, err)
 		}
-		got, _, err := s.ListOrders(ctx, b.org, OrderFilter{}, Page{Cursor: next})
+		got, _, err := s.ListOrders(ctx, b.org, cloud.OrderFilter{}, cloud.Page{Cursor: next})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,8 +68,8 @@ func TestReadsTenantIsolation(t *testing.T) {
 		}
 	})
 	t.Run("Payments", func(t *testing.T) {
-		for name, f := range map[string]PaymentFilter{"All": {}, "ASite": {SiteID: a.sites[0]}, "ASites": {SiteIDs: a.sites[:]}} {
-			got, _, err := s.ListPayments(ctx, b.org, f, Page{})
+		for name, f := range map[string]cloud.PaymentFilter{"All": {}, "ASite": {SiteID: a.sites[0]}, "ASites": {SiteIDs: a.sites[:]}} {
+			got, _, err := s.ListPayments(ctx, b.org, f, cloud.Page{})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -80,8 +81,8 @@ func TestReadsTenantIsolation(t *testing.T) {
 		}
 	})
 	t.Run("Audit", func(t *testing.T) {
-		for name, f := range map[string]AuditFilter{"All": {}, "AOrg": {ResourceID: a.org}, "Organizations": {Resource: "organization"}} {
-			got, _, err := s.ListAudit(ctx, b.org, f, Page{})
+		for name, f := range map[string]cloud.AuditFilter{"All": {}, "AOrg": {ResourceID: a.org}, "Organizations": {Resource: "organization"}} {
+			got, _, err := s.ListAudit(ctx, b.org, f, cloud.Page{})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -93,9 +94,9 @@ func TestReadsTenantIsolation(t *testing.T) {
 		}
 	})
 	t.Run("Reports", func(t *testing.T) {
-		for _, g := range []string{GroupBySite, GroupBySpace, GroupByCostCenter, GroupByDay, GroupByItem} {
+		for _, g := range []string{cloud.GroupBySite, cloud.GroupBySpace, cloud.GroupByCostCenter, cloud.GroupByDay, cloud.GroupByItem} {
 			for _, sites := range [][]string{nil, a.sites[:]} {
-				rows, err := s.Consumption(ctx, b.org, ReportFilter{SiteIDs: sites, From: t0.Add(-time.Hour), To: t0.Add(time.Hour), GroupBy: g})
+				rows, err := s.Consumption(ctx, b.org, cloud.ReportFilter{SiteIDs: sites, From: t0.Add(-time.Hour), To: t0.Add(time.Hour), GroupBy: g})
 				if err != nil {
 					t.Fatalf("%s: %v", g, err)
 				}

@@ -2,76 +2,28 @@ package postgres
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
-
-// What a consumption report groups by.
-const (
-	GroupBySite       = "site"
-	GroupBySpace      = "space" // a room
-	GroupByCostCenter = "cost_center"
-	GroupByDay        = "day" // the calendar day in the site's timezone
-	GroupByItem       = "item"
-)
-
-// MaxReportSpan bounds a report's time range: a report reads every order
-// of the range, and a year is what a dashboard asks for.
-const MaxReportSpan = 366 * 24 * time.Hour
-
-// ReportFilter asks for a consumption report: an organization's orders
-// with From <= created_at < To (both required; half-open, so a month's
-// report and the next month's never count an order twice), optionally
-// only of some sites, grouped by one of the GroupBy constants.
-type ReportFilter struct {
-	// SiteIDs restricts the report to these sites: nil means every site,
-	// a non-nil empty slice none.
-	SiteIDs  []string
-	From, To time.Time
-	GroupBy  string
-}
-
-// ReportRow is one group of a consumption report, in one currency: a
-// group whose orders were paid in two currencies has a row for each.
-// Cancelled orders count nowhere.
-type ReportRow struct {
-	// Key identifies the group: a site, space or item id, a cost center's
-	// code (as the catalog spells it; lower-cased if the catalog has no
-	// such code; "" for orders charged to none), or a day as YYYY-MM-DD.
-	Key string `json:"key"`
-	// Label names the group for people: a site's name, "site / room",
-	// a cost center's name, an item's name, or the day.
-	Label  string `json:"label"`
-	Orders int64  `json:"orders"`
-	Items  int64  `json:"items"` // units: the sum of the lines' quantities
-	// Spend is what the orders cost, discounts deducted: the sum of their
-	// totals. By item, an order's discount is shared among its lines in
-	// proportion to their totals (rounded per line, so the item rows of
-	// an order may differ from its total by a minor unit or so).
-	Spend    pantry.Money `json:"spend"`
-	Discount pantry.Money `json:"discount"`
-}
 
 // Consumption reports what an organization's sites consumed and spent
 // over a time range, grouped as f asks, ordered by label, key and
 // currency (for days, chronologically).
-func (s *Store) Consumption(ctx context.Context, orgID string, f ReportFilter) ([]ReportRow, error) {
+func (s *Store) Consumption(ctx context.Context, orgID string, f cloud.ReportFilter) ([]cloud.ReportRow, error) {
 	sql, args, err := reportQuery(orgID, f)
 	if err != nil || sql == "" {
-		return []ReportRow{}, err
+		return []cloud.ReportRow{}, err
 	}
-	var rows []ReportRow
+	var rows []cloud.ReportRow
 	err = s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		r, _ := tx.Query(ctx, sql, args...)
-		rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (ReportRow, error) {
-			var r ReportRow
+		rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (cloud.ReportRow, error) {
+			var r cloud.ReportRow
 			err := row.Scan(&r.Key, &r.Label, &r.Spend.Currency, &r.Orders, &r.Items, &r.Spend.Amount, &r.Discount.Amount)
 			r.Discount.Currency = r.Spend.Currency
 			return r, err
@@ -94,19 +46,19 @@ func (s *Store) Consumption(ctx context.Context, orgID string, f ReportFilter) (
 type grouping struct{ raw, rowJoins, rollup, key, label, labelJoins string }
 
 var groupings = map[string]grouping{
-	GroupBySite: {raw: "o.site_id", rollup: "r.site_id", key: "g.k::text", label: "s.name",
+	cloud.GroupBySite: {raw: "o.site_id", rollup: "r.site_id", key: "g.k::text", label: "s.name",
 		labelJoins: " JOIN sites s ON s.organization_id = $1 AND s.id = g.k"},
-	GroupBySpace: {raw: "o.space_id", key: "g.k::text", label: "s.name || ' / ' || sp.name",
+	cloud.GroupBySpace: {raw: "o.space_id", key: "g.k::text", label: "s.name || ' / ' || sp.name",
 		labelJoins: " JOIN spaces sp ON sp.organization_id = $1 AND sp.id = g.k JOIN sites s ON s.organization_id = $1 AND s.id = sp.site_id"},
 	// Cost centers' codes are unique whatever their case, and orders
 	// may spell them either way.
-	GroupByCostCenter: {raw: "lower(o.cost_center)", key: "coalesce(cc.code, g.k)", label: "coalesce(nullif(cc.name, ''), cc.code, g.k)",
+	cloud.GroupByCostCenter: {raw: "lower(o.cost_center)", key: "coalesce(cc.code, g.k)", label: "coalesce(nullif(cc.name, ''), cc.code, g.k)",
 		labelJoins: " LEFT JOIN cost_centers cc ON cc.organization_id = $1 AND lower(cc.code) = g.k"},
-	GroupByDay: {raw: "(o.created_at AT TIME ZONE s.timezone)::date", rollup: "r.day",
+	cloud.GroupByDay: {raw: "(o.created_at AT TIME ZONE s.timezone)::date", rollup: "r.day",
 		rowJoins: " JOIN sites s ON s.organization_id = o.organization_id AND s.id = o.site_id",
 		key:      "to_char(g.k, 'YYYY-MM-DD')", label: "to_char(g.k, 'YYYY-MM-DD')"},
 	// Lines rather than orders: see itemsSQL.
-	GroupByItem: {key: "g.k::text", label: "i.name",
+	cloud.GroupByItem: {key: "g.k::text", label: "i.name",
 		labelJoins: " JOIN items i ON i.organization_id = $1 AND i.id = g.k"},
 }
 
@@ -115,8 +67,8 @@ var groupings = map[string]grouping{
 // others read the orders of the range through orders_org_time (or
 // orders_site_time, site by site), with their units stored on the order
 // (migration 0002): only the item report reads lines.
-func reportQuery(orgID string, f ReportFilter) (sql string, args []any, err error) {
-	if err := checkReportRange(f.From, f.To); err != nil {
+func reportQuery(orgID string, f cloud.ReportFilter) (sql string, args []any, err error) {
+	if err := cloud.CheckReportRange(f.From, f.To); err != nil {
 		return "", nil, err
 	}
 	g, ok := groupings[f.GroupBy]
@@ -140,7 +92,7 @@ func reportQuery(orgID string, f ReportFilter) (sql string, args []any, err erro
 		return "", nil, nil
 	}
 	groups := ordersSQL(g, q.clause())
-	if f.GroupBy == GroupByItem {
+	if f.GroupBy == cloud.GroupByItem {
 		groups = itemsSQL(q.clause())
 	}
 	sql = `SELECT ` + g.key + `, ` + g.label + `, g.currency, g.orders, g.items, g.spend, g.discount
@@ -159,7 +111,7 @@ func reportQuery(orgID string, f ReportFilter) (sql string, args []any, err erro
 // Every order of the range lies on a local day within two days of the
 // range's UTC dates (no zone is 24 hours from UTC), which bounds the
 // rows read by the primary key.
-func daysQuery(orgID string, g grouping, f ReportFilter) (sql string, args []any, err error) {
+func daysQuery(orgID string, g grouping, f cloud.ReportFilter) (sql string, args []any, err error) {
 	var q query
 	q.where("r.organization_id = " + q.arg(orgID))
 	none, err := q.sites("r.site_id", f.SiteIDs, "")
@@ -215,83 +167,4 @@ func itemsSQL(where string) string {
 			THEN round(o.discount::numeric * l.line_total / o.subtotal)::bigint ELSE 0 END AS share) d
 		WHERE ` + where + `
 		GROUP BY 1, 2`
-}
-
-func checkReportRange(from, to time.Time) error {
-	switch {
-	case from.IsZero() || to.IsZero():
-		return pantry.Errorf(pantry.EINVALID, "a report needs both from and to")
-	case !from.Before(to):
-		return pantry.Errorf(pantry.EINVALID, "from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
-	case to.Sub(from) > MaxReportSpan:
-		return pantry.Errorf(pantry.EINVALID, "a report covers at most %d days", int(MaxReportSpan/(24*time.Hour)))
-	}
-	return nil
-}
-
-// csvHeader is the first line of WriteCSV's output.
-var csvHeader = []string{"key", "label", "currency", "orders", "items", "spend", "discount"}
-
-// WriteCSV writes rows as RFC 4180 CSV (CRLF line ends, quoting where
-// needed) after a header line: key, label, currency, orders, items,
-// spend, discount. Amounts are decimal major units ("12.50", or "1250"
-// for yen). A key or label that a spreadsheet would run as a formula
-// (starting with =, +, -, @, tab or carriage return) is prefixed with an
-// apostrophe: names are typed by admins, and a report is opened by others.
-func WriteCSV(w io.Writer, rows []ReportRow) error {
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	if err := cw.Write(csvHeader); err != nil {
-		return fmt.Errorf("write csv: %w", err)
-	}
-	for _, r := range rows {
-		rec := []string{csvText(r.Key), csvText(r.Label), r.Spend.Currency,
-			strconv.FormatInt(r.Orders, 10), strconv.FormatInt(r.Items, 10),
-			majorUnits(r.Spend), majorUnits(r.Discount)}
-		if err := cw.Write(rec); err != nil {
-			return fmt.Errorf("write csv: %w", err)
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("write csv: %w", err)
-	}
-	return nil
-}
-
-func csvText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-// minorDigits lists the ISO 4217 currencies whose minor unit is not a
-// hundredth; every other currency has two decimals.
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-	"CLF": 4, "UYW": 4,
-}
-
-// majorUnits formats m's amount in major units with its currency's number
-// of decimals, without rounding and without floats.
-func majorUnits(m pantry.Money) string {
-	digits, ok := minorDigits[m.Currency]
-	if !ok {
-		digits = 2
-	}
-	s := strconv.FormatInt(m.Amount, 10)
-	sign := ""
-	if m.Amount < 0 {
-		sign, s = "-", s[1:]
-	}
-	if digits == 0 {
-		return sign + s
-	}
-	if len(s) <= digits {
-		s = strings.Repeat("0", digits-len(s)+1) + s
-	}
-	return sign + s[:len(s)-digits] + "." + s[len(s)-digits:]
 }

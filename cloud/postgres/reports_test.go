@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/csv"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -44,44 +43,44 @@ func TestConsumption(t *testing.T) {
 	)
 	site0, site1, room := sh.sites[0], sh.sites[1], sh.spaces
 	for name, tc := range map[string]struct {
-		f    ReportFilter
-		want []ReportRow
+		f    cloud.ReportFilter
+		want []cloud.ReportRow
 	}{
-		"Site": {ReportFilter{GroupBy: GroupBySite}, []ReportRow{
+		"Site": {cloud.ReportFilter{GroupBy: cloud.GroupBySite}, []cloud.ReportRow{
 			row(site0, "Berlin HQ", "EUR", 2, 4, 1060, 90),
 			row(site1, "London", "EUR", 1, 3, 1200, 0),
 			row(site1, "London", "USD", 1, 1, 250, 0),
 		}},
-		"Space": {ReportFilter{GroupBy: GroupBySpace}, []ReportRow{
+		"Space": {cloud.ReportFilter{GroupBy: cloud.GroupBySpace}, []cloud.ReportRow{
 			row(room[0][0], "Berlin HQ / Room A", "EUR", 1, 3, 810, 90),
 			row(room[0][1], "Berlin HQ / Room B", "EUR", 1, 1, 250, 0),
 			row(room[1][0], "London / Room A", "EUR", 1, 3, 1200, 0),
 			row(room[1][1], "London / Room B", "USD", 1, 1, 250, 0),
 		}},
-		"CostCenter": {ReportFilter{GroupBy: GroupByCostCenter}, []ReportRow{
+		"CostCenter": {cloud.ReportFilter{GroupBy: cloud.GroupByCostCenter}, []cloud.ReportRow{
 			row("", "", "EUR", 1, 1, 250, 0),
 			row("", "", "USD", 1, 1, 250, 0),
 			row("CC-1", "Finance", "EUR", 2, 6, 2010, 90),
 		}},
 		// b lands on the 11th in Berlin; c, at the same instant, on the
 		// 10th in London.
-		"Day": {ReportFilter{GroupBy: GroupByDay}, []ReportRow{
+		"Day": {cloud.ReportFilter{GroupBy: cloud.GroupByDay}, []cloud.ReportRow{
 			row("2025-03-10", "2025-03-10", "EUR", 2, 6, 2010, 90),
 			row("2025-03-11", "2025-03-11", "EUR", 1, 1, 250, 0),
 			row("2025-03-11", "2025-03-11", "USD", 1, 1, 250, 0),
 		}},
 		// a's 0.90 discount is shared 5:4 between its Coffee (5.00) and
 		// its Sandwich (4.00).
-		"Item": {ReportFilter{GroupBy: GroupByItem}, []ReportRow{
+		"Item": {cloud.ReportFilter{GroupBy: cloud.GroupByItem}, []cloud.ReportRow{
 			row(sh.items[0], "Coffee", "EUR", 2, 3, 700, 50),
 			row(sh.items[0], "Coffee", "USD", 1, 1, 250, 0),
 			row(sh.items[1], "Sandwich", "EUR", 2, 4, 1560, 40),
 		}},
-		"SomeSites": {ReportFilter{GroupBy: GroupBySite, SiteIDs: []string{site1}}, []ReportRow{
+		"SomeSites": {cloud.ReportFilter{GroupBy: cloud.GroupBySite, SiteIDs: []string{site1}}, []cloud.ReportRow{
 			row(site1, "London", "EUR", 1, 3, 1200, 0),
 			row(site1, "London", "USD", 1, 1, 250, 0),
 		}},
-		"NoSites": {ReportFilter{GroupBy: GroupBySite, SiteIDs: []string{}}, []ReportRow{}},
+		"NoSites": {cloud.ReportFilter{GroupBy: cloud.GroupBySite, SiteIDs: []string{}}, []cloud.ReportRow{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.f.From, tc.f.To = from, to
@@ -96,12 +95,12 @@ func TestConsumption(t *testing.T) {
 	}
 }
 
-func row(key, label, currency string, orders, items, spend, discount int64) ReportRow {
-	return ReportRow{Key: key, Label: label, Orders: orders, Items: items,
+func row(key, label, currency string, orders, items, spend, discount int64) cloud.ReportRow {
+	return cloud.ReportRow{Key: key, Label: label, Orders: orders, Items: items,
 		Spend: pantry.Money{Amount: spend, Currency: currency}, Discount: pantry.Money{Amount: discount, Currency: currency}}
 }
 
-func rowsString(rows []ReportRow) string {
+func rowsString(rows []cloud.ReportRow) string {
 	var b strings.Builder
 	for _, r := range rows {
 		b.WriteString("  ")
@@ -116,16 +115,16 @@ func TestConsumptionBadInput(t *testing.T) {
 	s := newTestStore(t)
 	sh := newShop(t, s, "A")
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for name, f := range map[string]ReportFilter{
-		"FromAfterTo":    {From: from.Add(time.Hour), To: from, GroupBy: GroupByDay},
-		"EmptyRange":     {From: from, To: from, GroupBy: GroupByDay},
-		"NoFrom":         {To: from, GroupBy: GroupByDay},
-		"NoTo":           {From: from, GroupBy: GroupByDay},
-		"OverAYear":      {From: from, To: from.Add(MaxReportSpan + time.Second), GroupBy: GroupByDay},
+	for name, f := range map[string]cloud.ReportFilter{
+		"FromAfterTo":    {From: from.Add(time.Hour), To: from, GroupBy: cloud.GroupByDay},
+		"EmptyRange":     {From: from, To: from, GroupBy: cloud.GroupByDay},
+		"NoFrom":         {To: from, GroupBy: cloud.GroupByDay},
+		"NoTo":           {From: from, GroupBy: cloud.GroupByDay},
+		"OverAYear":      {From: from, To: from.Add(cloud.MaxReportSpan + time.Second), GroupBy: cloud.GroupByDay},
 		"UnknownGroupBy": {From: from, To: from.Add(time.Hour), GroupBy: "week"},
 		"NoGroupBy":      {From: from, To: from.Add(time.Hour)},
 		"InjectGroupBy":  {From: from, To: from.Add(time.Hour), GroupBy: "1; DROP TABLE orders"},
-		"BadSiteID":      {From: from, To: from.Add(time.Hour), GroupBy: GroupBySite, SiteIDs: []string{"x"}},
+		"BadSiteID":      {From: from, To: from.Add(time.Hour), GroupBy: cloud.GroupBySite, SiteIDs: []string{"x"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.Consumption(t.Context(), sh.org, f)
@@ -133,61 +132,10 @@ func TestConsumptionBadInput(t *testing.T) {
 		})
 	}
 	t.Run("ExactlyTheLongestRange", func(t *testing.T) {
-		if _, err := s.Consumption(t.Context(), sh.org, ReportFilter{From: from, To: from.Add(MaxReportSpan), GroupBy: GroupByDay}); err != nil {
+		if _, err := s.Consumption(t.Context(), sh.org, cloud.ReportFilter{From: from, To: from.Add(cloud.MaxReportSpan), GroupBy: cloud.GroupByDay}); err != nil {
 			t.Fatal(err)
 		}
 	})
-}
-
-func TestWriteCSV(t *testing.T) {
-	rows := []ReportRow{
-		row("0198a0c2-0000-7000-8000-000000000001", "Berlin HQ", "EUR", 2, 4, 1060, 90),
-		row("CC-9", `Sales, "EMEA"`+"\nsecond line", "USD", 1, 1, 5, 0),
-		row("k", "=HYPERLINK(\"http://evil\")", "JPY", 1, 2, 1250, 0),
-		row("-5", "@SUM(A1)", "KWD", 1, 1, 1234, 7),
-	}
-	var buf bytes.Buffer
-	if err := WriteCSV(&buf, rows); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(buf.String(), "\r\n") {
-		t.Errorf("lines do not end in CRLF (RFC 4180): %q", buf.String())
-	}
-	got, err := csv.NewReader(&buf).ReadAll()
-	if err != nil {
-		t.Fatalf("parse back: %v", err)
-	}
-	want := [][]string{
-		{"key", "label", "currency", "orders", "items", "spend", "discount"},
-		{"0198a0c2-0000-7000-8000-000000000001", "Berlin HQ", "EUR", "2", "4", "10.60", "0.90"},
-		{"CC-9", "Sales, \"EMEA\"\nsecond line", "USD", "1", "1", "0.05", "0.00"},
-		{"k", "'=HYPERLINK(\"http://evil\")", "JPY", "1", "2", "1250", "0"},
-		{"'-5", "'@SUM(A1)", "KWD", "1", "1", "1.234", "0.007"},
-	}
-	if !slices.EqualFunc(got, want, slices.Equal) {
-		t.Fatalf("got  %q\nwant %q", got, want)
-	}
-}
-
-func TestMajorUnits(t *testing.T) {
-	for _, tc := range []struct {
-		m    pantry.Money
-		want string
-	}{
-		{pantry.Money{Amount: 0, Currency: "EUR"}, "0.00"},
-		{pantry.Money{Amount: 5, Currency: "EUR"}, "0.05"},
-		{pantry.Money{Amount: 99, Currency: "EUR"}, "0.99"},
-		{pantry.Money{Amount: 100, Currency: "EUR"}, "1.00"},
-		{pantry.Money{Amount: 123456789, Currency: "USD"}, "1234567.89"},
-		{pantry.Money{Amount: -1, Currency: "EUR"}, "-0.01"},
-		{pantry.Money{Amount: 1250, Currency: "JPY"}, "1250"},
-		{pantry.Money{Amount: 1, Currency: "BHD"}, "0.001"},
-		{pantry.Money{Amount: 9223372036854775807, Currency: "EUR"}, "92233720368547758.07"},
-	} {
-		if got := majorUnits(tc.m); got != tc.want {
-			t.Errorf("majorUnits(%v) = %q, want %q", tc.m, got, tc.want)
-		}
-	}
 }
 
 // TestConsumptionByDayIsExact checks the reports that read the daily
@@ -243,7 +191,7 @@ func TestConsumptionByDayIsExact(t *testing.T) {
 		batch(60)
 	}
 	for site, tz := range map[string]string{sh.sites[0]: "America/Santiago", sh.sites[1]: "Asia/Kathmandu"} {
-		if _, err := s.UpdateSite(t.Context(), sh.org, Actor{Type: "system"}, site, SiteUpdate{Timezone: &tz}); err != nil {
+		if _, err := s.UpdateSite(t.Context(), sh.org, cloud.Actor{Type: "system"}, site, cloud.SiteUpdate{Timezone: &tz}); err != nil {
 			t.Fatal(err)
 		}
 		zones[site] = tz
@@ -253,16 +201,16 @@ func TestConsumptionByDayIsExact(t *testing.T) {
 	}
 
 	names := map[string]string{sh.sites[0]: "Berlin HQ", sh.sites[1]: "London"}
-	want := func(f ReportFilter) []ReportRow {
+	want := func(f cloud.ReportFilter) []cloud.ReportRow {
 		type key struct{ k, cur string }
-		sums := map[key]*ReportRow{}
+		sums := map[key]*cloud.ReportRow{}
 		for _, o := range orders {
 			if o.Status == pantry.StatusCancelled || o.CreatedAt.Before(f.From) || !o.CreatedAt.Before(f.To) {
 				continue
 			}
 			k := key{o.SiteID, o.Total.Currency}
 			label := names[o.SiteID]
-			if f.GroupBy == GroupByDay {
+			if f.GroupBy == cloud.GroupByDay {
 				loc, err := time.LoadLocation(zones[o.SiteID])
 				if err != nil {
 					t.Fatal(err)
@@ -272,7 +220,7 @@ func TestConsumptionByDayIsExact(t *testing.T) {
 			}
 			r := sums[k]
 			if r == nil {
-				r = &ReportRow{Key: k.k, Label: label, Spend: pantry.Money{Currency: k.cur}, Discount: pantry.Money{Currency: k.cur}}
+				r = &cloud.ReportRow{Key: k.k, Label: label, Spend: pantry.Money{Currency: k.cur}, Discount: pantry.Money{Currency: k.cur}}
 				sums[k] = r
 			}
 			r.Orders++
@@ -282,16 +230,16 @@ func TestConsumptionByDayIsExact(t *testing.T) {
 			r.Spend.Amount += o.Total.Amount
 			r.Discount.Amount += o.Discount.Amount
 		}
-		rows := []ReportRow{}
+		rows := []cloud.ReportRow{}
 		for _, r := range sums {
 			rows = append(rows, *r)
 		}
-		slices.SortFunc(rows, func(a, b ReportRow) int {
+		slices.SortFunc(rows, func(a, b cloud.ReportRow) int {
 			return cmp.Or(cmp.Compare(a.Label, b.Label), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Spend.Currency, b.Spend.Currency))
 		})
 		return rows
 	}
-	check := func(f ReportFilter) {
+	check := func(f cloud.ReportFilter) {
 		t.Helper()
 		got, err := s.Consumption(t.Context(), sh.org, f)
 		if err != nil {
@@ -301,14 +249,14 @@ func TestConsumptionByDayIsExact(t *testing.T) {
 			t.Fatalf("%s from %s to %s:\ngot\n%s\nwant\n%s", f.GroupBy, f.From.Format(time.RFC3339Nano), f.To.Format(time.RFC3339Nano), rowsString(got), rowsString(w))
 		}
 	}
-	for _, g := range []string{GroupByDay, GroupBySite} {
-		check(ReportFilter{GroupBy: g, From: start.Add(-24 * time.Hour), To: start.Add(span + 24*time.Hour)})
+	for _, g := range []string{cloud.GroupByDay, cloud.GroupBySite} {
+		check(cloud.ReportFilter{GroupBy: g, From: start.Add(-24 * time.Hour), To: start.Add(span + 24*time.Hour)})
 		for range 40 {
 			from, to := instant(), instant()
 			if to.Before(from) {
 				from, to = to, from
 			}
-			check(ReportFilter{GroupBy: g, From: from, To: to.Add(time.Microsecond)})
+			check(cloud.ReportFilter{GroupBy: g, From: from, To: to.Add(time.Microsecond)})
 		}
 	}
 }

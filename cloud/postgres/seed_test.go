@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -45,7 +47,7 @@ func TestSeedLoad(t *testing.T) {
 	// Each organization's orders are its own: listing through the store
 	// finds exactly its share.
 	for i, org := range seeded.Orgs {
-		r, err := s.Consumption(t.Context(), org.ID, ReportFilter{From: now.Add(-11 * 24 * time.Hour), To: now, GroupBy: GroupBySite})
+		r, err := s.Consumption(t.Context(), org.ID, cloud.ReportFilter{From: now.Add(-11 * 24 * time.Hour), To: now, GroupBy: cloud.GroupBySite})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,19 +88,19 @@ func TestQueriesUseIndexes(t *testing.T) {
 		indexes []string // any of them
 	}{
 		"OpenOrdersOfSite": {func() (string, []any, error) {
-			sql, args, _, err := orderListQuery(org, OrderFilter{SiteID: site, Status: StatusOpen}, Page{})
+			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{SiteID: site, Status: StatusOpen}, cloud.Page{})
 			return sql, args, err
 		}, []string{"orders_open"}},
 		"OrdersOfSiteForDay": {func() (string, []any, error) {
-			sql, args, _, err := orderListQuery(org, OrderFilter{SiteID: site, From: day, To: day.Add(24 * time.Hour)}, Page{})
+			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{SiteID: site, From: day, To: day.Add(24 * time.Hour)}, cloud.Page{})
 			return sql, args, err
 		}, []string{"orders_site_time"}},
 		"OrdersOfSiteNextPage": {func() (string, []any, error) {
-			sql, args, _, err := orderListQuery(org, OrderFilter{SiteID: site}, Page{Cursor: encodeCursor(day, pantry.NewID())})
+			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{SiteID: site}, cloud.Page{Cursor: encodeCursor(day, pantry.NewID())})
 			return sql, args, err
 		}, []string{"orders_site_time"}},
 		"MonthReportByDay": {func() (string, []any, error) {
-			return reportQuery(org, ReportFilter{From: month, To: now, GroupBy: GroupByDay})
+			return reportQuery(org, cloud.ReportFilter{From: month, To: now, GroupBy: cloud.GroupByDay})
 		}, []string{"orders_org_time", "orders_site_time"}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -127,7 +129,7 @@ func (spec SeedSpec) check() error {
 // seedOrg creates organization i, its catalog and its share of orders.
 func seedOrg(ctx context.Context, s *Store, spec SeedSpec, i int) (SeededOrg, error) {
 	rng := rand.New(rand.NewPCG(spec.Seed, uint64(i)))
-	created, err := s.CreateOrganization(ctx, NewOrganization{
+	created, err := s.CreateOrganization(ctx, cloud.NewOrganization{
 		Name: "Seeded org " + strconv.Itoa(i+1), OwnerName: "Seed owner",
 		OwnerEmail:        "seed-" + strconv.Itoa(i+1) + "-" + pantry.NewSecret(6) + "@example.com",
 		OwnerPasswordHash: "$seed$not-a-password-hash",

@@ -4,61 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// Site is one building of an organization, served by one edge node.
-type Site struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Timezone string `json:"timezone"`
-	Currency string `json:"currency"`
-	// CatalogRevision counts the changes to the configuration the site's
-	// edge runs on (the site itself, rooms, menu, items, coupons, cost
-	// centers, tablets); orders record the revision they were priced with.
-	CatalogRevision int64      `json:"catalog_revision"`
-	CreatedAt       time.Time  `json:"created_at"`
-	ArchivedAt      *time.Time `json:"archived_at,omitempty"`
-}
-
-// SiteInput creates a site.
-type SiteInput struct {
-	Name     string
-	Timezone string // an IANA zone name, e.g. "Europe/Berlin"
-	Currency string // ISO 4217; fixed once the site exists
-}
-
-// SiteUpdate changes a site; nil fields stay as they are. The currency
-// cannot change: menus' price overrides and the edge's orders are in it.
-type SiteUpdate struct {
-	Name     *string
-	Timezone *string
-	Archived *bool
-}
-
-// maxTimezoneLen bounds a timezone name (the longest IANA name is 32
-// bytes) before it reaches time.LoadLocation, which reads a file.
-const maxTimezoneLen = 64
-
 const siteColumns = `id, name, timezone, currency, catalog_revision, created_at, archived_at`
 
-func scanSite(row pgx.Row) (Site, error) {
-	var s Site
+func scanSite(row pgx.Row) (cloud.Site, error) {
+	var s cloud.Site
 	err := row.Scan(&s.ID, &s.Name, &s.Timezone, &s.Currency, &s.CatalogRevision, &s.CreatedAt, &s.ArchivedAt)
 	return s, err
 }
 
 // CreateSite creates a site in organization orgID.
-func (s *Store) CreateSite(ctx context.Context, orgID string, who Actor, in SiteInput) (Site, error) {
-	if err := in.normalize(); err != nil {
-		return Site{}, err
+func (s *Store) CreateSite(ctx context.Context, orgID string, who cloud.Actor, in cloud.SiteInput) (cloud.Site, error) {
+	if err := in.Normalize(); err != nil {
+		return cloud.Site{}, err
 	}
-	var site Site
+	var site cloud.Site
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		site, err = scanSite(tx.QueryRow(ctx, `INSERT INTO sites (organization_id, id, name, timezone, currency)
@@ -69,17 +36,17 @@ func (s *Store) CreateSite(ctx context.Context, orgID string, who Actor, in Site
 		return audit(ctx, tx, orgID, who, "site.create", "site", site.ID, nil, site)
 	})
 	if err != nil {
-		return Site{}, fmt.Errorf("create site: %w", err)
+		return cloud.Site{}, fmt.Errorf("create site: %w", err)
 	}
 	return site, nil
 }
 
 // GetSite returns one site.
-func (s *Store) GetSite(ctx context.Context, orgID, siteID string) (Site, error) {
+func (s *Store) GetSite(ctx context.Context, orgID, siteID string) (cloud.Site, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return Site{}, err
+		return cloud.Site{}, err
 	}
-	var site Site
+	var site cloud.Site
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		site, err = getSite(ctx, tx, orgID, siteID, false)
@@ -91,7 +58,7 @@ func (s *Store) GetSite(ctx context.Context, orgID, siteID string) (Site, error)
 // ListSites returns a page of the organization's sites, newest first.
 // siteFilter limits the list to those sites (a facility manager's); nil
 // means every site, an empty slice none.
-func (s *Store) ListSites(ctx context.Context, orgID string, siteFilter []string, p Page) ([]Site, string, error) {
+func (s *Store) ListSites(ctx context.Context, orgID string, siteFilter []string, p cloud.Page) ([]cloud.Site, string, error) {
 	query, args := `SELECT `+siteColumns+` FROM sites WHERE organization_id = $1`, []any{orgID}
 	if siteFilter != nil {
 		ids := make([]string, 0, len(siteFilter))
@@ -102,11 +69,11 @@ func (s *Store) ListSites(ctx context.Context, orgID string, siteFilter []string
 		}
 		query, args = query+` AND id = ANY($2::uuid[])`, append(args, ids)
 	}
-	var sites []Site
+	var sites []cloud.Site
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
-		sites, next, err = newestFirst(ctx, tx, p, query, args, scanSite, func(s Site) (time.Time, string) { return s.CreatedAt, s.ID })
+		sites, next, err = newestFirst(ctx, tx, p, query, args, scanSite, func(s cloud.Site) (time.Time, string) { return s.CreatedAt, s.ID })
 		return err
 	})
 	if err != nil {
@@ -117,14 +84,14 @@ func (s *Store) ListSites(ctx context.Context, orgID string, siteFilter []string
 
 // UpdateSite changes a site's name, timezone or archived state. The
 // site's edge runs on its name and timezone, so its revision moves.
-func (s *Store) UpdateSite(ctx context.Context, orgID string, who Actor, siteID string, up SiteUpdate) (Site, error) {
+func (s *Store) UpdateSite(ctx context.Context, orgID string, who cloud.Actor, siteID string, up cloud.SiteUpdate) (cloud.Site, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return Site{}, err
+		return cloud.Site{}, err
 	}
-	if err := up.normalize(); err != nil {
-		return Site{}, err
+	if err := up.Normalize(); err != nil {
+		return cloud.Site{}, err
 	}
-	var after Site
+	var after cloud.Site
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		before, err := getSite(ctx, tx, orgID, siteID, true)
 		if err != nil {
@@ -147,60 +114,20 @@ func (s *Store) UpdateSite(ctx context.Context, orgID string, who Actor, siteID 
 		return audit(ctx, tx, orgID, who, "site.update", "site", siteID, before, after)
 	})
 	if err != nil {
-		return Site{}, fmt.Errorf("update site %s: %w", siteID, err)
+		return cloud.Site{}, fmt.Errorf("update site %s: %w", siteID, err)
 	}
 	return after, nil
 }
 
 // getSite reads one site in tx, locking it against concurrent changes
 // when forUpdate is set. An unknown site is ENOTFOUND.
-func getSite(ctx context.Context, tx pgx.Tx, orgID, siteID string, forUpdate bool) (Site, error) {
+func getSite(ctx context.Context, tx pgx.Tx, orgID, siteID string, forUpdate bool) (cloud.Site, error) {
 	query := `SELECT ` + siteColumns + ` FROM sites WHERE organization_id = $1 AND id = $2`
 	if forUpdate {
 		query += ` FOR NO KEY UPDATE`
 	}
 	site, err := scanSite(tx.QueryRow(ctx, query, orgID, siteID))
 	return site, notFound(err, "site", siteID)
-}
-
-func (in *SiteInput) normalize() error {
-	in.Name, in.Timezone = strings.TrimSpace(in.Name), strings.TrimSpace(in.Timezone)
-	if err := checkRequired("name", in.Name, pantry.MaxNameLen); err != nil {
-		return err
-	}
-	if err := checkTimezone(in.Timezone); err != nil {
-		return err
-	}
-	if !pantry.ValidCurrency(in.Currency) {
-		return pantry.Errorf(pantry.EINVALID, "currency %q is not an ISO 4217 code", in.Currency)
-	}
-	return nil
-}
-
-func (up *SiteUpdate) normalize() error {
-	if up.Name != nil {
-		if err := trimRequired("name", &up.Name, pantry.MaxNameLen); err != nil {
-			return err
-		}
-	}
-	if up.Timezone != nil {
-		tz := strings.TrimSpace(*up.Timezone)
-		up.Timezone = &tz
-		return checkTimezone(tz)
-	}
-	return nil
-}
-
-// checkTimezone accepts IANA zone names only. time.LoadLocation also
-// takes "" and "Local" (the server's own zone), which name no building.
-func checkTimezone(tz string) error {
-	if tz == "" || tz == "Local" || pantry.CheckText("timezone", tz, maxTimezoneLen) != nil {
-		return pantry.Errorf(pantry.EINVALID, "timezone %q is not an IANA time zone name (e.g. Europe/Berlin)", tz)
-	}
-	if _, err := time.LoadLocation(tz); err != nil {
-		return pantry.Errorf(pantry.EINVALID, "timezone %q is not an IANA time zone name (e.g. Europe/Berlin)", tz)
-	}
-	return nil
 }
 
 // The helpers below are shared by the catalog's files (sites, spaces,
@@ -223,23 +150,6 @@ func notFound(err error, what, id string) error {
 	return err
 }
 
-// checkRequired checks a required text field: present, at most max
-// bytes, printable.
-func checkRequired(field, s string, max int) error {
-	if s == "" {
-		return pantry.Errorf(pantry.EINVALID, "%s is required", field)
-	}
-	return pantry.CheckText(field, s, max)
-}
-
-// trimRequired trims the optional field *p points to in place and checks
-// it as checkRequired does.
-func trimRequired(field string, p **string, max int) error {
-	v := strings.TrimSpace(**p)
-	*p = &v
-	return checkRequired(field, v, max)
-}
-
 // archivedAtSQL is the new archived_at for an UPDATE whose parameter
 // param is an optional boolean: NULL keeps it, true archives (keeping the
 // first archival time), false restores.
@@ -251,9 +161,9 @@ func archivedAtSQL(param string) string {
 // args, as one page of p: newest first by (created_at, id), after p's
 // cursor. It returns the rows and the cursor of the next page, "" on the
 // last one. key gives a row's (created_at, id).
-func newestFirst[T any](ctx context.Context, tx pgx.Tx, p Page, query string, args []any,
+func newestFirst[T any](ctx context.Context, tx pgx.Tx, p cloud.Page, query string, args []any,
 	scan func(pgx.Row) (T, error), key func(T) (time.Time, string)) ([]T, string, error) {
-	size, err := p.size()
+	size, err := p.Size()
 	if err != nil {
 		return nil, "", err
 	}

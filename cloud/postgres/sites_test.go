@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -14,7 +15,7 @@ func TestSites(t *testing.T) {
 	t.Parallel()
 	f := newCatalogFixture(t)
 	a, b := f.a, f.b
-	site, err := f.s.CreateSite(t.Context(), a.id, a.who, SiteInput{Name: "  HQ ", Timezone: "Europe/Berlin", Currency: "EUR"})
+	site, err := f.s.CreateSite(t.Context(), a.id, a.who, cloud.SiteInput{Name: "  HQ ", Timezone: "Europe/Berlin", Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,12 +31,12 @@ func TestSites(t *testing.T) {
 	})
 	t.Run("Update", func(t *testing.T) {
 		name, tz, archived := "Head office", "America/New_York", true
-		got, err := f.s.UpdateSite(t.Context(), a.id, a.who, site.ID, SiteUpdate{Name: &name, Timezone: &tz, Archived: &archived})
+		got, err := f.s.UpdateSite(t.Context(), a.id, a.who, site.ID, cloud.SiteUpdate{Name: &name, Timezone: &tz, Archived: &archived})
 		if err != nil || got.Name != name || got.Timezone != tz || got.Currency != "EUR" || got.ArchivedAt == nil {
 			t.Fatalf("updated %+v (%v)", got, err)
 		}
 		restore := false
-		got, err = f.s.UpdateSite(t.Context(), a.id, a.who, site.ID, SiteUpdate{Archived: &restore})
+		got, err = f.s.UpdateSite(t.Context(), a.id, a.who, site.ID, cloud.SiteUpdate{Archived: &restore})
 		if err != nil || got.Name != name || got.ArchivedAt != nil {
 			t.Fatalf("restored %+v (%v)", got, err)
 		}
@@ -49,28 +50,28 @@ func TestSites(t *testing.T) {
 		}
 	})
 	t.Run("BadInput", func(t *testing.T) {
-		ok := SiteInput{Name: "X", Timezone: "UTC", Currency: "EUR"}
-		with := func(change func(*SiteInput)) SiteInput { in := ok; change(&in); return in }
+		ok := cloud.SiteInput{Name: "X", Timezone: "UTC", Currency: "EUR"}
+		with := func(change func(*cloud.SiteInput)) cloud.SiteInput { in := ok; change(&in); return in }
 		empty, bigName, badTZ := " ", strings.Repeat("n", 10<<10), "Mars/Olympus"
 		tests := []struct {
 			name string
 			call func() error
 			code string
 		}{
-			{"EmptyName", f.createSite(a, with(func(in *SiteInput) { in.Name = "" })), pantry.EINVALID},
-			{"HugeName", f.createSite(a, with(func(in *SiteInput) { in.Name = bigName })), pantry.EINVALID},
-			{"ControlCharacter", f.createSite(a, with(func(in *SiteInput) { in.Name = "a\x00b" })), pantry.EINVALID},
-			{"BadTimezone", f.createSite(a, with(func(in *SiteInput) { in.Timezone = badTZ })), pantry.EINVALID},
-			{"EmptyTimezone", f.createSite(a, with(func(in *SiteInput) { in.Timezone = "" })), pantry.EINVALID},
-			{"LocalTimezone", f.createSite(a, with(func(in *SiteInput) { in.Timezone = "Local" })), pantry.EINVALID},
-			{"PathTimezone", f.createSite(a, with(func(in *SiteInput) { in.Timezone = "../../etc/passwd" })), pantry.EINVALID},
-			{"LowerCaseCurrency", f.createSite(a, with(func(in *SiteInput) { in.Currency = "eur" })), pantry.EINVALID},
-			{"LongCurrency", f.createSite(a, with(func(in *SiteInput) { in.Currency = "EURO" })), pantry.EINVALID},
-			{"UpdateEmptyName", f.updateSite(a, site.ID, SiteUpdate{Name: &empty}), pantry.EINVALID},
-			{"UpdateHugeName", f.updateSite(a, site.ID, SiteUpdate{Name: &bigName}), pantry.EINVALID},
-			{"UpdateBadTimezone", f.updateSite(a, site.ID, SiteUpdate{Timezone: &badTZ}), pantry.EINVALID},
-			{"UpdateUnknown", f.updateSite(a, pantry.NewID(), SiteUpdate{}), pantry.ENOTFOUND},
-			{"UpdateMalformedID", f.updateSite(a, "1 OR 1=1", SiteUpdate{}), pantry.ENOTFOUND},
+			{"EmptyName", f.createSite(a, with(func(in *cloud.SiteInput) { in.Name = "" })), pantry.EINVALID},
+			{"HugeName", f.createSite(a, with(func(in *cloud.SiteInput) { in.Name = bigName })), pantry.EINVALID},
+			{"ControlCharacter", f.createSite(a, with(func(in *cloud.SiteInput) { in.Name = "a\x00b" })), pantry.EINVALID},
+			{"BadTimezone", f.createSite(a, with(func(in *cloud.SiteInput) { in.Timezone = badTZ })), pantry.EINVALID},
+			{"EmptyTimezone", f.createSite(a, with(func(in *cloud.SiteInput) { in.Timezone = "" })), pantry.EINVALID},
+			{"LocalTimezone", f.createSite(a, with(func(in *cloud.SiteInput) { in.Timezone = "Local" })), pantry.EINVALID},
+			{"PathTimezone", f.createSite(a, with(func(in *cloud.SiteInput) { in.Timezone = "../../etc/passwd" })), pantry.EINVALID},
+			{"LowerCaseCurrency", f.createSite(a, with(func(in *cloud.SiteInput) { in.Currency = "eur" })), pantry.EINVALID},
+			{"LongCurrency", f.createSite(a, with(func(in *cloud.SiteInput) { in.Currency = "EURO" })), pantry.EINVALID},
+			{"UpdateEmptyName", f.updateSite(a, site.ID, cloud.SiteUpdate{Name: &empty}), pantry.EINVALID},
+			{"UpdateHugeName", f.updateSite(a, site.ID, cloud.SiteUpdate{Name: &bigName}), pantry.EINVALID},
+			{"UpdateBadTimezone", f.updateSite(a, site.ID, cloud.SiteUpdate{Timezone: &badTZ}), pantry.EINVALID},
+			{"UpdateUnknown", f.updateSite(a, pantry.NewID(), cloud.SiteUpdate{}), pantry.ENOTFOUND},
+			{"UpdateMalformedID", f.updateSite(a, "1 OR 1=1", cloud.SiteUpdate{}), pantry.ENOTFOUND},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { f.refused(t, tt.code, tt.call) })
@@ -79,9 +80,9 @@ func TestSites(t *testing.T) {
 	t.Run("TenantIsolation", func(t *testing.T) {
 		name := "stolen"
 		f.refused(t, pantry.ENOTFOUND, func() error { _, err := f.s.GetSite(t.Context(), b.id, site.ID); return err })
-		f.refused(t, pantry.ENOTFOUND, f.updateSite(b, site.ID, SiteUpdate{Name: &name}))
+		f.refused(t, pantry.ENOTFOUND, f.updateSite(b, site.ID, cloud.SiteUpdate{Name: &name}))
 		for _, filter := range [][]string{nil, {site.ID}} {
-			got, _, err := f.s.ListSites(t.Context(), b.id, filter, Page{})
+			got, _, err := f.s.ListSites(t.Context(), b.id, filter, cloud.Page{})
 			if err != nil || len(got) != 0 {
 				t.Fatalf("B lists %+v (%v) with filter %v, want none", got, err, filter)
 			}
@@ -103,9 +104,9 @@ func TestSites(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, next, err := f.s.ListSites(t.Context(), c.id, tt.filter, Page{})
-				if err != nil || strings.Join(idList(got, func(s Site) string { return s.ID }), " ") != strings.Join(tt.want, " ") || next != "" {
-					t.Fatalf("got %v next %q (%v), want %v", idList(got, func(s Site) string { return s.ID }), next, err, tt.want)
+				got, next, err := f.s.ListSites(t.Context(), c.id, tt.filter, cloud.Page{})
+				if err != nil || strings.Join(idList(got, func(s cloud.Site) string { return s.ID }), " ") != strings.Join(tt.want, " ") || next != "" {
+					t.Fatalf("got %v next %q (%v), want %v", idList(got, func(s cloud.Site) string { return s.ID }), next, err, tt.want)
 				}
 			})
 		}
@@ -116,11 +117,11 @@ func TestSites(t *testing.T) {
 		for range 7 {
 			want = append([]string{f.site(t, c, "EUR")}, want...)
 		}
-		checkSevenInPages(t, want, func(p Page) ([]Site, string, error) { return f.s.ListSites(t.Context(), c.id, nil, p) },
-			func(s Site) string { return s.ID })
+		checkSevenInPages(t, want, func(p cloud.Page) ([]cloud.Site, string, error) { return f.s.ListSites(t.Context(), c.id, nil, p) },
+			func(s cloud.Site) string { return s.ID })
 	})
 	t.Run("BadPage", func(t *testing.T) {
-		for _, p := range []Page{{Limit: -1}, {Limit: MaxPageSize + 1}, {Cursor: "garbage"}} {
+		for _, p := range []cloud.Page{{Limit: -1}, {Limit: cloud.MaxPageSize + 1}, {Cursor: "garbage"}} {
 			if _, _, err := f.s.ListSites(t.Context(), a.id, nil, p); pantry.ErrorCode(err) != pantry.EINVALID {
 				t.Errorf("page %+v: %v, want %s", p, err, pantry.EINVALID)
 			}
@@ -128,11 +129,11 @@ func TestSites(t *testing.T) {
 	})
 }
 
-func (f *catalogFixture) createSite(o catalogOrg, in SiteInput) func() error {
+func (f *catalogFixture) createSite(o catalogOrg, in cloud.SiteInput) func() error {
 	return func() error { _, err := f.s.CreateSite(f.ctx, o.id, o.who, in); return err }
 }
 
-func (f *catalogFixture) updateSite(o catalogOrg, id string, up SiteUpdate) func() error {
+func (f *catalogFixture) updateSite(o catalogOrg, id string, up cloud.SiteUpdate) func() error {
 	return func() error { _, err := f.s.UpdateSite(f.ctx, o.id, o.who, id, up); return err }
 }
 
@@ -152,7 +153,7 @@ type catalogFixture struct {
 // catalogOrg is an organization of a fixture and the owner acting in it.
 type catalogOrg struct {
 	id  string
-	who Actor
+	who cloud.Actor
 }
 
 func newCatalogFixture(t *testing.T) *catalogFixture {
@@ -166,19 +167,19 @@ func newCatalogFixture(t *testing.T) *catalogFixture {
 // newOrg creates an organization with no catalog.
 func (f *catalogFixture) newOrg(t *testing.T, label string) catalogOrg {
 	t.Helper()
-	created, err := f.s.CreateOrganization(t.Context(), NewOrganization{
+	created, err := f.s.CreateOrganization(t.Context(), cloud.NewOrganization{
 		Name: "Org " + label, OwnerEmail: "owner-" + strings.ToLower(label) + "-" + pantry.NewSecret(4) + "@example.com", OwnerPasswordHash: "$argon2id$fake",
 	})
 	if err != nil {
 		t.Fatalf("create organization %s: %v", label, err)
 	}
-	return catalogOrg{id: created.OrgID, who: Actor{Type: "user", ID: created.OwnerUserID}}
+	return catalogOrg{id: created.OrgID, who: cloud.Actor{Type: "user", ID: created.OwnerUserID}}
 }
 
 // site creates a site in o and returns its id.
 func (f *catalogFixture) site(t *testing.T, o catalogOrg, currency string) string {
 	t.Helper()
-	s, err := f.s.CreateSite(t.Context(), o.id, o.who, SiteInput{Name: "Site", Timezone: "Europe/Paris", Currency: currency})
+	s, err := f.s.CreateSite(t.Context(), o.id, o.who, cloud.SiteInput{Name: "Site", Timezone: "Europe/Paris", Currency: currency})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func (f *catalogFixture) site(t *testing.T, o catalogOrg, currency string) strin
 // item creates an item of o priced amount in currency and returns its id.
 func (f *catalogFixture) item(t *testing.T, o catalogOrg, name string, amount int64, currency string) string {
 	t.Helper()
-	it, err := f.s.CreateItem(t.Context(), o.id, o.who, ItemInput{Name: name, Price: pantry.Money{Amount: amount, Currency: currency}})
+	it, err := f.s.CreateItem(t.Context(), o.id, o.who, cloud.ItemInput{Name: name, Price: pantry.Money{Amount: amount, Currency: currency}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,11 +280,11 @@ func (f *catalogFixture) revision(t *testing.T, org, site string) int64 {
 // checkSevenInPages reads a list of 7 rows in pages of 3 and checks that the
 // pages hold 3, 3 and 1 rows, in the order of want (newest first), with
 // no repeats, and that the last page says there is no next one.
-func checkSevenInPages[T any](t *testing.T, want []string, list func(Page) ([]T, string, error), id func(T) string) {
+func checkSevenInPages[T any](t *testing.T, want []string, list func(cloud.Page) ([]T, string, error), id func(T) string) {
 	t.Helper()
 	var got []string
 	var sizes []int
-	p := Page{Limit: 3}
+	p := cloud.Page{Limit: 3}
 	for range 10 {
 		rows, next, err := list(p)
 		if err != nil {

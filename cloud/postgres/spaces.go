@@ -3,42 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
-
-// Space is a meeting room of a site, with the code printed in its QR.
-type Space struct {
-	ID     string `json:"id"`
-	SiteID string `json:"site_id"`
-	Name   string `json:"name"`
-	Floor  string `json:"floor"`
-	// Code is the room's unguessable QR code: whoever holds it can order
-	// into the room, so it is rotated (RotateSpaceCode) if a card leaks.
-	Code       string     `json:"code"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ArchivedAt *time.Time `json:"archived_at,omitempty"`
-}
-
-// SpaceInput creates a space.
-type SpaceInput struct {
-	Name  string
-	Floor string // free text ("3", "Mezzanine"); may be empty
-}
-
-// SpaceUpdate changes a space; nil fields stay as they are.
-type SpaceUpdate struct {
-	Name     *string
-	Floor    *string
-	Archived *bool
-}
-
-// maxFloorLen bounds a space's floor label.
-const maxFloorLen = 64
 
 // spaceCodeBytes is the randomness of a room's code: 128 bits, the usual
 // floor for a bearer secret, encoded as 22 base64url characters (the
@@ -47,21 +18,21 @@ const spaceCodeBytes = 16
 
 const spaceColumns = `id, site_id, name, floor, code, created_at, archived_at`
 
-func scanSpace(row pgx.Row) (Space, error) {
-	var sp Space
+func scanSpace(row pgx.Row) (cloud.Space, error) {
+	var sp cloud.Space
 	err := row.Scan(&sp.ID, &sp.SiteID, &sp.Name, &sp.Floor, &sp.Code, &sp.CreatedAt, &sp.ArchivedAt)
 	return sp, err
 }
 
 // CreateSpace creates a room in site siteID with a fresh QR code.
-func (s *Store) CreateSpace(ctx context.Context, orgID string, who Actor, siteID string, in SpaceInput) (Space, error) {
+func (s *Store) CreateSpace(ctx context.Context, orgID string, who cloud.Actor, siteID string, in cloud.SpaceInput) (cloud.Space, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return Space{}, err
+		return cloud.Space{}, err
 	}
-	if err := in.normalize(); err != nil {
-		return Space{}, err
+	if err := in.Normalize(); err != nil {
+		return cloud.Space{}, err
 	}
-	var sp Space
+	var sp cloud.Space
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		// The site's edge must learn the new room (and its code): this also
 		// finds an unknown site.
@@ -78,18 +49,18 @@ func (s *Store) CreateSpace(ctx context.Context, orgID string, who Actor, siteID
 		return audit(ctx, tx, orgID, who, "space.create", "space", sp.ID, nil, sp)
 	})
 	if err != nil {
-		return Space{}, fmt.Errorf("create space: %w", err)
+		return cloud.Space{}, fmt.Errorf("create space: %w", err)
 	}
 	return sp, nil
 }
 
 // GetSpace returns one room of site siteID; a room of another site is
 // not found.
-func (s *Store) GetSpace(ctx context.Context, orgID, siteID, spaceID string) (Space, error) {
+func (s *Store) GetSpace(ctx context.Context, orgID, siteID, spaceID string) (cloud.Space, error) {
 	if err := checkSpaceIDs(siteID, spaceID); err != nil {
-		return Space{}, err
+		return cloud.Space{}, err
 	}
-	var sp Space
+	var sp cloud.Space
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		sp, err = getSpace(ctx, tx, orgID, siteID, spaceID, false)
@@ -99,11 +70,11 @@ func (s *Store) GetSpace(ctx context.Context, orgID, siteID, spaceID string) (Sp
 }
 
 // ListSpaces returns a page of site siteID's rooms, newest first.
-func (s *Store) ListSpaces(ctx context.Context, orgID, siteID string, p Page) ([]Space, string, error) {
+func (s *Store) ListSpaces(ctx context.Context, orgID, siteID string, p cloud.Page) ([]cloud.Space, string, error) {
 	if err := checkPathID("site", siteID); err != nil {
 		return nil, "", err
 	}
-	var spaces []Space
+	var spaces []cloud.Space
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
@@ -111,7 +82,7 @@ func (s *Store) ListSpaces(ctx context.Context, orgID, siteID string, p Page) ([
 		}
 		var err error
 		spaces, next, err = newestFirst(ctx, tx, p, `SELECT `+spaceColumns+` FROM spaces WHERE organization_id = $1 AND site_id = $2`,
-			[]any{orgID, siteID}, scanSpace, func(sp Space) (time.Time, string) { return sp.CreatedAt, sp.ID })
+			[]any{orgID, siteID}, scanSpace, func(sp cloud.Space) (time.Time, string) { return sp.CreatedAt, sp.ID })
 		return err
 	})
 	if err != nil {
@@ -121,12 +92,12 @@ func (s *Store) ListSpaces(ctx context.Context, orgID, siteID string, p Page) ([
 }
 
 // UpdateSpace changes a room's name, floor or archived state.
-func (s *Store) UpdateSpace(ctx context.Context, orgID string, who Actor, siteID, spaceID string, up SpaceUpdate) (Space, error) {
+func (s *Store) UpdateSpace(ctx context.Context, orgID string, who cloud.Actor, siteID, spaceID string, up cloud.SpaceUpdate) (cloud.Space, error) {
 	if err := checkSpaceIDs(siteID, spaceID); err != nil {
-		return Space{}, err
+		return cloud.Space{}, err
 	}
-	if err := up.normalize(); err != nil {
-		return Space{}, err
+	if err := up.Normalize(); err != nil {
+		return cloud.Space{}, err
 	}
 	return s.changeSpace(ctx, orgID, who, siteID, spaceID, "space.update", `UPDATE spaces SET
 		name = COALESCE($4, name), floor = COALESCE($5, floor), archived_at = `+archivedAtSQL("$6"),
@@ -135,9 +106,9 @@ func (s *Store) UpdateSpace(ctx context.Context, orgID string, who Actor, siteID
 
 // RotateSpaceCode gives a room a new QR code; the old one stops working
 // once the site's edge has the new one.
-func (s *Store) RotateSpaceCode(ctx context.Context, orgID string, who Actor, siteID, spaceID string) (Space, error) {
+func (s *Store) RotateSpaceCode(ctx context.Context, orgID string, who cloud.Actor, siteID, spaceID string) (cloud.Space, error) {
 	if err := checkSpaceIDs(siteID, spaceID); err != nil {
-		return Space{}, err
+		return cloud.Space{}, err
 	}
 	return s.changeSpace(ctx, orgID, who, siteID, spaceID, "space.rotate_code", `UPDATE spaces SET code = $4`,
 		pantry.NewSecret(spaceCodeBytes))
@@ -147,8 +118,8 @@ func (s *Store) RotateSpaceCode(ctx context.Context, orgID string, who Actor, si
 // parameters after $1-$3 are args) on one room and audits it as action.
 // Rooms and their codes are part of the site's configuration, so the
 // site's revision moves with every change.
-func (s *Store) changeSpace(ctx context.Context, orgID string, who Actor, siteID, spaceID, action, update string, args ...any) (Space, error) {
-	var after Space
+func (s *Store) changeSpace(ctx context.Context, orgID string, who cloud.Actor, siteID, spaceID, action, update string, args ...any) (cloud.Space, error) {
+	var after cloud.Space
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if err := bumpCatalogRevision(ctx, tx, orgID, siteID); err != nil {
 			return err
@@ -165,12 +136,12 @@ func (s *Store) changeSpace(ctx context.Context, orgID string, who Actor, siteID
 		return audit(ctx, tx, orgID, who, action, "space", spaceID, before, after)
 	})
 	if err != nil {
-		return Space{}, fmt.Errorf("%s %s: %w", action, spaceID, err)
+		return cloud.Space{}, fmt.Errorf("%s %s: %w", action, spaceID, err)
 	}
 	return after, nil
 }
 
-func getSpace(ctx context.Context, tx pgx.Tx, orgID, siteID, spaceID string, forUpdate bool) (Space, error) {
+func getSpace(ctx context.Context, tx pgx.Tx, orgID, siteID, spaceID string, forUpdate bool) (cloud.Space, error) {
 	query := `SELECT ` + spaceColumns + ` FROM spaces WHERE organization_id = $1 AND site_id = $2 AND id = $3`
 	if forUpdate {
 		query += ` FOR NO KEY UPDATE`
@@ -184,26 +155,4 @@ func checkSpaceIDs(siteID, spaceID string) error {
 		return err
 	}
 	return checkPathID("space", spaceID)
-}
-
-func (in *SpaceInput) normalize() error {
-	in.Name, in.Floor = strings.TrimSpace(in.Name), strings.TrimSpace(in.Floor)
-	if err := checkRequired("name", in.Name, pantry.MaxNameLen); err != nil {
-		return err
-	}
-	return pantry.CheckText("floor", in.Floor, maxFloorLen)
-}
-
-func (up *SpaceUpdate) normalize() error {
-	if up.Name != nil {
-		if err := trimRequired("name", &up.Name, pantry.MaxNameLen); err != nil {
-			return err
-		}
-	}
-	if up.Floor != nil {
-		floor := strings.TrimSpace(*up.Floor)
-		up.Floor = &floor
-		return pantry.CheckText("floor", floor, maxFloorLen)
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -12,7 +13,7 @@ func TestSpaces(t *testing.T) {
 	f := newCatalogFixture(t)
 	a, b := f.a, f.b
 	site, other := f.site(t, a, "EUR"), f.site(t, a, "EUR")
-	sp, err := f.s.CreateSpace(t.Context(), a.id, a.who, site, SpaceInput{Name: " Room 1 ", Floor: " 3 "})
+	sp, err := f.s.CreateSpace(t.Context(), a.id, a.who, site, cloud.SpaceInput{Name: " Room 1 ", Floor: " 3 "})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,14 +28,14 @@ func TestSpaces(t *testing.T) {
 		}
 	})
 	t.Run("CodesDiffer", func(t *testing.T) {
-		sp2, err := f.s.CreateSpace(t.Context(), a.id, a.who, other, SpaceInput{Name: "Room 2"})
+		sp2, err := f.s.CreateSpace(t.Context(), a.id, a.who, other, cloud.SpaceInput{Name: "Room 2"})
 		if err != nil || sp2.Code == sp.Code || sp2.Floor != "" {
 			t.Fatalf("second room %+v (%v): its code must be its own", sp2, err)
 		}
 	})
 	t.Run("Update", func(t *testing.T) {
 		name, floor := "Boardroom", ""
-		got, err := f.s.UpdateSpace(t.Context(), a.id, a.who, site, sp.ID, SpaceUpdate{Name: &name, Floor: &floor})
+		got, err := f.s.UpdateSpace(t.Context(), a.id, a.who, site, sp.ID, cloud.SpaceUpdate{Name: &name, Floor: &floor})
 		if err != nil || got.Name != name || got.Floor != "" || got.Code != sp.Code {
 			t.Fatalf("updated %+v (%v)", got, err)
 		}
@@ -62,17 +63,17 @@ func TestSpaces(t *testing.T) {
 			call func() error
 			code string
 		}{
-			{"EmptyName", f.createSpace(a, site, SpaceInput{Name: "  "}), pantry.EINVALID},
-			{"HugeName", f.createSpace(a, site, SpaceInput{Name: huge}), pantry.EINVALID},
-			{"HugeFloor", f.createSpace(a, site, SpaceInput{Name: "R", Floor: huge}), pantry.EINVALID},
-			{"UnknownSite", f.createSpace(a, pantry.NewID(), SpaceInput{Name: "R"}), pantry.ENOTFOUND},
-			{"MalformedSite", f.createSpace(a, "../x", SpaceInput{Name: "R"}), pantry.ENOTFOUND},
-			{"UpdateEmptyName", f.updateSpace(a, site, sp.ID, SpaceUpdate{Name: &empty}), pantry.EINVALID},
-			{"UpdateHugeFloor", f.updateSpace(a, site, sp.ID, SpaceUpdate{Floor: &huge}), pantry.EINVALID},
-			{"UpdateUnknown", f.updateSpace(a, site, pantry.NewID(), SpaceUpdate{}), pantry.ENOTFOUND},
+			{"EmptyName", f.createSpace(a, site, cloud.SpaceInput{Name: "  "}), pantry.EINVALID},
+			{"HugeName", f.createSpace(a, site, cloud.SpaceInput{Name: huge}), pantry.EINVALID},
+			{"HugeFloor", f.createSpace(a, site, cloud.SpaceInput{Name: "R", Floor: huge}), pantry.EINVALID},
+			{"UnknownSite", f.createSpace(a, pantry.NewID(), cloud.SpaceInput{Name: "R"}), pantry.ENOTFOUND},
+			{"MalformedSite", f.createSpace(a, "../x", cloud.SpaceInput{Name: "R"}), pantry.ENOTFOUND},
+			{"UpdateEmptyName", f.updateSpace(a, site, sp.ID, cloud.SpaceUpdate{Name: &empty}), pantry.EINVALID},
+			{"UpdateHugeFloor", f.updateSpace(a, site, sp.ID, cloud.SpaceUpdate{Floor: &huge}), pantry.EINVALID},
+			{"UpdateUnknown", f.updateSpace(a, site, pantry.NewID(), cloud.SpaceUpdate{}), pantry.ENOTFOUND},
 			// A room is reached through its own site only: a facility
 			// manager of the other site must not reach it.
-			{"UpdateThroughOtherSite", f.updateSpace(a, other, sp.ID, SpaceUpdate{}), pantry.ENOTFOUND},
+			{"UpdateThroughOtherSite", f.updateSpace(a, other, sp.ID, cloud.SpaceUpdate{}), pantry.ENOTFOUND},
 			{"RotateThroughOtherSite", func() error { _, err := f.s.RotateSpaceCode(t.Context(), a.id, a.who, other, sp.ID); return err }, pantry.ENOTFOUND},
 			{"GetThroughOtherSite", func() error { _, err := f.s.GetSpace(t.Context(), a.id, other, sp.ID); return err }, pantry.ENOTFOUND},
 		}
@@ -86,15 +87,15 @@ func TestSpaces(t *testing.T) {
 		for name, call := range map[string]func() error{
 			"Get":             func() error { _, err := f.s.GetSpace(t.Context(), b.id, site, sp.ID); return err },
 			"GetInOwnSite":    func() error { _, err := f.s.GetSpace(t.Context(), b.id, bSite, sp.ID); return err },
-			"Update":          f.updateSpace(b, site, sp.ID, SpaceUpdate{Name: &name}),
-			"UpdateInOwnSite": f.updateSpace(b, bSite, sp.ID, SpaceUpdate{Name: &name}),
+			"Update":          f.updateSpace(b, site, sp.ID, cloud.SpaceUpdate{Name: &name}),
+			"UpdateInOwnSite": f.updateSpace(b, bSite, sp.ID, cloud.SpaceUpdate{Name: &name}),
 			"Rotate":          func() error { _, err := f.s.RotateSpaceCode(t.Context(), b.id, b.who, site, sp.ID); return err },
-			"CreateInASite":   f.createSpace(b, site, SpaceInput{Name: "Sneaky"}),
-			"ListASite":       func() error { _, _, err := f.s.ListSpaces(t.Context(), b.id, site, Page{}); return err },
+			"CreateInASite":   f.createSpace(b, site, cloud.SpaceInput{Name: "Sneaky"}),
+			"ListASite":       func() error { _, _, err := f.s.ListSpaces(t.Context(), b.id, site, cloud.Page{}); return err },
 		} {
 			t.Run(name, func(t *testing.T) { f.refused(t, pantry.ENOTFOUND, call) })
 		}
-		if got, _, err := f.s.ListSpaces(t.Context(), b.id, bSite, Page{}); err != nil || len(got) != 0 {
+		if got, _, err := f.s.ListSpaces(t.Context(), b.id, bSite, cloud.Page{}); err != nil || len(got) != 0 {
 			t.Fatalf("B lists %+v (%v), want none", got, err)
 		}
 	})
@@ -102,21 +103,21 @@ func TestSpaces(t *testing.T) {
 		s := f.site(t, a, "EUR")
 		var want []string
 		for i := range 7 {
-			sp, err := f.s.CreateSpace(t.Context(), a.id, a.who, s, SpaceInput{Name: "Room " + string(rune('A'+i))})
+			sp, err := f.s.CreateSpace(t.Context(), a.id, a.who, s, cloud.SpaceInput{Name: "Room " + string(rune('A'+i))})
 			if err != nil {
 				t.Fatal(err)
 			}
 			want = append([]string{sp.ID}, want...)
 		}
-		checkSevenInPages(t, want, func(p Page) ([]Space, string, error) { return f.s.ListSpaces(t.Context(), a.id, s, p) },
-			func(sp Space) string { return sp.ID })
+		checkSevenInPages(t, want, func(p cloud.Page) ([]cloud.Space, string, error) { return f.s.ListSpaces(t.Context(), a.id, s, p) },
+			func(sp cloud.Space) string { return sp.ID })
 	})
 }
 
-func (f *catalogFixture) createSpace(o catalogOrg, site string, in SpaceInput) func() error {
+func (f *catalogFixture) createSpace(o catalogOrg, site string, in cloud.SpaceInput) func() error {
 	return func() error { _, err := f.s.CreateSpace(f.ctx, o.id, o.who, site, in); return err }
 }
 
-func (f *catalogFixture) updateSpace(o catalogOrg, site, id string, up SpaceUpdate) func() error {
+func (f *catalogFixture) updateSpace(o catalogOrg, site, id string, up cloud.SpaceUpdate) func() error {
 	return func() error { _, err := f.s.UpdateSpace(f.ctx, o.id, o.who, site, id, up); return err }
 }

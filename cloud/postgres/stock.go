@@ -8,28 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// StockMovement is one entry of a site's stock ledger, made at the site's
-// edge (sales, returns, staff counts) or in the cloud (admins).
-type StockMovement struct {
-	ID      string             `json:"id"`
-	SiteID  string             `json:"site_id"`
-	ItemID  string             `json:"item_id"`
-	Delta   int64              `json:"delta"`
-	Reason  pantry.StockReason `json:"reason"`
-	OrderID string             `json:"order_id,omitempty"`
-	Origin  string             `json:"origin"` // "edge" or "cloud"
-	// Actor is who made a cloud movement, as "<actor type>:<id>".
-	Actor     string    `json:"actor,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 const stockMovementColumns = `id, site_id, item_id, delta, reason, COALESCE(order_id::text, ''), origin, actor, created_at`
 
-func scanStockMovement(row pgx.Row) (StockMovement, error) {
-	var m StockMovement
+func scanStockMovement(row pgx.Row) (cloud.StockMovement, error) {
+	var m cloud.StockMovement
 	err := row.Scan(&m.ID, &m.SiteID, &m.ItemID, &m.Delta, &m.Reason, &m.OrderID, &m.Origin, &m.Actor, &m.CreatedAt)
 	return m, err
 }
@@ -40,17 +26,17 @@ func scanStockMovement(row pgx.Row) (StockMovement, error) {
 // the level below zero is accepted: the edge's own movements may not have
 // arrived yet, and the ledger converges once they do. An unknown item is
 // ENOTFOUND, as an unknown site is.
-func (s *Store) RecordStockMovement(ctx context.Context, orgID string, who Actor, siteID, itemID string, delta int64, reason string) (StockMovement, error) {
+func (s *Store) RecordStockMovement(ctx context.Context, orgID string, who cloud.Actor, siteID, itemID string, delta int64, reason string) (cloud.StockMovement, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return StockMovement{}, err
+		return cloud.StockMovement{}, err
 	}
 	if err := checkPathID("item", itemID); err != nil {
-		return StockMovement{}, err
+		return cloud.StockMovement{}, err
 	}
-	if err := checkCloudMovement(delta, pantry.StockReason(reason)); err != nil {
-		return StockMovement{}, err
+	if err := cloud.CheckCloudMovement(delta, pantry.StockReason(reason)); err != nil {
+		return cloud.StockMovement{}, err
 	}
-	var m StockMovement
+	var m cloud.StockMovement
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
 			return err
@@ -71,22 +57,9 @@ func (s *Store) RecordStockMovement(ctx context.Context, orgID string, who Actor
 		return audit(ctx, tx, orgID, who, "stock_movement.create", "stock_movement", m.ID, nil, m)
 	})
 	if err != nil {
-		return StockMovement{}, fmt.Errorf("record stock movement: %w", err)
+		return cloud.StockMovement{}, fmt.Errorf("record stock movement: %w", err)
 	}
 	return m, nil
-}
-
-// checkCloudMovement checks a movement an admin makes.
-func checkCloudMovement(delta int64, reason pantry.StockReason) error {
-	switch reason {
-	case pantry.StockRestock, pantry.StockWaste, pantry.StockCount, pantry.StockAdjustment:
-	default:
-		return pantry.Errorf(pantry.EINVALID, "reason must be restock, waste, count or adjustment")
-	}
-	if delta == 0 || delta < -pantry.MaxStockDelta || delta > pantry.MaxStockDelta {
-		return pantry.Errorf(pantry.EINVALID, "delta must be between -%d and %d, and not 0", pantry.MaxStockDelta, pantry.MaxStockDelta)
-	}
-	return nil
 }
 
 // StockLevels returns the level of every item that site siteID sells or
@@ -127,7 +100,7 @@ func (s *Store) StockLevels(ctx context.Context, orgID, siteID string) ([]pantry
 
 // ListStockMovements returns a page of site siteID's ledger, newest
 // first, of one item if itemID is not "".
-func (s *Store) ListStockMovements(ctx context.Context, orgID, siteID, itemID string, p Page) ([]StockMovement, string, error) {
+func (s *Store) ListStockMovements(ctx context.Context, orgID, siteID, itemID string, p cloud.Page) ([]cloud.StockMovement, string, error) {
 	if err := checkPathID("site", siteID); err != nil {
 		return nil, "", err
 	}
@@ -139,7 +112,7 @@ func (s *Store) ListStockMovements(ctx context.Context, orgID, siteID, itemID st
 		}
 		query, args = query+` AND item_id = $3`, append(args, itemID)
 	}
-	var moves []StockMovement
+	var moves []cloud.StockMovement
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
@@ -147,7 +120,7 @@ func (s *Store) ListStockMovements(ctx context.Context, orgID, siteID, itemID st
 		}
 		var err error
 		moves, next, err = newestFirst(ctx, tx, p, query, args, scanStockMovement,
-			func(m StockMovement) (time.Time, string) { return m.CreatedAt, m.ID })
+			func(m cloud.StockMovement) (time.Time, string) { return m.CreatedAt, m.ID })
 		return err
 	})
 	if err != nil {

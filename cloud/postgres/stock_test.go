@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -15,12 +16,12 @@ func TestStock(t *testing.T) {
 	site, other := f.site(t, a, "EUR"), f.site(t, a, "EUR")
 	tea, coffee, water := f.item(t, a, "Tea", 200, "EUR"), f.item(t, a, "Coffee", 250, "EUR"), f.item(t, a, "Water", 100, "EUR")
 	low := int64(5)
-	if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, coffee, ItemUpdate{LowStockThreshold: &low}); err != nil {
+	if _, err := f.s.UpdateItem(t.Context(), a.id, a.who, coffee, cloud.ItemUpdate{LowStockThreshold: &low}); err != nil {
 		t.Fatal(err)
 	}
 	// Tea is on the menu and has never moved; coffee moves; water is on
 	// no menu and never moves, so it has no level here.
-	if _, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []MenuEntry{{ItemID: tea, Available: true}, {ItemID: coffee, Available: true}}); err != nil {
+	if _, err := f.s.PutMenu(t.Context(), a.id, a.who, site, []cloud.MenuEntry{{ItemID: tea, Available: true}, {ItemID: coffee, Available: true}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -76,11 +77,11 @@ func TestStock(t *testing.T) {
 		if _, err := f.s.RecordStockMovement(t.Context(), a.id, a.who, site, tea, 4, "restock"); err != nil {
 			t.Fatal(err)
 		}
-		all, next, err := f.s.ListStockMovements(t.Context(), a.id, site, "", Page{})
+		all, next, err := f.s.ListStockMovements(t.Context(), a.id, site, "", cloud.Page{})
 		if err != nil || len(all) != 4 || next != "" || all[0].ItemID != tea || all[0].Delta != 4 {
 			t.Fatalf("all %+v next %q (%v)", all, next, err)
 		}
-		coffees, _, err := f.s.ListStockMovements(t.Context(), a.id, site, coffee, Page{})
+		coffees, _, err := f.s.ListStockMovements(t.Context(), a.id, site, coffee, cloud.Page{})
 		if err != nil || len(coffees) != 3 || coffees[0].Delta != -1 || coffees[2].Delta != 10 {
 			t.Fatalf("coffee %+v (%v)", coffees, err)
 		}
@@ -107,7 +108,10 @@ func TestStock(t *testing.T) {
 			{"MalformedItem", record(site, "tea", 1, "restock"), pantry.ENOTFOUND},
 			{"UnknownSite", record(pantry.NewID(), tea, 1, "restock"), pantry.ENOTFOUND},
 			{"LevelsOfUnknownSite", func() error { _, err := f.s.StockLevels(t.Context(), a.id, pantry.NewID()); return err }, pantry.ENOTFOUND},
-			{"ListMalformedItem", func() error { _, _, err := f.s.ListStockMovements(t.Context(), a.id, site, "x", Page{}); return err }, pantry.EINVALID},
+			{"ListMalformedItem", func() error {
+				_, _, err := f.s.ListStockMovements(t.Context(), a.id, site, "x", cloud.Page{})
+				return err
+			}, pantry.EINVALID},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { f.refused(t, tt.code, tt.call) })
@@ -124,9 +128,15 @@ func TestStock(t *testing.T) {
 				_, err := f.s.RecordStockMovement(t.Context(), b.id, b.who, bSite, tea, 1, "restock")
 				return err
 			},
-			"LevelsOfASite":    func() error { _, err := f.s.StockLevels(t.Context(), b.id, site); return err },
-			"MovementsOfASite": func() error { _, _, err := f.s.ListStockMovements(t.Context(), b.id, site, "", Page{}); return err },
-			"ASiteWithOwnItem": func() error { _, _, err := f.s.ListStockMovements(t.Context(), b.id, site, bItem, Page{}); return err },
+			"LevelsOfASite": func() error { _, err := f.s.StockLevels(t.Context(), b.id, site); return err },
+			"MovementsOfASite": func() error {
+				_, _, err := f.s.ListStockMovements(t.Context(), b.id, site, "", cloud.Page{})
+				return err
+			},
+			"ASiteWithOwnItem": func() error {
+				_, _, err := f.s.ListStockMovements(t.Context(), b.id, site, bItem, cloud.Page{})
+				return err
+			},
 			"AsAWithBsItem": func() error {
 				_, err := f.s.RecordStockMovement(t.Context(), a.id, a.who, site, bItem, 1, "restock")
 				return err
@@ -138,7 +148,7 @@ func TestStock(t *testing.T) {
 		if err != nil || len(levels) != 0 {
 			t.Fatalf("B's levels %+v (%v), want none", levels, err)
 		}
-		moves, _, err := f.s.ListStockMovements(t.Context(), b.id, bSite, tea, Page{})
+		moves, _, err := f.s.ListStockMovements(t.Context(), b.id, bSite, tea, cloud.Page{})
 		if err != nil || len(moves) != 0 {
 			t.Fatalf("B's movements of A's item %+v (%v), want none", moves, err)
 		}
@@ -152,8 +162,8 @@ func TestStock(t *testing.T) {
 			}
 			want = append([]string{m.ID}, want...)
 		}
-		checkSevenInPages(t, want, func(p Page) ([]StockMovement, string, error) {
+		checkSevenInPages(t, want, func(p cloud.Page) ([]cloud.StockMovement, string, error) {
 			return f.s.ListStockMovements(t.Context(), a.id, other, tea, p)
-		}, func(m StockMovement) string { return m.ID })
+		}, func(m cloud.StockMovement) string { return m.ID })
 	})
 }

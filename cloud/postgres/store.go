@@ -1,6 +1,11 @@
 // Package postgres is the cloud's store: every organization's data in one
 // PostgreSQL database, reached through pgx, with tenant isolation enforced
 // by PostgreSQL's row-level security rather than by WHERE clauses alone.
+// *Store implements the services of the cloud's domain (package cloud),
+// whose types it stores, and the SQL half of replication that
+// cloud/syncserver's policy runs on (InPush, Pull, WaitForChange, ...). It
+// stores what cloud/auth decides (hashes, refresh-token state, failure
+// counts) and does not import it.
 //
 // Three roles are involved. The migrator (the user of the URL given to
 // Migrate) owns every table and function. The service role (pantry_service
@@ -11,7 +16,8 @@
 // latter case every pooled connection switches to the service role before
 // it is used, so row-level security applies whatever URL was configured.
 //
-// Adding to the store: one file per resource (sites.go, items.go, ...);
+// Adding to the store: the type and its validation go in the domain
+// (package cloud), its SQL in one file per resource (sites.go, items.go, ...);
 // each method runs its statements in s.InTenant with the organization from
 // the caller's credential, and still names organization_id in its WHERE
 // clauses: row-level security is the guard, the explicit filter is what
@@ -30,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/pantry/pantry/internal/pantry"
 )
 

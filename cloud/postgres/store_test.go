@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/internal/pgtest"
 )
@@ -145,14 +147,14 @@ func TestCreateOrganization(t *testing.T) {
 	a := seedTenant(t, s, "A")
 	tests := []struct {
 		name string
-		in   NewOrganization
+		in   cloud.NewOrganization
 		code string
 	}{
-		{"EmailTakenInAnyCase", NewOrganization{Name: "B", OwnerEmail: "  " + strings.ToUpper(a.email), OwnerPasswordHash: "h"}, pantry.ECONFLICT},
-		{"NoName", NewOrganization{Name: " ", OwnerEmail: "x@example.com", OwnerPasswordHash: "h"}, pantry.EINVALID},
-		{"BadEmail", NewOrganization{Name: "B", OwnerEmail: "not an email", OwnerPasswordHash: "h"}, pantry.EINVALID},
-		{"NoPassword", NewOrganization{Name: "B", OwnerEmail: "x@example.com"}, pantry.EINVALID},
-		{"LongName", NewOrganization{Name: strings.Repeat("n", 201), OwnerEmail: "x@example.com", OwnerPasswordHash: "h"}, pantry.EINVALID},
+		{"EmailTakenInAnyCase", cloud.NewOrganization{Name: "B", OwnerEmail: "  " + strings.ToUpper(a.email), OwnerPasswordHash: "h"}, pantry.ECONFLICT},
+		{"NoName", cloud.NewOrganization{Name: " ", OwnerEmail: "x@example.com", OwnerPasswordHash: "h"}, pantry.EINVALID},
+		{"BadEmail", cloud.NewOrganization{Name: "B", OwnerEmail: "not an email", OwnerPasswordHash: "h"}, pantry.EINVALID},
+		{"NoPassword", cloud.NewOrganization{Name: "B", OwnerEmail: "x@example.com"}, pantry.EINVALID},
+		{"LongName", cloud.NewOrganization{Name: strings.Repeat("n", 201), OwnerEmail: "x@example.com", OwnerPasswordHash: "h"}, pantry.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +165,7 @@ func TestCreateOrganization(t *testing.T) {
 		})
 	}
 	t.Run("ConflictMessageIsClientSafe", func(t *testing.T) {
-		_, err := s.CreateOrganization(t.Context(), NewOrganization{Name: "B", OwnerEmail: a.email, OwnerPasswordHash: "h"})
+		_, err := s.CreateOrganization(t.Context(), cloud.NewOrganization{Name: "B", OwnerEmail: a.email, OwnerPasswordHash: "h"})
 		if got, want := pantry.ErrorMessage(err), "a user with this email already exists"; got != want {
 			t.Fatalf("message %q, want %q", got, want)
 		}
@@ -187,7 +189,7 @@ func TestLookups(t *testing.T) {
 	ctx := t.Context()
 	for _, tn := range []tenant{a, b} {
 		login, err := s.LookupLogin(ctx, strings.ToUpper(tn.email))
-		if err != nil || login != (LoginLookup{OrgID: tn.org, UserID: tn.owner, PasswordHash: "$argon2id$fake", Role: "owner"}) {
+		if err != nil || login != (cloud.LoginLookup{OrgID: tn.org, UserID: tn.owner, PasswordHash: "$argon2id$fake", Role: "owner"}) {
 			t.Errorf("login: %+v, %v", login, err)
 		}
 		rt, err := s.LookupRefreshToken(ctx, tn.refreshHash)
@@ -199,7 +201,7 @@ func TestLookups(t *testing.T) {
 			t.Errorf("API key: %+v, %v", key, err)
 		}
 		node, err := s.LookupEdgeNode(ctx, tn.nodeHash)
-		if err != nil || node != (EdgeNodeLookup{OrgID: tn.org, ID: tn.node, SiteID: tn.site}) {
+		if err != nil || node != (cloud.EdgeNodeLookup{OrgID: tn.org, ID: tn.node, SiteID: tn.site}) {
 			t.Errorf("edge node: %+v, %v", node, err)
 		}
 		enr, err := s.LookupEnrollmentToken(ctx, tn.enrollHash)

@@ -4,70 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
-	"github.com/pantry/pantry/syncproto"
 )
 
 // An edge enrolls once (sync invariant 10): an admin makes a one-time
 // token for a site, a technician gives it to the box, and the box trades
 // it for a node credential scoped to the site's organization and site.
-// Tokens and credentials are opaque secrets (auth.NewOpaqueSecret): the
-// store keeps only their SHA-256 and finds them by it, through the
+// Tokens and credentials are opaque secrets that cloud/syncserver makes:
+// the store keeps only their SHA-256 and finds them by it, through the
 // pre-tenant lookups (lookup.go), before it knows their organization.
 
-// EnrollmentToken is a one-time token to enroll an edge node at a site.
-// Token is the secret itself, returned by CreateEnrollmentToken only.
-type EnrollmentToken struct {
-	ID        string    `json:"id"`
-	SiteID    string    `json:"site_id"`
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// Lifetimes of enrollment tokens: a day by default, enough to carry a token
-// to a building; at most a week, so that a forgotten token stops being a
-// way in.
-const (
-	DefaultEnrollmentTTL = 24 * time.Hour
-	MinEnrollmentTTL     = time.Minute
-	MaxEnrollmentTTL     = 7 * 24 * time.Hour
-)
-
-// errNodeCredential is the one answer to an unknown, revoked or
-// mismatched node credential: telling them apart would tell whoever holds
-// a credential whether it ever worked.
-var errNodeCredential = pantry.Errorf(pantry.EUNAUTHORIZED, "invalid node credential")
-
-// errEnrollmentToken answers a token the cloud does not know.
-var errEnrollmentToken = pantry.Errorf(pantry.EUNAUTHORIZED, "unknown enrollment token")
-
-// maxSecretLen bounds a presented token or credential before it is
-// hashed: ours are 43 characters.
-const maxSecretLen = 256
-
-// CreateEnrollmentToken makes a one-time token that enrolls an edge node
-// at site siteID, valid for ttl (0: DefaultEnrollmentTTL). The token is
-// in the result only; the audit log records that it was made, never the
-// token.
-func (s *Store) CreateEnrollmentToken(ctx context.Context, orgID string, who Actor, siteID string, ttl time.Duration) (EnrollmentToken, error) {
+// CreateEnrollmentToken stores a one-time token, by its hash, that
+// enrolls an edge node at site siteID for ttl. The result carries no
+// token: the audit log records that one was made, never the token.
+func (s *Store) CreateEnrollmentToken(ctx context.Context, orgID string, who cloud.Actor, siteID string, hash []byte, ttl time.Duration) (cloud.EnrollmentToken, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return EnrollmentToken{}, err
+		return cloud.EnrollmentToken{}, err
 	}
-	if ttl == 0 {
-		ttl = DefaultEnrollmentTTL
-	}
-	if ttl < MinEnrollmentTTL || ttl > MaxEnrollmentTTL {
-		return EnrollmentToken{}, pantry.Errorf(pantry.EINVALID, "an enrollment token lives between %s and %s, not %s",
-			MinEnrollmentTTL, MaxEnrollmentTTL, ttl)
-	}
-	token, hash := auth.NewOpaqueSecret()
-	et := EnrollmentToken{ID: pantry.NewID(), SiteID: siteID, Token: token}
+	et := cloud.EnrollmentToken{ID: pantry.NewID(), SiteID: siteID}
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		site, err := getSite(ctx, tx, orgID, siteID, false)
 		if err != nil {
@@ -81,70 +40,58 @@ func (s *Store) CreateEnrollmentToken(ctx context.Context, orgID string, who Act
 			orgID, et.ID, siteID, hash, ttl, who.Type+":"+who.ID).Scan(&et.ExpiresAt); err != nil {
 			return fmt.Errorf("insert enrollment token: %w", err)
 		}
-		shown := et
-		shown.Token = "" // never in the audit log
-		return audit(ctx, tx, orgID, who, "enrollment_token.create", "enrollment_token", et.ID, nil, shown)
+		return audit(ctx, tx, orgID, who, "enrollment_token.create", "enrollment_token", et.ID, nil, et)
 	})
 	if err != nil {
-		return EnrollmentToken{}, fmt.Errorf("create enrollment token: %w", err)
+		return cloud.EnrollmentToken{}, fmt.Errorf("create enrollment token: %w", err)
 	}
 	return et, nil
 }
 
-// Enroll trades a one-time enrollment token for a new node's credential,
-// returned this once: the store keeps its hash. now is the cloud's clock,
+// Enroll spends the one-time enrollment token whose hash is in.TokenHash
+// and records a new node of its site with in.CredentialHash. now is the
+// cloud's clock,
 // which decides whether the token expired. The new node replaces the
 // site's others, which are revoked in the same transaction: a site runs
 // one edge, and re-enrolling a replaced (or stolen) box must shut out
 // the old one. A used, expired or unknown token is EUNAUTHORIZED; of
 // concurrent enrollments with one token exactly one succeeds (the token's
 // row is locked, and the others find it used).
-func (s *Store) Enroll(ctx context.Context, req syncproto.EnrollRequest, now time.Time) (syncproto.EnrollResponse, error) {
-	name, version := strings.TrimSpace(req.Name), strings.TrimSpace(req.SoftwareVersion)
-	if err := checkNodeText(name, version); err != nil {
-		return syncproto.EnrollResponse{}, err
-	}
-	if req.Token == "" || len(req.Token) > maxSecretLen {
-		return syncproto.EnrollResponse{}, errEnrollmentToken
-	}
-	hash := auth.HashSecret(req.Token)
+func (s *Store) Enroll(ctx context.Context, in cloud.Enrollment, now time.Time) (cloud.Node, error) {
+	name, version, hash := in.Name, in.Version, in.TokenHash
 	found, err := s.LookupEnrollmentToken(ctx, hash)
 	if pantry.ErrorCode(err) == pantry.ENOTFOUND {
-		return syncproto.EnrollResponse{}, errEnrollmentToken
+		return cloud.Node{}, cloud.ErrEnrollmentToken
 	}
 	if err != nil {
-		return syncproto.EnrollResponse{}, fmt.Errorf("enroll: %w", err)
+		return cloud.Node{}, fmt.Errorf("enroll: %w", err)
 	}
-	credential, credentialHash := auth.NewOpaqueSecret()
-	node := Node{OrgID: found.OrgID, SiteID: found.SiteID, ID: pantry.NewID()}
+	node := cloud.Node{OrgID: found.OrgID, SiteID: found.SiteID, ID: pantry.NewID()}
 	err = s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		tokenID, err := spendEnrollmentToken(ctx, tx, node, hash, now)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO edge_nodes (organization_id, id, site_id, name, credential_hash, enrolled_at, last_seen_at, software_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, node.OrgID, node.ID, node.SiteID, name, credentialHash, now, version); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, node.OrgID, node.ID, node.SiteID, name, in.CredentialHash, now, version); err != nil {
 			return fmt.Errorf("insert edge node: %w", err)
 		}
-		if err := takeOverWatermark(ctx, tx, node, req.PreviousNodeID); err != nil {
+		if err := takeOverWatermark(ctx, tx, node, in.PreviousNodeID); err != nil {
 			return err
 		}
 		replaced, err := revokeSiteNodes(ctx, tx, node, now)
 		if err != nil {
 			return err
 		}
-		who := Actor{Type: "edge_node", ID: node.ID}
+		who := cloud.Actor{Type: "edge_node", ID: node.ID}
 		return audit(ctx, tx, node.OrgID, who, "edge_node.enroll", "edge_node", node.ID, nil, map[string]any{
 			"site_id": node.SiteID, "name": name, "software_version": version, "enrollment_token_id": tokenID, "replaced": replaced,
 		})
 	})
 	if err != nil {
-		return syncproto.EnrollResponse{}, fmt.Errorf("enroll: %w", err)
+		return cloud.Node{}, fmt.Errorf("enroll: %w", err)
 	}
-	return syncproto.EnrollResponse{
-		Version: syncproto.Version, NodeID: node.ID, OrgID: node.OrgID, SiteID: node.SiteID,
-		Credential: credential, ServerTime: now,
-	}, nil
+	return node, nil
 }
 
 // takeOverWatermark gives the new node the watermark of the node its data
@@ -152,7 +99,7 @@ func (s *Store) Enroll(ctx context.Context, req syncproto.EnrollRequest, now tim
 // if that node is of the same site: its outbox carries on, and starting
 // the new node at 0 would make it push every event again. Any other
 // previous node is ignored.
-func takeOverWatermark(ctx context.Context, tx pgx.Tx, node Node, previous string) error {
+func takeOverWatermark(ctx context.Context, tx pgx.Tx, node cloud.Node, previous string) error {
 	if previous == "" || !pantry.ValidID(previous) {
 		return nil
 	}
@@ -166,22 +113,10 @@ func takeOverWatermark(ctx context.Context, tx pgx.Tx, node Node, previous strin
 	return nil
 }
 
-// maxNodeTextLen bounds, in bytes, the name and software version an edge
-// reports: syncproto's bound of 200 characters, at up to 4 bytes each.
-const maxNodeTextLen = 4 * pantry.MaxNameLen
-
-// checkNodeText checks the name and software version an edge reports.
-func checkNodeText(name, version string) error {
-	if err := pantry.CheckText("name", name, maxNodeTextLen); err != nil {
-		return err
-	}
-	return pantry.CheckText("software_version", version, maxNodeTextLen)
-}
-
 // spendEnrollmentToken locks the token with hash, checks that it is
 // neither used nor expired at now and that its site is not archived, and
 // marks it used by node. It returns the token's id.
-func spendEnrollmentToken(ctx context.Context, tx pgx.Tx, node Node, hash []byte, now time.Time) (string, error) {
+func spendEnrollmentToken(ctx context.Context, tx pgx.Tx, node cloud.Node, hash []byte, now time.Time) (string, error) {
 	var id string
 	var expires time.Time
 	var used *time.Time
@@ -192,7 +127,7 @@ func spendEnrollmentToken(ctx context.Context, tx pgx.Tx, node Node, hash []byte
 		Scan(&id, &expires, &used)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return "", errEnrollmentToken
+		return "", cloud.ErrEnrollmentToken
 	case err != nil:
 		return "", fmt.Errorf("lock enrollment token: %w", err)
 	case used != nil:
@@ -218,7 +153,7 @@ func spendEnrollmentToken(ctx context.Context, tx pgx.Tx, node Node, hash []byte
 
 // revokeSiteNodes revokes every node of node's site but node itself, and
 // audits each. It returns their ids.
-func revokeSiteNodes(ctx context.Context, tx pgx.Tx, node Node, now time.Time) ([]string, error) {
+func revokeSiteNodes(ctx context.Context, tx pgx.Tx, node cloud.Node, now time.Time) ([]string, error) {
 	reason := "replaced by node " + node.ID
 	rows, _ := tx.Query(ctx, `UPDATE edge_nodes SET revoked_at = $4, revoked_reason = $5
 		WHERE organization_id = $1 AND site_id = $2 AND id <> $3 AND revoked_at IS NULL RETURNING id::text`,
@@ -227,7 +162,7 @@ func revokeSiteNodes(ctx context.Context, tx pgx.Tx, node Node, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("revoke replaced nodes: %w", err)
 	}
-	who := Actor{Type: "edge_node", ID: node.ID}
+	who := cloud.Actor{Type: "edge_node", ID: node.ID}
 	for _, id := range ids {
 		if err := audit(ctx, tx, node.OrgID, who, "edge_node.revoke", "edge_node", id, nil,
 			map[string]any{"revoked_at": now, "revoked_reason": reason}); err != nil {
@@ -237,34 +172,14 @@ func revokeSiteNodes(ctx context.Context, tx pgx.Tx, node Node, now time.Time) (
 	return ids, nil
 }
 
-// AuthenticateNode finds the node a credential belongs to. An unknown or
-// revoked credential is EUNAUTHORIZED, with the same message for both.
-// It runs on every push and pull, so it is one indexed lookup by the
-// credential's hash and no transaction.
-func (s *Store) AuthenticateNode(ctx context.Context, credential string) (Node, error) {
-	if credential == "" || len(credential) > maxSecretLen {
-		return Node{}, errNodeCredential
-	}
-	n, err := s.LookupEdgeNode(ctx, auth.HashSecret(credential))
-	switch {
-	case pantry.ErrorCode(err) == pantry.ENOTFOUND:
-		return Node{}, errNodeCredential
-	case err != nil:
-		return Node{}, fmt.Errorf("authenticate node: %w", err)
-	case n.RevokedAt != nil:
-		return Node{}, errNodeCredential
-	}
-	return Node{OrgID: n.OrgID, SiteID: n.SiteID, ID: n.ID}, nil
-}
-
 // RevokeNode revokes node nodeID: its credential stops working at once
 // (the next push or pull, and a waiting pull at its next check). Revoking
 // a revoked node changes nothing and succeeds.
-func (s *Store) RevokeNode(ctx context.Context, orgID string, who Actor, nodeID string) (NodeStatus, error) {
+func (s *Store) RevokeNode(ctx context.Context, orgID string, who cloud.Actor, nodeID string) (cloud.NodeStatus, error) {
 	if err := checkPathID("edge node", nodeID); err != nil {
-		return NodeStatus{}, err
+		return cloud.NodeStatus{}, err
 	}
-	var after NodeStatus
+	var after cloud.NodeStatus
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var revoked bool
 		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM edge_nodes WHERE organization_id = $1 AND id = $2 FOR NO KEY UPDATE`,
@@ -285,7 +200,7 @@ func (s *Store) RevokeNode(ctx context.Context, orgID string, who Actor, nodeID 
 			map[string]any{"revoked_at": after.RevokedAt, "revoked_reason": after.RevokedReason})
 	})
 	if err != nil {
-		return NodeStatus{}, fmt.Errorf("revoke edge node %s: %w", nodeID, err)
+		return cloud.NodeStatus{}, fmt.Errorf("revoke edge node %s: %w", nodeID, err)
 	}
 	return after, nil
 }

@@ -8,23 +8,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
 
 // enroll enrolls a node at site of o with a fresh token, and returns it
 // with its credential.
-func (f *catalogFixture) enroll(t *testing.T, o catalogOrg, site string) (Node, string) {
+func (f *catalogFixture) enroll(t *testing.T, o catalogOrg, site string) (cloud.Node, string) {
 	t.Helper()
-	tok, err := f.s.CreateEnrollmentToken(t.Context(), o.id, o.who, site, 0)
+	tok, err := syncServer(f.s).CreateEnrollmentToken(t.Context(), o.id, o.who, site, 0)
 	if err != nil {
 		t.Fatalf("create enrollment token: %v", err)
 	}
-	resp, err := f.s.Enroll(t.Context(), syncproto.EnrollRequest{Version: syncproto.Version, Token: tok.Token, Name: "edge", SoftwareVersion: "1.0.0"}, time.Now())
+	resp, err := syncServer(f.s).Enroll(t.Context(), syncproto.EnrollRequest{Version: syncproto.Version, Token: tok.Token, Name: "edge", SoftwareVersion: "1.0.0"})
 	if err != nil {
 		t.Fatalf("enroll: %v", err)
 	}
-	return Node{OrgID: resp.OrgID, SiteID: resp.SiteID, ID: resp.NodeID}, resp.Credential
+	return cloud.Node{OrgID: resp.OrgID, SiteID: resp.SiteID, ID: resp.NodeID}, resp.Credential
 }
 
 // enrollRequest is an enrollment with token.
@@ -62,18 +63,18 @@ func TestEnroll(t *testing.T) {
 	site := f.site(t, a, "EUR")
 
 	t.Run("HappyPath", func(t *testing.T) {
-		tok, err := f.s.CreateEnrollmentToken(t.Context(), a.id, a.who, site, 0)
+		tok, err := syncServer(f.s).CreateEnrollmentToken(t.Context(), a.id, a.who, site, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !pantry.ValidID(tok.ID) || tok.SiteID != site || len(tok.Token) != 43 {
 			t.Fatalf("token %+v", tok)
 		}
-		if d := time.Until(tok.ExpiresAt) - DefaultEnrollmentTTL; d > time.Minute || d < -time.Minute {
+		if d := time.Until(tok.ExpiresAt) - cloud.DefaultEnrollmentTTL; d > time.Minute || d < -time.Minute {
 			t.Errorf("expires at %s, want a day from now", tok.ExpiresAt)
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		resp, err := f.s.Enroll(t.Context(), enrollRequest(tok.Token), now)
+		resp, err := syncAt(f.s, now).Enroll(t.Context(), enrollRequest(tok.Token))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,8 +82,8 @@ func TestEnroll(t *testing.T) {
 			len(resp.Credential) != 43 || !resp.ServerTime.Equal(now) {
 			t.Fatalf("response %+v", resp)
 		}
-		node, err := f.s.AuthenticateNode(t.Context(), resp.Credential)
-		if err != nil || node != (Node{OrgID: a.id, SiteID: site, ID: resp.NodeID}) {
+		node, err := syncServer(f.s).AuthenticateNode(t.Context(), resp.Credential)
+		if err != nil || node != (cloud.Node{OrgID: a.id, SiteID: site, ID: resp.NodeID}) {
 			t.Fatalf("authenticate: %+v, %v", node, err)
 		}
 		// Only hashes are stored.
@@ -116,48 +117,48 @@ func TestEnroll(t *testing.T) {
 			}
 		}
 		t.Run("UsedToken", func(t *testing.T) {
-			_, err := f.s.Enroll(t.Context(), enrollRequest(tok.Token), time.Now())
+			_, err := syncServer(f.s).Enroll(t.Context(), enrollRequest(tok.Token))
 			wantError(t, err, pantry.EUNAUTHORIZED, "this enrollment token has already been used")
 		})
 	})
 	t.Run("ExpiredToken", func(t *testing.T) {
-		tok, err := f.s.CreateEnrollmentToken(t.Context(), a.id, a.who, site, time.Minute)
+		tok, err := syncServer(f.s).CreateEnrollmentToken(t.Context(), a.id, a.who, site, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
 		nodes := f.countNodes(t, site)
-		_, err = f.s.Enroll(t.Context(), enrollRequest(tok.Token), tok.ExpiresAt)
+		_, err = syncAt(f.s, tok.ExpiresAt).Enroll(t.Context(), enrollRequest(tok.Token))
 		wantError(t, err, pantry.EUNAUTHORIZED, "this enrollment token expired at ")
-		_, err = f.s.Enroll(t.Context(), enrollRequest(tok.Token), tok.ExpiresAt.Add(time.Hour))
+		_, err = syncAt(f.s, tok.ExpiresAt.Add(time.Hour)).Enroll(t.Context(), enrollRequest(tok.Token))
 		wantError(t, err, pantry.EUNAUTHORIZED, "this enrollment token expired at ")
 		if got := f.countNodes(t, site); got != nodes {
 			t.Errorf("%d nodes after refused enrollments, want %d", got, nodes)
 		}
 		// The clock that counts is the one Enroll is given.
-		if _, err := f.s.Enroll(t.Context(), enrollRequest(tok.Token), tok.ExpiresAt.Add(-time.Second)); err != nil {
+		if _, err := syncAt(f.s, tok.ExpiresAt.Add(-time.Second)).Enroll(t.Context(), enrollRequest(tok.Token)); err != nil {
 			t.Errorf("enroll a second before expiry: %v", err)
 		}
 	})
 	t.Run("UnknownToken", func(t *testing.T) {
 		for _, token := range []string{pantry.NewSecret(32), "", strings.Repeat("x", 1000)} {
-			_, err := f.s.Enroll(t.Context(), enrollRequest(token), time.Now())
+			_, err := syncServer(f.s).Enroll(t.Context(), enrollRequest(token))
 			wantError(t, err, pantry.EUNAUTHORIZED, "unknown enrollment token")
 		}
 	})
 	t.Run("BadName", func(t *testing.T) {
-		tok, err := f.s.CreateEnrollmentToken(t.Context(), a.id, a.who, site, 0)
+		tok, err := syncServer(f.s).CreateEnrollmentToken(t.Context(), a.id, a.who, site, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req := enrollRequest(tok.Token)
 		req.Name = "edge\x00"
-		_, err = f.s.Enroll(t.Context(), req, time.Now())
+		_, err = syncServer(f.s).Enroll(t.Context(), req)
 		wantError(t, err, pantry.EINVALID, "name contains a control character")
 	})
 	t.Run("CreateRefused", func(t *testing.T) {
 		archived := f.site(t, a, "EUR")
 		yes := true
-		if _, err := f.s.UpdateSite(t.Context(), a.id, a.who, archived, SiteUpdate{Archived: &yes}); err != nil {
+		if _, err := f.s.UpdateSite(t.Context(), a.id, a.who, archived, cloud.SiteUpdate{Archived: &yes}); err != nil {
 			t.Fatal(err)
 		}
 		bSite := f.site(t, f.b, "EUR")
@@ -168,7 +169,7 @@ func TestEnroll(t *testing.T) {
 			code string
 		}{
 			{"TTLTooShort", site, 30 * time.Second, pantry.EINVALID},
-			{"TTLTooLong", site, MaxEnrollmentTTL + time.Second, pantry.EINVALID},
+			{"TTLTooLong", site, cloud.MaxEnrollmentTTL + time.Second, pantry.EINVALID},
 			{"NegativeTTL", site, -time.Hour, pantry.EINVALID},
 			{"UnknownSite", pantry.NewID(), 0, pantry.ENOTFOUND},
 			{"MalformedSite", "hq", 0, pantry.ENOTFOUND},
@@ -178,7 +179,7 @@ func TestEnroll(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				f.refused(t, tt.code, func() error {
-					_, err := f.s.CreateEnrollmentToken(t.Context(), a.id, a.who, tt.site, tt.ttl)
+					_, err := syncServer(f.s).CreateEnrollmentToken(t.Context(), a.id, a.who, tt.site, tt.ttl)
 					return err
 				})
 			})
@@ -192,7 +193,7 @@ func TestEnrollConcurrently(t *testing.T) {
 	t.Parallel()
 	f := newCatalogFixture(t)
 	site := f.site(t, f.a, "EUR")
-	tok, err := f.s.CreateEnrollmentToken(t.Context(), f.a.id, f.a.who, site, 0)
+	tok, err := syncServer(f.s).CreateEnrollmentToken(t.Context(), f.a.id, f.a.who, site, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestEnrollConcurrently(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = f.s.Enroll(t.Context(), enrollRequest(tok.Token), time.Now())
+			_, errs[i] = syncServer(f.s).Enroll(t.Context(), enrollRequest(tok.Token))
 		})
 	}
 	close(start)
@@ -235,12 +236,12 @@ func TestReenrollReplacesNode(t *testing.T) {
 	neighbour, neighbourCred := f.enroll(t, f.a, other)
 	replacement, newCred := f.enroll(t, f.a, site)
 
-	_, err := f.s.AuthenticateNode(t.Context(), oldCred)
+	_, err := syncServer(f.s).AuthenticateNode(t.Context(), oldCred)
 	wantError(t, err, pantry.EUNAUTHORIZED, "invalid node credential")
-	if n, err := f.s.AuthenticateNode(t.Context(), newCred); err != nil || n != replacement {
+	if n, err := syncServer(f.s).AuthenticateNode(t.Context(), newCred); err != nil || n != replacement {
 		t.Errorf("new credential: %+v, %v", n, err)
 	}
-	if n, err := f.s.AuthenticateNode(t.Context(), neighbourCred); err != nil || n != neighbour {
+	if n, err := syncServer(f.s).AuthenticateNode(t.Context(), neighbourCred); err != nil || n != neighbour {
 		t.Errorf("another site's node: %+v, %v", n, err)
 	}
 	st, err := f.s.GetNode(t.Context(), f.a.id, old.ID)
@@ -262,14 +263,14 @@ func TestAuthenticateNode(t *testing.T) {
 	node, cred := f.enroll(t, f.a, site)
 
 	for _, c := range []string{pantry.NewSecret(32), "", strings.Repeat("x", 1000), cred + "x"} {
-		_, err := f.s.AuthenticateNode(t.Context(), c)
+		_, err := syncServer(f.s).AuthenticateNode(t.Context(), c)
 		wantError(t, err, pantry.EUNAUTHORIZED, "invalid node credential")
 	}
 	t.Run("Revoke", func(t *testing.T) {
 		// Another organization cannot revoke it.
 		_, err := f.s.RevokeNode(t.Context(), f.b.id, f.b.who, node.ID)
 		wantError(t, err, pantry.ENOTFOUND, "edge node "+node.ID+" not found")
-		if _, err := f.s.AuthenticateNode(t.Context(), cred); err != nil {
+		if _, err := syncServer(f.s).AuthenticateNode(t.Context(), cred); err != nil {
 			t.Fatalf("after another organization's attempt: %v", err)
 		}
 		st, err := f.s.RevokeNode(t.Context(), f.a.id, f.a.who, node.ID)
@@ -277,7 +278,7 @@ func TestAuthenticateNode(t *testing.T) {
 			t.Fatalf("revoke: %+v, %v", st, err)
 		}
 		// The same answer as an unknown credential: no oracle.
-		_, err = f.s.AuthenticateNode(t.Context(), cred)
+		_, err = syncServer(f.s).AuthenticateNode(t.Context(), cred)
 		wantError(t, err, pantry.EUNAUTHORIZED, "invalid node credential")
 		again, err := f.s.RevokeNode(t.Context(), f.a.id, f.a.who, node.ID)
 		if err != nil || !again.RevokedAt.Equal(*st.RevokedAt) {
@@ -326,15 +327,15 @@ func TestReenrollTakesOverWatermark(t *testing.T) {
 		[]string{old.ID, foreign.ID}); err != nil {
 		t.Fatal(err)
 	}
-	again := func(previous string) NodeStatus {
+	again := func(previous string) cloud.NodeStatus {
 		t.Helper()
-		tok, err := f.s.CreateEnrollmentToken(t.Context(), f.a.id, f.a.who, site, 0)
+		tok, err := syncServer(f.s).CreateEnrollmentToken(t.Context(), f.a.id, f.a.who, site, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req := enrollRequest(tok.Token)
 		req.PreviousNodeID = previous
-		resp, err := f.s.Enroll(t.Context(), req, time.Now())
+		resp, err := syncServer(f.s).Enroll(t.Context(), req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
@@ -39,7 +40,7 @@ import (
 // now is the cloud's clock. A revoked node, or a node that is not what
 // its credential names, is EUNAUTHORIZED; a request naming another node
 // is EFORBIDDEN.
-func (s *Store) Pull(ctx context.Context, node Node, req syncproto.PullRequest, now time.Time) (syncproto.PullResponse, error) {
+func (s *Store) Pull(ctx context.Context, node cloud.Node, req syncproto.PullRequest, now time.Time) (syncproto.PullResponse, error) {
 	if err := checkPull(node, req); err != nil {
 		return syncproto.PullResponse{}, err
 	}
@@ -65,7 +66,7 @@ var errSiteUnnumbered = errors.New("the site has no configuration revision yet")
 // no write can conflict with the snapshot; the contact is recorded after
 // it (recordPull), where a concurrent push that updates the same node
 // row only makes it wait.
-func (s *Store) readPull(ctx context.Context, node Node, req syncproto.PullRequest, now time.Time) (syncproto.PullResponse, error) {
+func (s *Store) readPull(ctx context.Context, node cloud.Node, req syncproto.PullRequest, now time.Time) (syncproto.PullResponse, error) {
 	resp := syncproto.PullResponse{Version: syncproto.Version, Cursor: req.Cursor, Stock: []syncproto.StockMovement{}, ServerTime: now}
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := s.inTenantTx(ctx, node.OrgID, snapshot, func(tx pgx.Tx) error {
@@ -99,7 +100,7 @@ func (s *Store) readPull(ctx context.Context, node Node, req syncproto.PullReque
 // created, or seeded) gets revision 1 at its first pull. An edge at 0
 // would otherwise be sent the configuration on every pull, and never
 // wait for a change.
-func (s *Store) numberSite(ctx context.Context, node Node) error {
+func (s *Store) numberSite(ctx context.Context, node cloud.Node) error {
 	return s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE sites SET catalog_revision = 1 WHERE organization_id = $1 AND id = $2 AND catalog_revision = 0`,
 			node.OrgID, node.SiteID); err != nil {
@@ -111,7 +112,7 @@ func (s *Store) numberSite(ctx context.Context, node Node) error {
 
 // checkPull checks what a pull can be refused for before any database
 // work.
-func checkPull(node Node, req syncproto.PullRequest) error {
+func checkPull(node cloud.Node, req syncproto.PullRequest) error {
 	if err := checkNode(node); err != nil {
 		return err
 	}
@@ -121,13 +122,13 @@ func checkPull(node Node, req syncproto.PullRequest) error {
 	if req.Cursor.ConfigRevision < 0 || req.Cursor.StockSeq < 0 || req.OutboxHead < 0 {
 		return pantry.Errorf(pantry.EINVALID, "cursor and outbox_head must not be negative")
 	}
-	return pantry.CheckText("software_version", req.SoftwareVersion, maxNodeTextLen)
+	return pantry.CheckText("software_version", req.SoftwareVersion, cloud.MaxNodeTextLen)
 }
 
 // checkNode refuses a Node that no credential can have produced.
-func checkNode(node Node) error {
+func checkNode(node cloud.Node) error {
 	if !pantry.ValidID(node.OrgID) || !pantry.ValidID(node.SiteID) || !pantry.ValidID(node.ID) {
-		return errNodeCredential
+		return cloud.ErrNodeCredential
 	}
 	return nil
 }
@@ -155,7 +156,7 @@ func (st feedState) moved(c syncproto.Cursor) bool {
 // enrolled at that site and not revoked. A node of another organization
 // is invisible here (row-level security) and so as unknown as a revoked
 // one: EUNAUTHORIZED.
-func readFeedState(ctx context.Context, tx pgx.Tx, node Node) (feedState, error) {
+func readFeedState(ctx context.Context, tx pgx.Tx, node cloud.Node) (feedState, error) {
 	var st feedState
 	var revoked bool
 	err := tx.QueryRow(ctx, `SELECT s.id::text, s.organization_id::text, s.name, s.timezone, s.currency, s.catalog_revision, s.stock_seq,
@@ -165,7 +166,7 @@ func readFeedState(ctx context.Context, tx pgx.Tx, node Node) (feedState, error)
 		Scan(&st.site.ID, &st.site.OrgID, &st.site.Name, &st.site.Timezone, &st.site.Currency, &st.revision, &st.stockSeq, &revoked)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows), err == nil && revoked:
-		return st, errNodeCredential
+		return st, cloud.ErrNodeCredential
 	case err != nil:
 		return st, fmt.Errorf("read site feed: %w", err)
 	}
@@ -174,7 +175,7 @@ func readFeedState(ctx context.Context, tx pgx.Tx, node Node) (feedState, error)
 
 // readConfig reads the site's whole configuration in tx (which must read
 // from one snapshot, the one st was read in).
-func readConfig(ctx context.Context, tx pgx.Tx, node Node, st feedState) (syncproto.Config, error) {
+func readConfig(ctx context.Context, tx pgx.Tx, node cloud.Node, st feedState) (syncproto.Config, error) {
 	cfg := syncproto.Config{Revision: st.revision, Site: st.site}
 	var err error
 	if cfg.Spaces, err = collect(ctx, tx, "rooms", `SELECT id::text, name, floor, code FROM spaces
@@ -212,7 +213,7 @@ func readConfig(ctx context.Context, tx pgx.Tx, node Node, st feedState) (syncpr
 // readConfigItems reads the site's menu as the edge sells it (see the
 // top of this file): an override is in the site's currency, an item
 // without one is priced in it too (PutMenu and UpdateItem see to that).
-func readConfigItems(ctx context.Context, tx pgx.Tx, node Node, currency string) ([]syncproto.Item, error) {
+func readConfigItems(ctx context.Context, tx pgx.Tx, node cloud.Node, currency string) ([]syncproto.Item, error) {
 	return collect(ctx, tx, "menu", `SELECT i.id::text, i.name, i.description,
 		COALESCE(m.price_amount, i.price_amount), CASE WHEN m.price_amount IS NULL THEN i.currency ELSE $3 END,
 		i.tags, i.allergens, i.image_url, i.low_stock_threshold, m.available
@@ -228,7 +229,7 @@ func readConfigItems(ctx context.Context, tx pgx.Tx, node Node, currency string)
 
 // readStockPage reads the site's cloud stock movements after seq, in
 // order, at most syncproto.MaxStockPage; more says others follow.
-func readStockPage(ctx context.Context, tx pgx.Tx, node Node, after int64) (moves []syncproto.StockMovement, more bool, err error) {
+func readStockPage(ctx context.Context, tx pgx.Tx, node cloud.Node, after int64) (moves []syncproto.StockMovement, more bool, err error) {
 	moves, err = collect(ctx, tx, "stock movements", `SELECT feed_seq, id::text, site_id::text, item_id::text, delta, reason,
 		COALESCE(order_id::text, ''), actor, created_at
 		FROM stock_movements WHERE organization_id = $1 AND site_id = $2 AND feed_seq > $3
@@ -264,7 +265,7 @@ func collect[T any](ctx context.Context, tx pgx.Tx, what, query string, args []a
 // revision is the configuration the node has once it applies the
 // response. The edge's clock is not trusted, only reported: skew is its
 // SentAt minus now.
-func (s *Store) recordPull(ctx context.Context, node Node, req syncproto.PullRequest, revision int64, now time.Time) error {
+func (s *Store) recordPull(ctx context.Context, node cloud.Node, req syncproto.PullRequest, revision int64, now time.Time) error {
 	var skew *int64
 	if !req.SentAt.IsZero() {
 		ms := req.SentAt.Sub(now).Milliseconds()
@@ -280,7 +281,7 @@ func (s *Store) recordPull(ctx context.Context, node Node, req syncproto.PullReq
 			return fmt.Errorf("record pull: %w", err)
 		}
 		if tag.RowsAffected() == 0 { // revoked since the snapshot
-			return errNodeCredential
+			return cloud.ErrNodeCredential
 		}
 		return nil
 	})

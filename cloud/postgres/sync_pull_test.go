@@ -8,12 +8,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
 
 // pull pulls for node after cursor, failing the test on an error.
-func (f *catalogFixture) pull(t *testing.T, node Node, cursor syncproto.Cursor) syncproto.PullResponse {
+func (f *catalogFixture) pull(t *testing.T, node cloud.Node, cursor syncproto.Cursor) syncproto.PullResponse {
 	t.Helper()
 	resp, err := f.s.Pull(t.Context(), node, syncproto.PullRequest{Version: syncproto.Version, NodeID: node.ID, Cursor: cursor}, time.Now())
 	if err != nil {
@@ -30,10 +31,10 @@ func TestPullConfig(t *testing.T) {
 	tea, coffee := f.item(t, a, "Tea", 200, "EUR"), f.item(t, a, "Coffee", 250, "EUR")
 	bagel, water := f.item(t, a, "Bagel", 300, "USD"), f.item(t, a, "Water", 100, "EUR")
 	gone := f.item(t, a, "Gone", 100, "EUR")
-	if _, err := f.s.UpdateItem(ctx, a.id, a.who, tea, ItemUpdate{Tags: &[]string{"hot"}}); err != nil {
+	if _, err := f.s.UpdateItem(ctx, a.id, a.who, tea, cloud.ItemUpdate{Tags: &[]string{"hot"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.PutMenu(ctx, a.id, a.who, site, []MenuEntry{
+	if _, err := f.s.PutMenu(ctx, a.id, a.who, site, []cloud.MenuEntry{
 		{ItemID: tea, Available: true},
 		{ItemID: coffee, Available: false, Price: &pantry.Money{Amount: 280, Currency: "EUR"}},
 		{ItemID: bagel, Available: true, Price: &pantry.Money{Amount: 310, Currency: "EUR"}},
@@ -41,49 +42,49 @@ func TestPullConfig(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.PutMenu(ctx, a.id, a.who, other, []MenuEntry{{ItemID: water, Available: true}}); err != nil {
+	if _, err := f.s.PutMenu(ctx, a.id, a.who, other, []cloud.MenuEntry{{ItemID: water, Available: true}}); err != nil {
 		t.Fatal(err)
 	}
 	yes := true
-	if _, err := f.s.UpdateItem(ctx, a.id, a.who, gone, ItemUpdate{Archived: &yes}); err != nil {
+	if _, err := f.s.UpdateItem(ctx, a.id, a.who, gone, cloud.ItemUpdate{Archived: &yes}); err != nil {
 		t.Fatal(err)
 	}
-	room, err := f.s.CreateSpace(ctx, a.id, a.who, site, SpaceInput{Name: "Room A", Floor: "3"})
+	room, err := f.s.CreateSpace(ctx, a.id, a.who, site, cloud.SpaceInput{Name: "Room A", Floor: "3"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed, err := f.s.CreateSpace(ctx, a.id, a.who, site, SpaceInput{Name: "Room B"})
+	closed, err := f.s.CreateSpace(ctx, a.id, a.who, site, cloud.SpaceInput{Name: "Room B"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.UpdateSpace(ctx, a.id, a.who, site, closed.ID, SpaceUpdate{Archived: &yes}); err != nil {
+	if _, err := f.s.UpdateSpace(ctx, a.id, a.who, site, closed.ID, cloud.SpaceUpdate{Archived: &yes}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.CreateSpace(ctx, a.id, a.who, other, SpaceInput{Name: "Elsewhere"}); err != nil {
+	if _, err := f.s.CreateSpace(ctx, a.id, a.who, other, cloud.SpaceInput{Name: "Elsewhere"}); err != nil {
 		t.Fatal(err)
 	}
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	welcome, err := f.s.CreateCoupon(ctx, a.id, a.who, CouponInput{Code: "WELCOME", Kind: pantry.CouponPercent, Value: 10,
+	welcome, err := f.s.CreateCoupon(ctx, a.id, a.who, cloud.CouponInput{Code: "WELCOME", Kind: pantry.CouponPercent, Value: 10,
 		ValidFrom: from, ValidTo: from.AddDate(1, 0, 0), MaxUsesPerSite: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := f.s.CreateCoupon(ctx, a.id, a.who, CouponInput{Code: "OLD", Kind: pantry.CouponFixed, Value: 50, ValidFrom: from, ValidTo: from.AddDate(0, 1, 0)})
+	old, err := f.s.CreateCoupon(ctx, a.id, a.who, cloud.CouponInput{Code: "OLD", Kind: pantry.CouponFixed, Value: 50, ValidFrom: from, ValidTo: from.AddDate(0, 1, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.UpdateCoupon(ctx, a.id, a.who, old.ID, CouponUpdate{Archived: &yes}); err != nil {
+	if _, err := f.s.UpdateCoupon(ctx, a.id, a.who, old.ID, cloud.CouponUpdate{Archived: &yes}); err != nil {
 		t.Fatal(err)
 	}
-	finance, err := f.s.CreateCostCenter(ctx, a.id, a.who, CostCenterInput{Code: "CC-1", Name: "Finance"})
+	finance, err := f.s.CreateCostCenter(ctx, a.id, a.who, cloud.CostCenterInput{Code: "CC-1", Name: "Finance"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	closedCC, err := f.s.CreateCostCenter(ctx, a.id, a.who, CostCenterInput{Code: "CC-0"})
+	closedCC, err := f.s.CreateCostCenter(ctx, a.id, a.who, cloud.CostCenterInput{Code: "CC-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.UpdateCostCenter(ctx, a.id, a.who, closedCC.ID, CostCenterUpdate{Archived: &yes}); err != nil {
+	if _, err := f.s.UpdateCostCenter(ctx, a.id, a.who, closedCC.ID, cloud.CostCenterUpdate{Archived: &yes}); err != nil {
 		t.Fatal(err)
 	}
 	tablet, _, err := f.s.CreateTablet(ctx, a.id, a.who, site, "Pantry 1")
@@ -103,7 +104,7 @@ func TestPullConfig(t *testing.T) {
 	// Organization B's catalog must not leak into A's snapshot.
 	bSite := f.site(t, f.b, "EUR")
 	f.item(t, f.b, "B's item", 100, "EUR")
-	if _, err := f.s.CreateSpace(ctx, f.b.id, f.b.who, bSite, SpaceInput{Name: "B's room"}); err != nil {
+	if _, err := f.s.CreateSpace(ctx, f.b.id, f.b.who, bSite, cloud.SpaceInput{Name: "B's room"}); err != nil {
 		t.Fatal(err)
 	}
 	node, _ := f.enroll(t, a, site)
@@ -258,7 +259,7 @@ func TestPullTenancy(t *testing.T) {
 		org  catalogOrg
 		site string
 	}{{a, aSite}, {b, bSite}} {
-		if _, err := f.s.CreateSpace(ctx, o.org.id, o.org.who, o.site, SpaceInput{Name: "Room"}); err != nil {
+		if _, err := f.s.CreateSpace(ctx, o.org.id, o.org.who, o.site, cloud.SpaceInput{Name: "Room"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -270,7 +271,7 @@ func TestPullTenancy(t *testing.T) {
 	}
 	_, aCred := f.enroll(t, a, aSite)
 	bNode, _ := f.enroll(t, b, bSite)
-	aNode, err := f.s.AuthenticateNode(ctx, aCred)
+	aNode, err := syncServer(f.s).AuthenticateNode(ctx, aCred)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestPullTenancy(t *testing.T) {
 	if resp.Config.Site.ID != aSite || resp.Config.Site.OrgID != a.id || len(resp.Config.Spaces) != 1 || len(resp.Stock) != 0 {
 		t.Errorf("A's pull %+v", resp)
 	}
-	forged := map[string]Node{
+	forged := map[string]cloud.Node{
 		"AnotherOrgsSite":      {OrgID: a.id, SiteID: bSite, ID: aNode.ID},
 		"AnotherOrg":           {OrgID: b.id, SiteID: bSite, ID: aNode.ID},
 		"AnotherOrgOwnSite":    {OrgID: b.id, SiteID: aSite, ID: aNode.ID},
@@ -314,7 +315,7 @@ func TestEveryConfigChangeBumpsRevision(t *testing.T) {
 	site, other := f.site(t, a, "EUR"), f.site(t, a, "EUR")
 	bSite := f.site(t, f.b, "EUR")
 	item := f.item(t, a, "Tea", 200, "EUR")
-	space, err := f.s.CreateSpace(ctx, a.id, a.who, site, SpaceInput{Name: "Room"})
+	space, err := f.s.CreateSpace(ctx, a.id, a.who, site, cloud.SpaceInput{Name: "Room"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,12 +323,12 @@ func TestEveryConfigChangeBumpsRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	coupon, err := f.s.CreateCoupon(ctx, a.id, a.who, CouponInput{Code: "C", Kind: pantry.CouponPercent, Value: 5,
+	coupon, err := f.s.CreateCoupon(ctx, a.id, a.who, cloud.CouponInput{Code: "C", Kind: pantry.CouponPercent, Value: 5,
 		ValidFrom: time.Now(), ValidTo: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := f.s.CreateCostCenter(ctx, a.id, a.who, CostCenterInput{Code: "CC"})
+	cc, err := f.s.CreateCostCenter(ctx, a.id, a.who, cloud.CostCenterInput{Code: "CC"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,11 +344,11 @@ func TestEveryConfigChangeBumpsRevision(t *testing.T) {
 		reflects func(*syncproto.Config) bool // the pulled config shows the change
 	}{
 		{"CreateSpace", false, func() error {
-			_, err := f.s.CreateSpace(ctx, a.id, a.who, site, SpaceInput{Name: "Room 2"})
+			_, err := f.s.CreateSpace(ctx, a.id, a.who, site, cloud.SpaceInput{Name: "Room 2"})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Spaces) == 2 }},
 		{"UpdateSpace", false, func() error {
-			_, err := f.s.UpdateSpace(ctx, a.id, a.who, site, space.ID, SpaceUpdate{Name: &name})
+			_, err := f.s.UpdateSpace(ctx, a.id, a.who, site, space.ID, cloud.SpaceUpdate{Name: &name})
 			return err
 		}, func(c *syncproto.Config) bool {
 			return slices.ContainsFunc(c.Spaces, func(s syncproto.Space) bool { return s.Name == name })
@@ -357,7 +358,7 @@ func TestEveryConfigChangeBumpsRevision(t *testing.T) {
 			return err
 		}, nil},
 		{"ArchiveSpace", false, func() error {
-			_, err := f.s.UpdateSpace(ctx, a.id, a.who, site, space.ID, SpaceUpdate{Archived: &yes})
+			_, err := f.s.UpdateSpace(ctx, a.id, a.who, site, space.ID, cloud.SpaceUpdate{Archived: &yes})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Spaces) == 1 }},
 		{"CreateTablet", false, func() error {
@@ -369,52 +370,52 @@ func TestEveryConfigChangeBumpsRevision(t *testing.T) {
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Tablets) == 1 }},
 		{"RenameSite", false, func() error {
-			_, err := f.s.UpdateSite(ctx, a.id, a.who, site, SiteUpdate{Name: &name})
+			_, err := f.s.UpdateSite(ctx, a.id, a.who, site, cloud.SiteUpdate{Name: &name})
 			return err
 		}, func(c *syncproto.Config) bool { return c.Site.Name == name }},
 		{"SiteTimezone", false, func() error {
-			_, err := f.s.UpdateSite(ctx, a.id, a.who, site, SiteUpdate{Timezone: &tz})
+			_, err := f.s.UpdateSite(ctx, a.id, a.who, site, cloud.SiteUpdate{Timezone: &tz})
 			return err
 		}, func(c *syncproto.Config) bool { return c.Site.Timezone == tz }},
 		{"PutMenu", false, func() error {
-			_, err := f.s.PutMenu(ctx, a.id, a.who, site, []MenuEntry{{ItemID: item, Available: true}})
+			_, err := f.s.PutMenu(ctx, a.id, a.who, site, []cloud.MenuEntry{{ItemID: item, Available: true}})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Items) == 1 && c.Items[0].Price.Amount == 200 }},
 		{"MenuPrice", false, func() error {
-			_, err := f.s.PutMenu(ctx, a.id, a.who, site, []MenuEntry{{ItemID: item, Available: true, Price: &pantry.Money{Amount: 180, Currency: "EUR"}}})
+			_, err := f.s.PutMenu(ctx, a.id, a.who, site, []cloud.MenuEntry{{ItemID: item, Available: true, Price: &pantry.Money{Amount: 180, Currency: "EUR"}}})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Items) == 1 && c.Items[0].Price.Amount == 180 }},
 		{"CreateItem", true, func() error {
-			_, err := f.s.CreateItem(ctx, a.id, a.who, ItemInput{Name: "Cake", Price: price})
+			_, err := f.s.CreateItem(ctx, a.id, a.who, cloud.ItemInput{Name: "Cake", Price: price})
 			return err
 		}, nil},
 		{"UpdateItem", true, func() error {
-			_, err := f.s.UpdateItem(ctx, a.id, a.who, item, ItemUpdate{Name: &name})
+			_, err := f.s.UpdateItem(ctx, a.id, a.who, item, cloud.ItemUpdate{Name: &name})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Items) == 1 && c.Items[0].Name == name }},
 		{"CreateCoupon", true, func() error {
-			_, err := f.s.CreateCoupon(ctx, a.id, a.who, CouponInput{Code: "D", Kind: pantry.CouponFixed, Value: 50,
+			_, err := f.s.CreateCoupon(ctx, a.id, a.who, cloud.CouponInput{Code: "D", Kind: pantry.CouponFixed, Value: 50,
 				ValidFrom: time.Now(), ValidTo: time.Now().Add(time.Hour)})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Coupons) == 2 }},
 		{"UpdateCoupon", true, func() error {
-			_, err := f.s.UpdateCoupon(ctx, a.id, a.who, coupon.ID, CouponUpdate{Value: &value})
+			_, err := f.s.UpdateCoupon(ctx, a.id, a.who, coupon.ID, cloud.CouponUpdate{Value: &value})
 			return err
 		}, func(c *syncproto.Config) bool {
 			return slices.ContainsFunc(c.Coupons, func(cp syncproto.Coupon) bool { return cp.Value == value })
 		}},
 		{"CreateCostCenter", true, func() error {
-			_, err := f.s.CreateCostCenter(ctx, a.id, a.who, CostCenterInput{Code: "CC-2"})
+			_, err := f.s.CreateCostCenter(ctx, a.id, a.who, cloud.CostCenterInput{Code: "CC-2"})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.CostCenters) == 2 }},
 		{"UpdateCostCenter", true, func() error {
-			_, err := f.s.UpdateCostCenter(ctx, a.id, a.who, cc.ID, CostCenterUpdate{Name: &ccName})
+			_, err := f.s.UpdateCostCenter(ctx, a.id, a.who, cc.ID, cloud.CostCenterUpdate{Name: &ccName})
 			return err
 		}, func(c *syncproto.Config) bool {
 			return slices.ContainsFunc(c.CostCenters, func(x syncproto.CostCenter) bool { return x.Name == ccName })
 		}},
 		{"ArchiveItem", true, func() error {
-			_, err := f.s.UpdateItem(ctx, a.id, a.who, item, ItemUpdate{Archived: &yes})
+			_, err := f.s.UpdateItem(ctx, a.id, a.who, item, cloud.ItemUpdate{Archived: &yes})
 			return err
 		}, func(c *syncproto.Config) bool { return len(c.Items) == 0 }},
 	}

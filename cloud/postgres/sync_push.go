@@ -1,110 +1,71 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
 
-// The push (sync invariant 2): a node's outbox events are applied exactly
-// once. The node's row holds its watermark, applied_seq. A push locks the
-// row, skips the events the watermark covers, applies the rest and moves
-// the watermark in one transaction: a retried or overlapping batch is
-// acknowledged again without being applied again, and two pushes of one
-// node wait for each other.
-//
-// Throughput comes from applying a batch set-based: payloads are decoded
-// in Go, then each kind of event is written with one statement over
-// unnest arrays, every statement in one round trip. An event the database
-// refuses (an item the cloud does not know, a duplicate) fails its whole
-// set, which is rolled back to a savepoint and halved, each half in its
-// own savepoint, until the event at fault is alone: that one becomes a
-// dead letter (invariant 3) and its neighbours are applied. Events that
-// depend on it then fail alone too, and are dead letters as well.
+// The push's transaction (cloud.PushTx; the policy is cloud/syncserver's):
+// the node's row holds its watermark, applied_seq, and is locked from the
+// moment the watermark is read until the new one commits. Events are
+// written set-based: payloads come decoded, then each kind of event is
+// written with one statement over unnest arrays (sync_push_set.go), in a
+// savepoint, so that a set the database refuses is rolled back alone.
 
-// ApplyPush applies a node's batch of consecutive outbox events exactly
-// once and moves its watermark past them, dead letters included. req has
-// passed req.Validate; node comes from the request's credential. A batch
-// that starts after the watermark's next seq is a *GapError and changes
-// nothing; a revoked or unknown node is EUNAUTHORIZED; a request naming
-// another node is EFORBIDDEN. Any error but a refused event (a lost
-// connection, a serialization failure) rolls everything back and is
-// returned, for the edge to retry.
-func (s *Store) ApplyPush(ctx context.Context, node Node, req syncproto.PushRequest, now time.Time) (syncproto.PushResponse, error) {
-	if err := checkPush(node, req); err != nil {
-		return syncproto.PushResponse{}, err
-	}
-	now = now.UTC()
-	resp := syncproto.PushResponse{Version: syncproto.Version, DeadLettered: []int64{}, ServerTime: now}
-	// Payloads are decoded before the node's lock is taken: while this
-	// push decodes, the one before it can still be writing.
-	decoded := decodeEvents(req.Events)
-	err := s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
+// InPush runs fn in one transaction of node's organization that holds
+// node's lock: fn reads the watermark, writes events and dead letters and
+// moves the watermark through the cloud.PushTx it is given, and all of it
+// commits or none. now is the cloud's clock, recorded as the contact.
+// A revoked or unknown node is EUNAUTHORIZED; a node.SiteID that is not
+// the node's is EFORBIDDEN.
+func (s *Store) InPush(ctx context.Context, node cloud.Node, now time.Time, fn func(cloud.PushTx) error) error {
+	return s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		applied, err := lockPushingNode(ctx, tx, &node)
 		if err != nil {
 			return err
 		}
-		todo := unapplied(decoded, applied)
-		if len(todo) > 0 && todo[0].Seq != applied+1 {
-			return &GapError{ResumeFrom: applied + 1, Got: todo[0].Seq}
-		}
-		resp.AppliedSeq = applied
-		if len(todo) > 0 {
-			dead, err := applyEvents(ctx, tx, node, todo)
-			if err != nil {
-				return err
-			}
-			if err := insertDeadLetters(ctx, tx, node, dead, now); err != nil {
-				return err
-			}
-			for _, d := range dead {
-				resp.DeadLettered = append(resp.DeadLettered, d.Seq)
-			}
-			resp.AppliedSeq = todo[len(todo)-1].Seq
-		}
-		return recordPush(ctx, tx, node, req, resp.AppliedSeq, now)
+		return fn(&pushTx{tx: tx, node: node, applied: applied, now: now})
 	})
-	if err != nil {
-		return syncproto.PushResponse{}, fmt.Errorf("apply push of node %s: %w", node.ID, err)
-	}
-	return resp, nil
 }
 
-// checkPush re-checks what the watermark's safety rests on, in case a
-// caller skipped req.Validate: the node is the credential's, and seqs are
-// positive and consecutive.
-func checkPush(node Node, req syncproto.PushRequest) error {
-	if !pantry.ValidID(node.ID) || !strings.EqualFold(req.NodeID, node.ID) {
-		return pantry.Errorf(pantry.EFORBIDDEN, "this credential is node %s's, not node %q's", node.ID, req.NodeID)
-	}
-	if len(req.Events) > syncproto.MaxBatchEvents {
-		return pantry.Errorf(pantry.ETOOLARGE, "a push carries at most %d events", syncproto.MaxBatchEvents)
-	}
-	for i, e := range req.Events {
-		if e.Seq < 1 || e.Seq != req.Events[0].Seq+int64(i) {
-			return pantry.Errorf(pantry.EINVALID, "events[%d].seq is %d: a push carries consecutive positive seqs", i, e.Seq)
-		}
-	}
-	return nil
+// pushTx is cloud.PushTx over a transaction holding the node's lock.
+type pushTx struct {
+	tx      pgx.Tx
+	node    cloud.Node
+	applied int64
+	now     time.Time
+}
+
+func (p *pushTx) Site() string   { return p.node.SiteID }
+func (p *pushTx) Applied() int64 { return p.applied }
+
+func (p *pushTx) Write(ctx context.Context, events []cloud.PushEvent) error {
+	return writeSet(ctx, p.tx, p.node, events)
+}
+
+func (p *pushTx) DeadLetter(ctx context.Context, events []cloud.PushEvent) error {
+	return insertDeadLetters(ctx, p.tx, p.node, events, p.now)
+}
+
+func (p *pushTx) Record(ctx context.Context, req syncproto.PushRequest, applied int64) error {
+	return recordPush(ctx, p.tx, p.node, req, applied, p.now)
 }
 
 // lockPushingNode locks the node's row for the rest of the transaction
 // and returns its watermark. Revocation is read under the lock, so a push
 // racing a revoke either commits before it or is refused. node.SiteID is
 // set to the row's: the site every event must belong to.
-func lockPushingNode(ctx context.Context, tx pgx.Tx, node *Node) (applied int64, err error) {
+func lockPushingNode(ctx context.Context, tx pgx.Tx, node *cloud.Node) (applied int64, err error) {
 	var revoked *time.Time
 	var site string
 	err = tx.QueryRow(ctx, `SELECT applied_seq, revoked_at, site_id FROM edge_nodes
@@ -123,19 +84,9 @@ func lockPushingNode(ctx context.Context, tx pgx.Tx, node *Node) (applied int64,
 	return applied, nil
 }
 
-// unapplied returns the events above the watermark.
-func unapplied(events []pushEvent, applied int64) []pushEvent {
-	for i, e := range events {
-		if e.Seq > applied {
-			return events[i:]
-		}
-	}
-	return nil
-}
-
 // recordPush moves the watermark and records the contact: when, the
 // edge's build, how far its outbox reaches, and its clock's skew.
-func recordPush(ctx context.Context, tx pgx.Tx, node Node, req syncproto.PushRequest, applied int64, now time.Time) error {
+func recordPush(ctx context.Context, tx pgx.Tx, node cloud.Node, req syncproto.PushRequest, applied int64, now time.Time) error {
 	head := req.OutboxHead
 	if n := len(req.Events); n > 0 {
 		head = max(head, req.Events[n-1].Seq)
@@ -156,114 +107,22 @@ func recordPush(ctx context.Context, tx pgx.Tx, node Node, req syncproto.PushReq
 	return nil
 }
 
-// pushEvent is an event on its way in: its decoded payload, or the reason
-// it is a dead letter.
-type pushEvent struct {
-	syncproto.Event
-	payload any
-	reason  string
-}
-
-// applyEvents applies decoded events of node, in seq order, and returns
-// those that could not be applied with their reasons, without recording
-// them. Each event is either applied or returned; the error is one that
-// must roll back the whole transaction.
-func applyEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) ([]pushEvent, error) {
-	var ok, dead []pushEvent
-	for _, pe := range events {
-		pe.reason = cmp.Or(pe.reason, otherSite(pe.payload, node.SiteID))
-		if pe.reason != "" {
-			dead = append(dead, pe)
-		} else {
-			ok = append(ok, pe)
-		}
-	}
-	refused, err := applySet(ctx, tx, node, ok)
-	if err != nil {
-		return nil, err
-	}
-	dead = append(dead, refused...)
-	slices.SortFunc(dead, func(a, b pushEvent) int { return cmp.Compare(a.Seq, b.Seq) })
-	return dead, nil
-}
-
-// decodeEvents decodes events' payloads on every CPU: decoding is most of
-// what a push costs outside the database.
-func decodeEvents(events []syncproto.Event) []pushEvent {
-	out := make([]pushEvent, len(events))
-	procs := runtime.GOMAXPROCS(0)
-	chunk := max(500, (len(events)+procs-1)/procs)
-	var wg sync.WaitGroup
-	for lo := 0; lo < len(events); lo += chunk {
-		hi := min(lo+chunk, len(events))
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				out[i] = decodeEvent(events[i])
-			}
-		})
-	}
-	wg.Wait()
-	return out
-}
-
-// decodeEvent decodes e's payload, or says why it cannot be applied.
-func decodeEvent(e syncproto.Event) pushEvent {
-	v, err := syncproto.DecodePayload(e)
-	if err != nil {
-		return pushEvent{Event: e, reason: err.Error()}
-	}
-	return pushEvent{Event: e, payload: v}
-}
-
-// otherSite says why a payload that names a site other than the node's
-// cannot be applied, or returns "": RLS keeps a node inside its
-// organization, this keeps it inside its site.
-func otherSite(payload any, site string) string {
-	var named string
-	switch p := payload.(type) {
-	case *syncproto.OrderPlaced:
-		named = p.SiteID
-	case *syncproto.Session:
-		named = p.SiteID
-	case *syncproto.StockMovement:
-		named = p.SiteID
-	}
-	if named != "" && !strings.EqualFold(named, site) {
-		return fmt.Sprintf("site %s is not this node's site (%s): a node writes only its own site's data", named, site)
-	}
-	return ""
-}
-
-// applySet applies events set-based in a savepoint. If the database
-// refuses the set, it is rolled back and applied again in halves, down to
-// single events; the events refused alone are returned with the reason.
-func applySet(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) ([]pushEvent, error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
+// writeSet writes events in a savepoint of tx, rolled back if the
+// database refuses them; the refusal is a *cloud.RefusedError, which
+// names what a single refused event refers to and is missing.
+func writeSet(ctx context.Context, tx pgx.Tx, node cloud.Node, events []cloud.PushEvent) error {
 	err := inSavepoint(ctx, tx, func(sp pgx.Tx) error { return writeEvents(ctx, sp, node, events) })
 	if err == nil {
-		return nil, nil
+		return nil
 	}
 	reason, refused := refusal(err)
-	switch {
-	case !refused:
-		return nil, err
-	case len(events) == 1:
-		e := events[0]
-		e.reason = reason + missingRefs(err, e.payload)
-		return []pushEvent{e}, nil
+	if !refused {
+		return err
 	}
-	mid := len(events) / 2
-	dead, err := applySet(ctx, tx, node, events[:mid])
-	if err != nil {
-		return nil, err
+	if len(events) == 1 {
+		reason += missingRefs(err, events[0].Decoded)
 	}
-	more, err := applySet(ctx, tx, node, events[mid:])
-	if err != nil {
-		return nil, err
-	}
-	return append(dead, more...), nil
+	return &cloud.RefusedError{Reason: reason}
 }
 
 // inSavepoint runs fn in a savepoint of tx, rolled back if fn fails.
@@ -286,7 +145,7 @@ func inSavepoint(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) error {
 }
 
 // writeEvents writes decoded events with one statement per kind of row.
-func writeEvents(ctx context.Context, tx pgx.Tx, node Node, events []pushEvent) error {
+func writeEvents(ctx context.Context, tx pgx.Tx, node cloud.Node, events []cloud.PushEvent) error {
 	set, err := newEventSet(events)
 	if err != nil {
 		return err

@@ -1,7 +1,7 @@
 package postgres
 
-// The set-based half of ApplyPush: decoded events laid out per table, and
-// the statements that write them.
+// The set-based half of a push's writes (pushTx.Write): decoded events
+// laid out per table, and the statements that write them.
 
 import (
 	"cmp"
@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
@@ -87,7 +88,7 @@ func (l *lastByKey[T]) put(key string, v T) {
 }
 
 // newEventSet lays out decoded events, in seq order.
-func newEventSet(events []pushEvent) (*eventSet, error) {
+func newEventSet(events []cloud.PushEvent) (*eventSet, error) {
 	set := &eventSet{}
 	for _, e := range events {
 		if err := set.add(e); err != nil {
@@ -97,8 +98,8 @@ func newEventSet(events []pushEvent) (*eventSet, error) {
 	return set, nil
 }
 
-func (set *eventSet) add(e pushEvent) error {
-	switch p := e.payload.(type) {
+func (set *eventSet) add(e cloud.PushEvent) error {
+	switch p := e.Decoded.(type) {
 	case *syncproto.OrderPlaced:
 		if set.placed == nil {
 			set.placed = map[string]int{}
@@ -216,7 +217,7 @@ func expiredAt(e syncproto.Event, s *syncproto.Session) time.Time {
 // coupon redemptions, stock movements, status changes, session expiries,
 // availability. A statement runs only if the set has rows for it. $1 is
 // the organization and $2 the node's site in every statement.
-func (set *eventSet) queue(b *pgx.Batch, node Node) {
+func (set *eventSet) queue(b *pgx.Batch, node cloud.Node) {
 	org, site := node.OrgID, node.SiteID
 	if ss := &set.sessions; len(ss.id) > 0 {
 		b.Queue(insertSessionsSQL, org, site, ss.id, ss.space, ss.created, ss.expires)

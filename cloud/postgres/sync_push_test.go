@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"pgregory.net/rapid"
 
+	"github.com/pantry/pantry/cloud"
+	"github.com/pantry/pantry/cloud/syncserver"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
@@ -242,7 +244,7 @@ func tryPush(s *Store, sh shop, events ...syncproto.Event) (syncproto.PushRespon
 	if len(events) > 0 {
 		req.OutboxHead = events[len(events)-1].Seq
 	}
-	return s.ApplyPush(context.Background(), Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}, req, t0)
+	return syncAt(s, t0).Push(context.Background(), cloud.Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}, req)
 }
 
 // pushTables are the tables pushed events write, counted by rowCounts.
@@ -371,7 +373,7 @@ func TestApplyPushWatermark(t *testing.T) {
 	t.Run("Gap", func(t *testing.T) {
 		before, counts := readNode(t, s, sh.org, sh.node), rowCounts(t, s, sh.org)
 		_, err := tryPush(s, sh, events[31:]...)
-		var gap *GapError
+		var gap *cloud.GapError
 		if !errors.As(err, &gap) || gap.ResumeFrom != 31 || gap.Got != 32 {
 			t.Fatalf("error %v, want a gap resuming from 31", err)
 		}
@@ -395,17 +397,17 @@ func TestApplyPushRefusesNodes(t *testing.T) {
 	g := newEdgeSim(t, s, sh)
 	_, events := g.place(false)
 	req := syncproto.PushRequest{Version: syncproto.Version, NodeID: sh.node, Events: events}
-	mine := Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}
+	mine := cloud.Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}
 	unknown := pantry.NewID()
 	for name, tc := range map[string]struct {
-		node Node
+		node cloud.Node
 		req  func(r *syncproto.PushRequest)
 		code string
 	}{
-		"UnknownNode":    {node: Node{OrgID: sh.org, ID: unknown}, req: func(r *syncproto.PushRequest) { r.NodeID = unknown }, code: pantry.EUNAUTHORIZED},
+		"UnknownNode":    {node: cloud.Node{OrgID: sh.org, ID: unknown}, req: func(r *syncproto.PushRequest) { r.NodeID = unknown }, code: pantry.EUNAUTHORIZED},
 		"AnotherNodesID": {node: mine, req: func(r *syncproto.PushRequest) { r.NodeID = unknown }, code: pantry.EFORBIDDEN},
-		"OtherTenant":    {node: Node{OrgID: other.org, ID: sh.node}, code: pantry.EUNAUTHORIZED},
-		"OtherSite":      {node: Node{OrgID: sh.org, SiteID: sh.sites[1], ID: sh.node}, code: pantry.EFORBIDDEN},
+		"OtherTenant":    {node: cloud.Node{OrgID: other.org, ID: sh.node}, code: pantry.EUNAUTHORIZED},
+		"OtherSite":      {node: cloud.Node{OrgID: sh.org, SiteID: sh.sites[1], ID: sh.node}, code: pantry.EFORBIDDEN},
 		"NotConsecutive": {node: mine, req: func(r *syncproto.PushRequest) { r.Events = []syncproto.Event{events[0], events[2]} }, code: pantry.EINVALID},
 		"ZeroSeq":        {node: mine, req: func(r *syncproto.PushRequest) { r.Events = []syncproto.Event{{Seq: 0}} }, code: pantry.EINVALID},
 	} {
@@ -415,13 +417,13 @@ func TestApplyPushRefusesNodes(t *testing.T) {
 			if tc.req != nil {
 				tc.req(&r)
 			}
-			_, err := s.ApplyPush(t.Context(), tc.node, r, t0)
+			_, err := syncAt(s, t0).Push(t.Context(), tc.node, r)
 			wantCode(t, err, tc.code)
 		})
 	}
 	t.Run("Revoked", func(t *testing.T) {
 		mustExec(t, s, sh.org, `UPDATE edge_nodes SET revoked_at = now() WHERE organization_id = $1 AND id = $2`, sh.org, sh.node)
-		_, err := s.ApplyPush(t.Context(), mine, req, t0)
+		_, err := syncAt(s, t0).Push(t.Context(), mine, req)
 		wantCode(t, err, pantry.EUNAUTHORIZED)
 	})
 	wantSameCounts(t, rowCounts(t, s, sh.org), map[string]int64{})
@@ -464,8 +466,8 @@ func TestApplyPushRecordsContact(t *testing.T) {
 	now := t0.Add(time.Hour)
 	req := syncproto.PushRequest{Version: syncproto.Version, NodeID: sh.node, SoftwareVersion: "1.2.3\x00", SentAt: now.Add(1500 * time.Millisecond),
 		OutboxHead: 900, Events: events}
-	node := Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}
-	if _, err := s.ApplyPush(t.Context(), node, req, now); err != nil {
+	node := cloud.Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}
+	if _, err := syncAt(s, now).Push(t.Context(), node, req); err != nil {
 		t.Fatal(err)
 	}
 	n := readNode(t, s, sh.org, sh.node)
@@ -476,7 +478,7 @@ func TestApplyPushRecordsContact(t *testing.T) {
 	// A replay still counts as contact; an outbox head below what the
 	// cloud has seen does not lower it.
 	req.OutboxHead, req.SentAt, req.SoftwareVersion = 3, time.Time{}, ""
-	if _, err := s.ApplyPush(t.Context(), node, req, now.Add(time.Minute)); err != nil {
+	if _, err := syncAt(s, now.Add(time.Minute)).Push(t.Context(), node, req); err != nil {
 		t.Fatal(err)
 	}
 	n = readNode(t, s, sh.org, sh.node)
@@ -544,12 +546,12 @@ func TestApplyPushMapsEvents(t *testing.T) {
 }
 
 // deadLetters returns the dead letters of org by seq.
-func deadLetters(tb testing.TB, s *Store, org string) map[int64]DeadLetter {
+func deadLetters(tb testing.TB, s *Store, org string) map[int64]cloud.DeadLetter {
 	tb.Helper()
-	out := map[int64]DeadLetter{}
-	p := Page{Limit: MaxPageSize}
+	out := map[int64]cloud.DeadLetter{}
+	p := cloud.Page{Limit: cloud.MaxPageSize}
 	for {
-		ds, next, err := s.ListDeadLetters(context.Background(), org, DeadLetterFilter{}, p)
+		ds, next, err := s.ListDeadLetters(context.Background(), org, cloud.DeadLetterFilter{}, p)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -707,8 +709,8 @@ func TestApplyPushBadPayloads(t *testing.T) {
 			if !strings.Contains(d.Reason, c.reason) {
 				t.Errorf("reason %q, want it to say %q", d.Reason, c.reason)
 			}
-			if string(d.raw) != string(c.event.Payload) && c.name != "NoPayload" {
-				t.Errorf("payload kept as %q, want the bytes sent, %q", d.raw, c.event.Payload)
+			if string(d.Raw) != string(c.event.Payload) && c.name != "NoPayload" {
+				t.Errorf("payload kept as %q, want the bytes sent, %q", d.Raw, c.event.Payload)
 			}
 			if !json.Valid(d.Payload) || d.EventID != c.event.ID || d.Schema != c.event.Schema || d.EventType != c.event.Type ||
 				d.NodeID != sh.node || d.SiteID != sh.sites[0] || d.EventCreatedAt == nil || !d.EventCreatedAt.Equal(c.event.CreatedAt) || d.ReappliedAt != nil {
@@ -773,8 +775,8 @@ func TestApplyPushStatusChanges(t *testing.T) {
 	sh := newShop(t, s, "A")
 	ctx := t.Context()
 	g := newEdgeSim(t, s, sh)
-	day := func() []ReportRow {
-		rows, err := s.Consumption(ctx, sh.org, ReportFilter{From: t0.Add(-24 * time.Hour), To: t0.Add(72 * time.Hour), GroupBy: GroupByDay})
+	day := func() []cloud.ReportRow {
+		rows, err := s.Consumption(ctx, sh.org, cloud.ReportFilter{From: t0.Add(-24 * time.Hour), To: t0.Add(72 * time.Hour), GroupBy: cloud.GroupByDay})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -875,7 +877,7 @@ func TestApplyPushErrorIsNoDeadLetter(t *testing.T) {
 	defer cancel()
 	batch := slices.Concat(g.mixed(10), g.change(o, "accepted"))
 	req := syncproto.PushRequest{Version: syncproto.Version, NodeID: sh.node, Events: batch}
-	_, err := s.ApplyPush(ctx, Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}, req, t0)
+	_, err := syncAt(s, t0).Push(ctx, cloud.Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}, req)
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -953,9 +955,9 @@ func (o *propertyOutbox) size() int64 { return int64(len(o.events)) }
 // against the model and returns the new watermark.
 func (o *propertyOutbox) push(rt *rapid.T, s *Store, from, n, w int64) int64 {
 	req := syncproto.PushRequest{Version: syncproto.Version, NodeID: o.node, Events: o.events[from-1 : from-1+n]}
-	resp, err := s.ApplyPush(context.Background(), Node{OrgID: o.sh.org, SiteID: o.sh.sites[0], ID: o.node}, req, t0)
+	resp, err := syncAt(s, t0).Push(context.Background(), cloud.Node{OrgID: o.sh.org, SiteID: o.sh.sites[0], ID: o.node}, req)
 	last := from + n - 1
-	if gap, ok := errors.AsType[*GapError](err); from > w+1 {
+	if gap, ok := errors.AsType[*cloud.GapError](err); from > w+1 {
 		if !ok || gap.ResumeFrom != w+1 || gap.Got != from {
 			rt.Fatalf("push %d..%d over W=%d: %v, want a gap resuming from %d", from, last, w, err, w+1)
 		}
@@ -1002,7 +1004,8 @@ func (o *propertyOutbox) check(rt *rapid.T, s *Store, w int64) {
 // BenchmarkApplyPush applies 100,000 events of the realistic mix (see
 // edgeSim.mixed) in pushes of 5,000, and reports events/s:
 //
-//   - ApplyPush: one node pushing, each push waiting for the one before.
+//   - ApplyPush: one node pushing through the sync server (syncserver.Push,
+//     over this store), each push waiting for the one before.
 //   - SetBased: the same rows written with the same statements, one per
 //     table, from payloads decoded beforehand, without the watermark,
 //     the dead-letter machinery or the savepoint: the floor ApplyPush's
@@ -1024,7 +1027,7 @@ func BenchmarkApplyPush(b *testing.B) {
 	})
 	b.Run("SetBased", func(b *testing.B) {
 		g := newEdgeSim(b, s, newShop(b, s, "raw"))
-		node := Node{OrgID: g.sh.org, SiteID: g.sh.sites[0], ID: g.sh.node}
+		node := cloud.Node{OrgID: g.sh.org, SiteID: g.sh.sites[0], ID: g.sh.node}
 		for range b.N {
 			b.StopTimer()
 			sets := decodedSets(b, g.take(total), batch, node.SiteID)
@@ -1066,10 +1069,10 @@ func BenchmarkApplyPush(b *testing.B) {
 
 // benchPushes pushes events as g's node, batch at a time.
 func benchPushes(b *testing.B, s *Store, g *edgeSim, events []syncproto.Event, batch int) {
-	node := Node{OrgID: g.sh.org, SiteID: g.sh.sites[g.site], ID: g.sh.node}
+	node := cloud.Node{OrgID: g.sh.org, SiteID: g.sh.sites[g.site], ID: g.sh.node}
 	for i := 0; i < len(events); i += batch {
 		req := syncproto.PushRequest{Version: syncproto.Version, NodeID: node.ID, SentAt: g.at, Events: events[i:min(i+batch, len(events))]}
-		resp, err := s.ApplyPush(b.Context(), node, req, g.at)
+		resp, err := syncAt(s, g.at).Push(b.Context(), node, req)
 		if err != nil || len(resp.DeadLettered) > 0 {
 			b.Errorf("push: %v, dead letters %v", err, resp.DeadLettered)
 			return
@@ -1082,9 +1085,9 @@ func benchPushes(b *testing.B, s *Store, g *edgeSim, events []syncproto.Event, b
 func decodedSets(b *testing.B, events []syncproto.Event, batch int, site string) []*eventSet {
 	var sets []*eventSet
 	for i := 0; i < len(events); i += batch {
-		decoded := decodeEvents(events[i:min(i+batch, len(events))])
+		decoded := syncserver.Decode(events[i:min(i+batch, len(events))])
 		for _, d := range decoded {
-			if r := cmp.Or(d.reason, otherSite(d.payload, site)); r != "" {
+			if r := cmp.Or(d.Reason, syncserver.OtherSite(d.Decoded, site)); r != "" {
 				b.Fatal(r)
 			}
 		}

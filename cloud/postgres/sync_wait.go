@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/syncproto"
 )
 
@@ -65,7 +66,7 @@ const (
 // ctx ends (ctx's error). It returns whether something changed; then
 // Pull has it. A revoked node is EUNAUTHORIZED, at once or at the next
 // check.
-func (s *Store) WaitForChange(ctx context.Context, node Node, after syncproto.Cursor, wait time.Duration) (bool, error) {
+func (s *Store) WaitForChange(ctx context.Context, node cloud.Node, after syncproto.Cursor, wait time.Duration) (bool, error) {
 	if err := checkNode(node); err != nil {
 		return false, err
 	}
@@ -96,7 +97,7 @@ func (s *Store) WaitForChange(ctx context.Context, node Node, after syncproto.Cu
 }
 
 // feedMoved reads whether node's site feed moved past after.
-func (s *Store) feedMoved(ctx context.Context, node Node, after syncproto.Cursor) (bool, error) {
+func (s *Store) feedMoved(ctx context.Context, node cloud.Node, after syncproto.Cursor) (bool, error) {
 	var st feedState
 	err := s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		var err error

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
@@ -24,7 +25,7 @@ type waitResult struct {
 
 // waitWhile waits for a change of node's site after cursor while change
 // runs, shortly after the wait began, and returns what the wait returned.
-func (f *catalogFixture) waitWhile(t *testing.T, node Node, cursor syncproto.Cursor, change func() error) waitResult {
+func (f *catalogFixture) waitWhile(t *testing.T, node cloud.Node, cursor syncproto.Cursor, change func() error) waitResult {
 	t.Helper()
 	done := make(chan waitResult, 1)
 	go func() {
@@ -78,7 +79,7 @@ func TestWaitForChange(t *testing.T) {
 	})
 	t.Run("MenuChange", func(t *testing.T) {
 		got := f.waitWhile(t, node, cursor, func() error {
-			_, err := f.s.PutMenu(ctx, a.id, a.who, site, []MenuEntry{{ItemID: item, Available: true}})
+			_, err := f.s.PutMenu(ctx, a.id, a.who, site, []cloud.MenuEntry{{ItemID: item, Available: true}})
 			return err
 		})
 		if got.err != nil || !got.changed {
@@ -92,7 +93,7 @@ func TestWaitForChange(t *testing.T) {
 	})
 	t.Run("OrganizationWideChange", func(t *testing.T) {
 		got := f.waitWhile(t, node, cursor, func() error {
-			_, err := f.s.CreateCostCenter(ctx, a.id, a.who, CostCenterInput{Code: "CC-1"})
+			_, err := f.s.CreateCostCenter(ctx, a.id, a.who, cloud.CostCenterInput{Code: "CC-1"})
 			return err
 		})
 		if got.err != nil || !got.changed {
@@ -111,7 +112,7 @@ func TestWaitForChange(t *testing.T) {
 			done <- waitResult{changed, err}
 		}()
 		time.Sleep(200 * time.Millisecond)
-		if _, err := f.s.CreateSpace(ctx, a.id, a.who, other, SpaceInput{Name: "Elsewhere"}); err != nil {
+		if _, err := f.s.CreateSpace(ctx, a.id, a.who, other, cloud.SpaceInput{Name: "Elsewhere"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.s.RecordStockMovement(ctx, a.id, a.who, other, item, 1, "restock"); err != nil {
@@ -200,7 +201,7 @@ func TestSiteFeedReconnects(t *testing.T) {
 	}
 	f.listenerPID(t, pid)
 	got := f.waitWhile(t, node, cursor, func() error {
-		_, err := f.s.CreateSpace(t.Context(), f.a.id, f.a.who, site, SpaceInput{Name: "Room"})
+		_, err := f.s.CreateSpace(t.Context(), f.a.id, f.a.who, site, cloud.SpaceInput{Name: "Room"})
 		return err
 	})
 	if got.err != nil || !got.changed {

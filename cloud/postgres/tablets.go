@@ -11,20 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
-
-// Tablet is a staff tablet's credential at one site. The password is
-// shown once, by CreateTablet; the store keeps only its hash and never
-// returns it.
-type Tablet struct {
-	ID        string     `json:"id"`
-	SiteID    string     `json:"site_id"`
-	Name      string     `json:"name"`
-	Username  string     `json:"username"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-}
 
 // tabletBcryptCost is the bcrypt cost of tablet password hashes. The
 // hashes go down to the site's edge, which checks tablet logins with
@@ -48,30 +37,30 @@ const (
 
 const tabletColumns = `id, site_id, name, username, created_at, revoked_at`
 
-func scanTablet(row pgx.Row) (Tablet, error) {
-	var t Tablet
+func scanTablet(row pgx.Row) (cloud.Tablet, error) {
+	var t cloud.Tablet
 	err := row.Scan(&t.ID, &t.SiteID, &t.Name, &t.Username, &t.CreatedAt, &t.RevokedAt)
 	return t, err
 }
 
 // CreateTablet makes a credential for a staff tablet at site siteID and
 // returns it with its password, which cannot be read again.
-func (s *Store) CreateTablet(ctx context.Context, orgID string, who Actor, siteID, name string) (Tablet, string, error) {
+func (s *Store) CreateTablet(ctx context.Context, orgID string, who cloud.Actor, siteID, name string) (cloud.Tablet, string, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return Tablet{}, "", err
+		return cloud.Tablet{}, "", err
 	}
 	name = strings.TrimSpace(name)
-	if err := checkRequired("name", name, pantry.MaxNameLen); err != nil {
-		return Tablet{}, "", err
+	if err := cloud.CheckRequired("name", name, pantry.MaxNameLen); err != nil {
+		return cloud.Tablet{}, "", err
 	}
 	password := pantry.NewSecret(tabletPasswordBytes)
 	// Hashed before the transaction: it costs milliseconds of CPU that
 	// need no database connection.
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), tabletBcryptCost)
 	if err != nil {
-		return Tablet{}, "", fmt.Errorf("hash tablet password: %w", err)
+		return cloud.Tablet{}, "", fmt.Errorf("hash tablet password: %w", err)
 	}
-	var t Tablet
+	var t cloud.Tablet
 	err = s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		// Tablet logins are checked by the site's edge, which must pull the
 		// new one: this also finds an unknown site.
@@ -84,14 +73,14 @@ func (s *Store) CreateTablet(ctx context.Context, orgID string, who Actor, siteI
 		return audit(ctx, tx, orgID, who, "tablet.create", "tablet", t.ID, nil, t)
 	})
 	if err != nil {
-		return Tablet{}, "", fmt.Errorf("create tablet: %w", err)
+		return cloud.Tablet{}, "", fmt.Errorf("create tablet: %w", err)
 	}
 	return t, password, nil
 }
 
 // insertTablet inserts a tablet under a fresh username, trying another
 // when one is taken.
-func insertTablet(ctx context.Context, tx pgx.Tx, orgID, siteID, name, hash string) (Tablet, error) {
+func insertTablet(ctx context.Context, tx pgx.Tx, orgID, siteID, name, hash string) (cloud.Tablet, error) {
 	for range tabletUsernameTries {
 		t, err := scanTablet(tx.QueryRow(ctx, `INSERT INTO tablets (organization_id, id, site_id, name, username, password_hash)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id, username) DO NOTHING RETURNING `+tabletColumns,
@@ -100,7 +89,7 @@ func insertTablet(ctx context.Context, tx pgx.Tx, orgID, siteID, name, hash stri
 			return t, err
 		}
 	}
-	return Tablet{}, fmt.Errorf("no free tablet username after %d tries", tabletUsernameTries)
+	return cloud.Tablet{}, fmt.Errorf("no free tablet username after %d tries", tabletUsernameTries)
 }
 
 // newTabletUsername returns "tablet-" and six random lowercase letters.
@@ -119,11 +108,11 @@ func newTabletUsername() string {
 
 // ListTablets returns a page of site siteID's tablets, revoked ones
 // included, newest first.
-func (s *Store) ListTablets(ctx context.Context, orgID, siteID string, p Page) ([]Tablet, string, error) {
+func (s *Store) ListTablets(ctx context.Context, orgID, siteID string, p cloud.Page) ([]cloud.Tablet, string, error) {
 	if err := checkPathID("site", siteID); err != nil {
 		return nil, "", err
 	}
-	var tablets []Tablet
+	var tablets []cloud.Tablet
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		if _, err := getSite(ctx, tx, orgID, siteID, false); err != nil {
@@ -131,7 +120,7 @@ func (s *Store) ListTablets(ctx context.Context, orgID, siteID string, p Page) (
 		}
 		var err error
 		tablets, next, err = newestFirst(ctx, tx, p, `SELECT `+tabletColumns+` FROM tablets WHERE organization_id = $1 AND site_id = $2`,
-			[]any{orgID, siteID}, scanTablet, func(t Tablet) (time.Time, string) { return t.CreatedAt, t.ID })
+			[]any{orgID, siteID}, scanTablet, func(t cloud.Tablet) (time.Time, string) { return t.CreatedAt, t.ID })
 		return err
 	})
 	if err != nil {
@@ -142,14 +131,14 @@ func (s *Store) ListTablets(ctx context.Context, orgID, siteID string, p Page) (
 
 // RevokeTablet revokes a tablet of site siteID; a tablet of another site
 // is not found. Revoking a revoked tablet changes nothing and succeeds.
-func (s *Store) RevokeTablet(ctx context.Context, orgID string, who Actor, siteID, tabletID string) (Tablet, error) {
+func (s *Store) RevokeTablet(ctx context.Context, orgID string, who cloud.Actor, siteID, tabletID string) (cloud.Tablet, error) {
 	if err := checkPathID("site", siteID); err != nil {
-		return Tablet{}, err
+		return cloud.Tablet{}, err
 	}
 	if err := checkPathID("tablet", tabletID); err != nil {
-		return Tablet{}, err
+		return cloud.Tablet{}, err
 	}
-	var after Tablet
+	var after cloud.Tablet
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		// The site's edge must drop the tablet's login. Bumped first, for
 		// the lock order (and harmlessly also when it is already revoked).
@@ -173,7 +162,7 @@ func (s *Store) RevokeTablet(ctx context.Context, orgID string, who Actor, siteI
 		return audit(ctx, tx, orgID, who, "tablet.revoke", "tablet", tabletID, before, after)
 	})
 	if err != nil {
-		return Tablet{}, fmt.Errorf("revoke tablet %s: %w", tabletID, err)
+		return cloud.Tablet{}, fmt.Errorf("revoke tablet %s: %w", tabletID, err)
 	}
 	return after, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -38,7 +39,7 @@ func TestTablets(t *testing.T) {
 		}
 	})
 	t.Run("NoSecretsInListsOrAudit", func(t *testing.T) {
-		list, _, err := f.s.ListTablets(t.Context(), a.id, site, Page{})
+		list, _, err := f.s.ListTablets(t.Context(), a.id, site, cloud.Page{})
 		if err != nil || len(list) != 1 || list[0].Username != tab.Username {
 			t.Fatalf("list %+v (%v)", list, err)
 		}
@@ -79,7 +80,10 @@ func TestTablets(t *testing.T) {
 			{"MalformedSite", f.createTablet(a, "site", "T"), pantry.ENOTFOUND},
 			{"RevokeUnknown", f.revokeTablet(a, site, pantry.NewID()), pantry.ENOTFOUND},
 			{"RevokeThroughOtherSite", f.revokeTablet(a, other, tab.ID), pantry.ENOTFOUND},
-			{"ListUnknownSite", func() error { _, _, err := f.s.ListTablets(t.Context(), a.id, pantry.NewID(), Page{}); return err }, pantry.ENOTFOUND},
+			{"ListUnknownSite", func() error {
+				_, _, err := f.s.ListTablets(t.Context(), a.id, pantry.NewID(), cloud.Page{})
+				return err
+			}, pantry.ENOTFOUND},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { f.refused(t, tt.code, tt.call) })
@@ -94,8 +98,8 @@ func TestTablets(t *testing.T) {
 		f.refused(t, pantry.ENOTFOUND, f.createTablet(b, site, "Sneaky"))
 		f.refused(t, pantry.ENOTFOUND, f.revokeTablet(b, site, live.ID))
 		f.refused(t, pantry.ENOTFOUND, f.revokeTablet(b, bSite, live.ID))
-		f.refused(t, pantry.ENOTFOUND, func() error { _, _, err := f.s.ListTablets(t.Context(), b.id, site, Page{}); return err })
-		if got, _, err := f.s.ListTablets(t.Context(), b.id, bSite, Page{}); err != nil || len(got) != 0 {
+		f.refused(t, pantry.ENOTFOUND, func() error { _, _, err := f.s.ListTablets(t.Context(), b.id, site, cloud.Page{}); return err })
+		if got, _, err := f.s.ListTablets(t.Context(), b.id, bSite, cloud.Page{}); err != nil || len(got) != 0 {
 			t.Fatalf("B lists %+v (%v), want none", got, err)
 		}
 	})
@@ -109,8 +113,8 @@ func TestTablets(t *testing.T) {
 			}
 			want = append([]string{tab.ID}, want...)
 		}
-		checkSevenInPages(t, want, func(p Page) ([]Tablet, string, error) { return f.s.ListTablets(t.Context(), a.id, s, p) },
-			func(t Tablet) string { return t.ID })
+		checkSevenInPages(t, want, func(p cloud.Page) ([]cloud.Tablet, string, error) { return f.s.ListTablets(t.Context(), a.id, s, p) },
+			func(t cloud.Tablet) string { return t.ID })
 	})
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -17,8 +17,8 @@ import (
 // "ip:192.0.2.1".
 
 // LoginFailures counts the failures recorded under key since since.
-func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (auth.Failures, error) {
-	var f auth.Failures
+func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (cloud.LoginFailures, error) {
+	var f cloud.LoginFailures
 	var oldest *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(count), 0), MIN(window_start) FROM login_attempts
 		WHERE key = $1 AND window_start >= $2`, key, since).Scan(&f.Count, &oldest)
@@ -50,28 +50,28 @@ func (s *Store) RecordLoginFailure(ctx context.Context, now time.Time, keys ...s
 	return nil
 }
 
-// UserClaims returns what a user's access token says about them: role and,
-// for a facility manager, the sites they manage. A disabled user is
+// UserAccess returns what a user's access token says about them: role
+// and, for a facility manager, the sites they manage. A disabled user is
 // EUNAUTHORIZED.
-func (s *Store) UserClaims(ctx context.Context, orgID, userID string) (auth.Claims, error) {
-	c := auth.Claims{Subject: userID, OrgID: orgID, Kind: auth.KindUser}
+func (s *Store) UserAccess(ctx context.Context, orgID, userID string) (cloud.UserAccess, error) {
+	var a cloud.UserAccess
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var disabled bool
 		err := tx.QueryRow(ctx, `SELECT role, disabled_at IS NOT NULL FROM users WHERE organization_id = $1 AND id = $2`,
-			orgID, userID).Scan(&c.Role, &disabled)
+			orgID, userID).Scan(&a.Role, &disabled)
 		if errors.Is(err, pgx.ErrNoRows) || disabled {
 			return pantry.Errorf(pantry.EUNAUTHORIZED, "this account cannot log in")
 		}
 		if err != nil {
 			return err
 		}
-		c.SiteIDs, err = userSites(ctx, tx, orgID, userID)
+		a.SiteIDs, err = userSites(ctx, tx, orgID, userID)
 		return err
 	})
 	if err != nil {
-		return c, fmt.Errorf("load user claims: %w", err)
+		return a, fmt.Errorf("load user access: %w", err)
 	}
-	return c, nil
+	return a, nil
 }
 
 func userSites(ctx context.Context, tx pgx.Tx, orgID, userID string) ([]string, error) {
@@ -101,15 +101,18 @@ func (s *Store) IssueRefreshToken(ctx context.Context, orgID, userID, familyID s
 // transaction, under a row lock, so two concurrent refreshes with one token
 // cannot both succeed. Presenting a token that was already used revokes its
 // whole family (someone else has it) and fails, as does a revoked or
-// expired one. It returns the token's organization and user.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (orgID, userID string, err error) {
+// expired one. decide says which, from the token's state read under the
+// lock; the new token expires at expires. It returns the token's
+// organization and user.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now, expires time.Time,
+	decide func(cloud.RefreshState) cloud.RefreshDecision) (orgID, userID string, err error) {
 	found, err := s.LookupRefreshToken(ctx, oldHash)
 	if err != nil {
-		return "", "", auth.ErrRefreshInvalid
+		return "", "", cloud.ErrRefreshInvalid
 	}
-	var decision auth.RefreshDecision
+	var decision cloud.RefreshDecision
 	err = s.InTenant(ctx, found.OrgID, func(tx pgx.Tx) error {
-		var st auth.RefreshState
+		var st cloud.RefreshState
 		var used, revoked *time.Time
 		err := tx.QueryRow(ctx, `SELECT used_at, revoked_at, expires_at FROM refresh_tokens
 			WHERE organization_id = $1 AND id = $2 FOR UPDATE`, found.OrgID, found.ID).Scan(&used, &revoked, &st.ExpiresAt)
@@ -117,17 +120,17 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte,
 			return err
 		}
 		st.Used, st.Revoked = used != nil, revoked != nil
-		switch decision = auth.DecideRefresh(st, now); decision {
-		case auth.RejectAndRevokeFamily:
+		switch decision = decide(st); decision {
+		case cloud.RejectAndRevokeFamily:
 			_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $3 WHERE organization_id = $1 AND family_id = $2 AND revoked_at IS NULL`,
 				found.OrgID, found.FamilyID, now)
 			return err
-		case auth.Rotate:
+		case cloud.Rotate:
 			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $3 WHERE organization_id = $1 AND id = $2`, found.OrgID, found.ID, now); err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (organization_id, id, user_id, family_id, token_hash, expires_at)
-				VALUES ($1, $2, $3, $4, $5, $6)`, found.OrgID, pantry.NewID(), found.UserID, found.FamilyID, newHash, now.Add(auth.RefreshTokenTTL))
+				VALUES ($1, $2, $3, $4, $5, $6)`, found.OrgID, pantry.NewID(), found.UserID, found.FamilyID, newHash, expires)
 			return err
 		}
 		return nil
@@ -135,8 +138,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte,
 	if err != nil {
 		return "", "", fmt.Errorf("rotate refresh token: %w", err)
 	}
-	if decision != auth.Rotate {
-		return "", "", auth.ErrRefreshInvalid
+	if decision != cloud.Rotate {
+		return "", "", cloud.ErrRefreshInvalid
 	}
 	return found.OrgID, found.UserID, nil
 }
@@ -162,21 +165,14 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, hash []byte, now time.T
 	return nil
 }
 
-// SigningKey is a stored signing key (auth.Key.MarshalBinary) and when it
-// was added.
-type SigningKey struct {
-	Key       []byte
-	CreatedAt time.Time
-}
-
 // SigningKeys returns every stored signing key that is not retired,
 // oldest first.
-func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+func (s *Store) SigningKeys(ctx context.Context) ([]cloud.SigningKey, error) {
 	rows, err := s.pool.Query(ctx, `SELECT private_key, created_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SigningKey])
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[cloud.SigningKey])
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
@@ -196,7 +192,7 @@ func (s *Store) RetireSigningKeys(ctx context.Context, now time.Time, keep time.
 	return tag.RowsAffected(), nil
 }
 
-// AddSigningKey stores a new signing key (auth.Key.MarshalBinary).
+// AddSigningKey stores a new signing key (cloud/auth's Key.MarshalBinary).
 func (s *Store) AddSigningKey(ctx context.Context, kid string, key []byte) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key) VALUES ($1, 'EdDSA', $2)`, kid, key); err != nil {
 		return fmt.Errorf("add signing key: %w", err)

@@ -9,63 +9,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// User is an admin-dashboard user of one organization.
-type User struct {
-	ID        string     `json:"id"`
-	Email     string     `json:"email"`
-	Name      string     `json:"name"`
-	Role      auth.Role  `json:"role"`
-	SiteIDs   []string   `json:"site_ids"`
-	Disabled  bool       `json:"disabled"`
-	CreatedAt time.Time  `json:"created_at"`
-	LastLogin *time.Time `json:"-"`
-}
-
-// UserInput creates a user; PasswordHash comes from auth.HashPassword.
-type UserInput struct {
-	Email, Name  string
-	Role         auth.Role
-	SiteIDs      []string
-	PasswordHash string
-}
-
-// UserUpdate changes a user; nil fields stay as they are.
-type UserUpdate struct {
-	Name     *string
-	Role     *auth.Role
-	SiteIDs  *[]string
-	Disabled *bool
-}
-
-func validUserFields(name string, role *auth.Role, sites []string) error {
-	if err := pantry.CheckText("name", name, pantry.MaxNameLen); err != nil {
-		return err
-	}
-	if role != nil && (!role.Valid() || *role == auth.RoleTechnician) {
-		return pantry.Errorf(pantry.EINVALID, "role must be owner, admin, facility_manager or viewer")
-	}
-	if len(sites) > 1000 {
-		return pantry.Errorf(pantry.EINVALID, "a user may manage at most 1000 sites")
-	}
-	for _, id := range sites {
-		if !pantry.ValidID(id) {
-			return pantry.Errorf(pantry.EINVALID, "site id %q is not a UUID", id)
-		}
-	}
-	return nil
-}
-
 // CreateUser adds a user to the organization.
-func (s *Store) CreateUser(ctx context.Context, orgID string, who Actor, in UserInput) (User, error) {
-	u := User{ID: pantry.NewID(), Email: NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: in.Role, SiteIDs: in.SiteIDs}
-	if !ValidEmail(u.Email) {
+func (s *Store) CreateUser(ctx context.Context, orgID string, who cloud.Actor, in cloud.UserInput) (cloud.User, error) {
+	u := cloud.User{ID: pantry.NewID(), Email: cloud.NormalizeEmail(in.Email), Name: strings.TrimSpace(in.Name), Role: in.Role, SiteIDs: in.SiteIDs}
+	if !cloud.ValidEmail(u.Email) {
 		return u, pantry.Errorf(pantry.EINVALID, "%q is not an email address", in.Email)
 	}
-	if err := validUserFields(u.Name, &u.Role, u.SiteIDs); err != nil {
+	if err := cloud.CheckUserFields(u.Name, &u.Role, u.SiteIDs); err != nil {
 		return u, err
 	}
 	if u.SiteIDs == nil {
@@ -83,7 +37,7 @@ func (s *Store) CreateUser(ctx context.Context, orgID string, who Actor, in User
 		return audit(ctx, tx, orgID, who, "user.create", "user", u.ID, nil, u)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("create user: %w", err)
+		return cloud.User{}, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
 }
@@ -104,15 +58,15 @@ const userColumns = `u.id::text, u.email, u.name, u.role, u.disabled_at IS NOT N
 	COALESCE((SELECT array_agg(us.site_id::text ORDER BY us.site_id) FROM user_sites us
 	          WHERE us.organization_id = u.organization_id AND us.user_id = u.id), '{}')`
 
-func scanUser(row pgx.Row) (User, error) {
-	var u User
+func scanUser(row pgx.Row) (cloud.User, error) {
+	var u cloud.User
 	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Disabled, &u.CreatedAt, &u.SiteIDs)
 	return u, err
 }
 
 // GetUser returns one user.
-func (s *Store) GetUser(ctx context.Context, orgID, id string) (User, error) {
-	var u User
+func (s *Store) GetUser(ctx context.Context, orgID, id string) (cloud.User, error) {
+	var u cloud.User
 	if !pantry.ValidID(id) {
 		return u, pantry.Errorf(pantry.ENOTFOUND, "user %s not found", id)
 	}
@@ -124,7 +78,7 @@ func (s *Store) GetUser(ctx context.Context, orgID, id string) (User, error) {
 	return u, err
 }
 
-func getUser(ctx context.Context, tx pgx.Tx, orgID, id string) (User, error) {
+func getUser(ctx context.Context, tx pgx.Tx, orgID, id string) (cloud.User, error) {
 	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.organization_id = $1 AND u.id = $2`, orgID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, pantry.Errorf(pantry.ENOTFOUND, "user %s not found", id)
@@ -133,13 +87,13 @@ func getUser(ctx context.Context, tx pgx.Tx, orgID, id string) (User, error) {
 }
 
 // ListUsers lists the organization's users, newest first.
-func (s *Store) ListUsers(ctx context.Context, orgID string, p Page) ([]User, string, error) {
-	var users []User
+func (s *Store) ListUsers(ctx context.Context, orgID string, p cloud.Page) ([]cloud.User, string, error) {
+	var users []cloud.User
 	var next string
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var err error
 		users, next, err = newestFirst(ctx, tx, p, `SELECT `+userColumns+` FROM users u WHERE u.organization_id = $1`,
-			[]any{orgID}, scanUser, func(u User) (time.Time, string) { return u.CreatedAt, u.ID })
+			[]any{orgID}, scanUser, func(u cloud.User) (time.Time, string) { return u.CreatedAt, u.ID })
 		return err
 	})
 	if err != nil {
@@ -150,8 +104,8 @@ func (s *Store) ListUsers(ctx context.Context, orgID string, p Page) ([]User, st
 
 // UpdateUser changes a user's name, role, sites or disabled flag. It
 // refuses to leave the organization without an enabled owner.
-func (s *Store) UpdateUser(ctx context.Context, orgID string, who Actor, id string, up UserUpdate) (User, error) {
-	var after User
+func (s *Store) UpdateUser(ctx context.Context, orgID string, who cloud.Actor, id string, up cloud.UserUpdate) (cloud.User, error) {
+	var after cloud.User
 	if !pantry.ValidID(id) {
 		return after, pantry.Errorf(pantry.ENOTFOUND, "user %s not found", id)
 	}
@@ -163,7 +117,7 @@ func (s *Store) UpdateUser(ctx context.Context, orgID string, who Actor, id stri
 	if up.SiteIDs != nil {
 		sites = *up.SiteIDs
 	}
-	if err := validUserFields(name, up.Role, sites); err != nil {
+	if err := cloud.CheckUserFields(name, up.Role, sites); err != nil {
 		return after, err
 	}
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
@@ -195,7 +149,7 @@ func (s *Store) UpdateUser(ctx context.Context, orgID string, who Actor, id stri
 		return audit(ctx, tx, orgID, who, "user.update", "user", id, before, after)
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("update user: %w", err)
+		return cloud.User{}, fmt.Errorf("update user: %w", err)
 	}
 	return after, nil
 }

@@ -1,7 +1,9 @@
-// Package cloud wires the multi-tenant cloud service: the PostgreSQL store,
-// the signing keys every instance shares, and the HTTP API. Instances are
-// stateless; run as many as needed against one database.
-package cloud
+// Package server wires the multi-tenant cloud service: the PostgreSQL store,
+// the sync server over it, the signing keys every instance shares, and the
+// HTTP API. Instances are stateless; run as many as needed against one
+// database. It lives apart from the domain (package cloud) because it
+// imports every adapter, and they all import the domain.
+package server
 
 import (
 	"context"
@@ -18,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/api"
 	"github.com/pantry/pantry/cloud/auth"
 	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/cloud/syncserver"
 )
 
 // Config configures a Server. DatabaseURL and HTTPAddr are required.
@@ -81,9 +85,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.app = api.New(api.Config{
-		Log: cfg.Log, Store: s.store, Keys: &s.keys, Passwords: cfg.Passwords, QRBaseURL: cfg.QRBaseURL, Registry: reg, Now: cfg.Now,
+		Log: cfg.Log, Services: Services(s.store, cfg.Now), Ready: s.store.Ping,
+		Keys: &s.keys, Passwords: cfg.Passwords, QRBaseURL: cfg.QRBaseURL, Registry: reg, Now: cfg.Now,
 	})
 	return s, nil
+}
+
+// Services are the cloud's services over store: the store itself for
+// all but replication, and the sync server over it.
+func Services(store *postgres.Store, now func() time.Time) cloud.Services {
+	return cloud.Services{
+		Sites: store, Catalog: store, Stock: store, Orders: store, Users: store,
+		Logins: store, Audit: store, Nodes: store, Sync: syncserver.New(store, now),
+	}
 }
 
 // loadKeys reads the signing keys. Every stored key verifies; the one

@@ -12,11 +12,13 @@ import (
 	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
 	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/cloud/server"
+	"github.com/pantry/pantry/cloud/syncserver"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
 func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Command {
-	var cfg cloud.Config
+	var cfg server.Config
 	var jsonLogs bool
 	cmd := &cobra.Command{Use: "serve", Short: "Serve the admin API (run as many instances as needed)", Args: cobra.NoArgs}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
@@ -33,7 +35,7 @@ func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Comma
 			return errors.New("--database-url (or PANTRY_DATABASE_URL) is required")
 		}
 		cfg.Log = newLogger(stderr, jsonLogs)
-		s, err := cloud.New(cmd.Context(), cfg)
+		s, err := server.New(cmd.Context(), cfg)
 		if err != nil {
 			return err
 		}
@@ -103,7 +105,7 @@ func newCloudOrgCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 			return err
 		}
 		defer s.Close()
-		org, err := s.CreateOrganization(cmd.Context(), postgres.NewOrganization{Name: name, OwnerEmail: email, OwnerPasswordHash: hash})
+		org, err := s.CreateOrganization(cmd.Context(), cloud.NewOrganization{Name: name, OwnerEmail: email, OwnerPasswordHash: hash})
 		if err != nil {
 			return err
 		}
@@ -143,7 +145,7 @@ func newCloudUserCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 		if e.err != nil {
 			return e.err
 		}
-		r, err := auth.ParseUserRole(userRole)
+		r, err := cloud.ParseUserRole(userRole)
 		if err != nil {
 			return err
 		}
@@ -156,7 +158,7 @@ func newCloudUserCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 			return err
 		}
 		defer s.Close()
-		u, err := s.CreateUser(cmd.Context(), orgID, postgres.Actor{Type: "system"}, postgres.UserInput{Email: email, Name: name, Role: r, PasswordHash: hash})
+		u, err := s.CreateUser(cmd.Context(), orgID, cloud.Actor{Type: "system"}, cloud.UserInput{Email: email, Name: name, Role: r, PasswordHash: hash})
 		if err != nil {
 			return err
 		}
@@ -199,7 +201,7 @@ func newCloudAPIKeyCmd(getenv func(string) string, stdout io.Writer) *cobra.Comm
 		}
 		defer s.Close()
 		key, prefix, hash := auth.NewAPIKey()
-		k, err := s.CreateAPIKey(cmd.Context(), orgID, postgres.Actor{Type: "system"}, name, prefix, hash)
+		k, err := s.CreateAPIKey(cmd.Context(), orgID, cloud.Actor{Type: "system"}, name, prefix, hash)
 		if err != nil {
 			return err
 		}
@@ -240,7 +242,7 @@ minutes to retire the old key).`,
 			return err
 		}
 		defer s.Close()
-		if err := cloud.AddSigningKey(cmd.Context(), s); err != nil {
+		if err := server.AddSigningKey(cmd.Context(), s); err != nil {
 			return err
 		}
 		// A superseded key keeps signing until every instance switched
@@ -273,7 +275,7 @@ func newCloudSiteCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 	storeFlags(e, &url, &role)
 	enroll.Flags().StringVar(&siteID, "site", "", "site id")
 	enroll.Flags().StringVar(&orgID, "org", "", "organization id (default: the site's)")
-	enroll.Flags().DurationVar(&ttl, "ttl", postgres.DefaultEnrollmentTTL, "how long the token stays valid")
+	enroll.Flags().DurationVar(&ttl, "ttl", cloud.DefaultEnrollmentTTL, "how long the token stays valid")
 	enroll.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = enroll.MarkFlagRequired("site")
 	enroll.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -291,7 +293,7 @@ func newCloudSiteCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 				return err
 			}
 		}
-		t, err := s.CreateEnrollmentToken(ctx, orgID, postgres.Actor{Type: "system"}, siteID, ttl)
+		t, err := syncserver.New(s, nil).CreateEnrollmentToken(ctx, orgID, cloud.Actor{Type: "system"}, siteID, ttl)
 		if err != nil {
 			return err
 		}

@@ -22,13 +22,15 @@ func TestImportRules(t *testing.T) {
 	rs := rules(module)
 	violations, matched := check(module, pkgs, rs)
 	for _, r := range rs {
-		switch n := matched[r.dir]; {
+		switch n := matched[r.scope()]; {
 		case n == 0 && r.required:
-			t.Errorf("no packages under %s/: the rule %q would pass without checking anything", r.dir, r.why)
+			t.Errorf("no packages in %s: the rule %q would pass without checking anything", r.scope(), r.why)
 		case n == 0:
-			t.Logf("no packages under %s/ yet: rule %q not checked", r.dir, r.why)
+			t.Logf("no packages in %s yet: rule %q not checked", r.scope(), r.why)
+		case r.codeOnly:
+			t.Logf("%s: %d packages checked, not their tests: %s", r.scope(), n, r.why)
 		default:
-			t.Logf("%s/: %d packages checked, with their tests: %s", r.dir, n, r.why)
+			t.Logf("%s: %d packages checked, with their tests: %s", r.scope(), n, r.why)
 		}
 	}
 	for _, v := range violations {
@@ -44,6 +46,33 @@ type rule struct {
 	forbid func(importPath string) bool
 	// required: the directory must hold packages, or the rule proves nothing.
 	required bool
+	// exact: the rule covers the directory's own package, not those below.
+	exact bool
+	// codeOnly: the rule holds the package's code, not its tests, which may
+	// wire the real adapters (an API test runs against the real store).
+	codeOnly bool
+}
+
+// scope names the packages r covers: "cloud/" (and below), or "cloud"
+// (the package alone).
+func (r rule) scope() string {
+	if r.exact {
+		return r.dir
+	}
+	return r.dir + "/"
+}
+
+// covers reports whether r applies to the package (or test variant) named
+// importPath in module.
+func (r rule) covers(module, importPath string) bool {
+	name := packagePath(importPath)
+	if r.codeOnly && name != importPath {
+		return false
+	}
+	if r.exact {
+		return name == module+"/"+r.dir
+	}
+	return under(module + "/" + r.dir)(name)
 }
 
 // rules are STYLE.md's import rules for the module named module.
@@ -51,6 +80,9 @@ func rules(module string) []rule {
 	edge, cloud, syncproto := under(module+"/edge"), under(module+"/cloud"), under(module+"/syncproto")
 	pgx, sqlite := under("github.com/jackc/pgx"), under("modernc.org/sqlite")
 	mochi, fiber := under("github.com/mochi-mqtt"), under("github.com/gofiber/fiber")
+	cloudPkgs := func(p string) bool { return strings.HasPrefix(p, module+"/cloud/") }
+	store, auth := under(module+"/cloud/postgres"), under(module+"/cloud/auth")
+	api, web, server := under(module+"/cloud/api"), under(module+"/cloud/web"), under(module+"/cloud/server")
 	return []rule{
 		{dir: "edge", required: true, why: "edge never imports cloud or pgx", forbid: anyOf(cloud, pgx)},
 		{dir: "cloud", why: "cloud never imports edge, SQLite or mochi", forbid: anyOf(edge, sqlite, mochi)},
@@ -58,6 +90,18 @@ func rules(module string) []rule {
 			forbid: func(p string) bool { return !standard(p) && !syncproto(p) }},
 		{dir: "internal/pantry", required: true, why: "the domain imports no edge, cloud, mochi, SQLite, pgx or fiber",
 			forbid: anyOf(edge, cloud, mochi, sqlite, pgx, fiber)},
+		{dir: "cloud", exact: true, required: true, why: "the cloud's domain imports none of the cloud's packages, pgx or fiber",
+			forbid: anyOf(cloudPkgs, pgx, fiber)},
+		{dir: "cloud/api", codeOnly: true, required: true, why: "the API depends on the cloud's services, not on the store or pgx",
+			forbid: anyOf(store, pgx, server)},
+		{dir: "cloud/web", codeOnly: true, why: "the dashboard depends on the cloud's services, not on the store or pgx",
+			forbid: anyOf(store, pgx, server)},
+		{dir: "cloud/syncserver", codeOnly: true, required: true, why: "the sync server's policy reaches the database only through its Store",
+			forbid: anyOf(store, pgx, fiber, api)},
+		{dir: "cloud/postgres", codeOnly: true, required: true, why: "the store stores: it does not import auth, the sync server or HTTP",
+			forbid: anyOf(auth, under(module+"/cloud/syncserver"), api, web, server, fiber)},
+		{dir: "cloud/auth", required: true, why: "auth decides, with no storage and no transport",
+			forbid: anyOf(store, api, web, server, pgx, fiber)},
 	}
 }
 
@@ -136,12 +180,12 @@ func check(module string, pkgs []pkg, rs []rule) ([]violation, map[string]int) {
 	for _, p := range ordered(pkgs) {
 		name := packagePath(p.ImportPath)
 		for _, r := range rs {
-			if !under(module + "/" + r.dir)(name) {
+			if !r.covers(module, p.ImportPath) {
 				continue
 			}
-			if !seen[r.dir+" "+name] {
-				seen[r.dir+" "+name] = true
-				matched[r.dir]++
+			if !seen[r.scope()+" "+name] {
+				seen[r.scope()+" "+name] = true
+				matched[r.scope()]++
 			}
 			out = append(out, checkPackage(byPath, p, r, seen)...)
 		}
@@ -171,7 +215,7 @@ func checkPackage(byPath map[string]*pkg, p pkg, r rule, seen map[string]bool) [
 	name := packagePath(p.ImportPath)
 	for _, dep := range p.Deps {
 		imp := packagePath(dep)
-		key := r.dir + " " + name + " " + imp
+		key := r.scope() + " " + name + " " + imp
 		if !r.forbid(imp) || seen[key] {
 			continue
 		}
@@ -292,11 +336,35 @@ func TestCheck(t *testing.T) {
 			m + "/internal/pantry": {"github.com/gofiber/fiber/v2"},
 		}, []string{m + "/internal/pantry imports github.com/gofiber/fiber/v2: the domain imports no edge, cloud, mochi, SQLite, pgx or fiber"}},
 		{"MainWiresBothSides", map[string][]string{
-			m + "/cmd/pantry":  {m + "/edge", m + "/cloud"},
-			m + "/edge":        {m + "/edge/sqlite", m + "/internal/pantry"},
-			m + "/edge/sqlite": {"modernc.org/sqlite"},
-			m + "/cloud":       {"github.com/jackc/pgx/v5"},
+			m + "/cmd/pantry":   {m + "/edge", m + "/cloud/server"},
+			m + "/edge":         {m + "/edge/sqlite", m + "/internal/pantry"},
+			m + "/edge/sqlite":  {"modernc.org/sqlite"},
+			m + "/cloud/server": {"github.com/jackc/pgx/v5"},
 		}, nil},
+		{"APIImportsTheStore", map[string][]string{
+			m + "/cloud/api":      {m + "/cloud", m + "/cloud/postgres"},
+			m + "/cloud/postgres": {m + "/cloud", "github.com/jackc/pgx/v5"},
+		}, []string{m + "/cloud/api imports " + m + "/cloud/postgres: the API depends on the cloud's services, not on the store or pgx"}},
+		{"APITestsRunAgainstTheRealStore", map[string][]string{
+			m + "/cloud/api": {m + "/cloud"},
+			m + "/cloud/api_test [" + m + "/cloud/api.test]": {m + "/cloud/api", m + "/cloud/cloudtest"},
+			m + "/cloud/cloudtest":                           {m + "/cloud/postgres"},
+			m + "/cloud/postgres":                            {m + "/cloud", "github.com/jackc/pgx/v5"},
+		}, nil},
+		{"StoreImportsAuth", map[string][]string{
+			m + "/cloud/postgres": {m + "/cloud", m + "/cloud/auth"},
+		}, []string{m + "/cloud/postgres imports " + m + "/cloud/auth: the store stores: it does not import auth, the sync server or HTTP"}},
+		{"DomainImportsAnAdapter", map[string][]string{
+			m + "/cloud":        {m + "/cloud/auth", "github.com/jackc/pgx/v5/pgconn"},
+			m + "/cloud/server": {m + "/cloud", m + "/cloud/postgres"},
+		}, []string{
+			m + "/cloud imports " + m + "/cloud/auth: the cloud's domain imports none of the cloud's packages, pgx or fiber",
+			m + "/cloud imports github.com/jackc/pgx/v5/pgconn: the cloud's domain imports none of the cloud's packages, pgx or fiber",
+		}},
+		{"SyncServerReachesPgx", map[string][]string{
+			m + "/cloud/syncserver": {m + "/cloud", m + "/internal/pgtest"},
+			m + "/internal/pgtest":  {"github.com/jackc/pgx/v5"},
+		}, []string{m + "/cloud/syncserver imports github.com/jackc/pgx/v5 via " + m + "/internal/pgtest: the sync server's policy reaches the database only through its Store"}},
 		{"SiblingSharingAPrefix", map[string][]string{
 			m + "/edgeproxy": {m + "/cloud"},
 			m + "/edge/web":  {"github.com/jackc/pgxlisten"},
@@ -327,10 +395,10 @@ func TestCheckCountsPackages(t *testing.T) {
 		m + "/edge/sqlite [" + m + "/edge/sqlite.test]": nil,
 		m + "/internal/pantry":                          nil,
 	}), rules(m))
-	want := map[string]int{"edge": 2, "internal/pantry": 1}
-	for _, dir := range []string{"edge", "cloud", "syncproto", "internal/pantry"} {
-		if got, want := matched[dir], want[dir]; got != want {
-			t.Errorf("matched[%s]=%d, want %d", dir, got, want)
+	want := map[string]int{"edge/": 2, "internal/pantry/": 1}
+	for _, scope := range []string{"edge/", "cloud/", "cloud", "syncproto/", "internal/pantry/", "cloud/api/"} {
+		if got, want := matched[scope], want[scope]; got != want {
+			t.Errorf("matched[%s]=%d, want %d", scope, got, want)
 		}
 	}
 }

@@ -1,0 +1,17 @@
+package postgres
+
+import (
+	"time"
+
+	"github.com/pantry/pantry/cloud/syncserver"
+)
+
+// syncAt is the sync server over s with its clock stopped at now: the
+// tests of pushes, enrollment and dead letters drive the store through the
+// policy the cloud runs it with.
+func syncAt(s *Store, now time.Time) *syncserver.Server {
+	return syncserver.New(s, func() time.Time { return now })
+}
+
+// syncServer is the sync server over s on the real clock.
+func syncServer(s *Store) *syncserver.Server { return syncserver.New(s, nil) }
