@@ -119,7 +119,10 @@ var (
 // names (*OrderPlaced, *StatusChanged, *PaymentRecorded, *StockMovement,
 // *Session, *CouponRedeemed or *ItemAvailability). Unknown fields are
 // ignored: an older cloud reads what it knows of a payload within the
-// same schema. An error says what is wrong, for a dead letter's reason.
+// same schema, and every cloud reads the order.placed of edges from
+// before their outbox held these types, which carries a space_name
+// (TestDecodePayloadPreviousEdge). An error says what is wrong, for a
+// dead letter's reason.
 func DecodePayload(e Event) (any, error) {
 	if e.Schema > EventSchema {
 		return nil, fmt.Errorf("event schema %d is newer than this cloud knows (%d)", e.Schema, EventSchema)

@@ -17,7 +17,7 @@ import (
 const (
 	EventOrderCreated   = "order.created"
 	EventOrderUpdated   = "order.updated"
-	EventSessionExpired = pantry.EventSessionExpired
+	EventSessionExpired = "session.expired" // named like the outbox's event, but a tablet's contract, not the cloud's
 	EventInventoryLow   = "inventory.low"
 )
 

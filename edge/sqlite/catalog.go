@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 const itemColumns = `i.id, i.name, i.description, i.price_amount, i.currency, i.tags, i.allergens,
@@ -85,8 +86,8 @@ func (s *Store) SetAvailability(ctx context.Context, itemID string, available bo
 		if it, err = itemByID(ctx, tx, itemID); err != nil {
 			return err
 		}
-		return s.appendEvent(ctx, tx, pantry.EventItemAvailability, itemID,
-			map[string]any{"item_id": itemID, "available": available, "actor": actor, "at": s.now().UTC()})
+		return appendEvent(ctx, s, tx, syncproto.EventItemAvailability, itemID,
+			itemAvailability(itemID, available, actor, s.now().UTC()))
 	})
 	if err != nil {
 		return it, fmt.Errorf("set availability: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // OrderResult is an order after a write, with the stock levels the write
@@ -142,7 +143,7 @@ func (s *Store) placeOrder(ctx context.Context, tx *wtx, sess pantry.Session, re
 		}
 		res.Stock = append(res.Stock, ch)
 	}
-	if err := s.appendEvent(ctx, tx, pantry.EventOrderPlaced, o.ID, placedEvent{o, o.SessionID}); err != nil {
+	if err := appendEvent(ctx, s, tx, syncproto.EventOrderPlaced, o.ID, orderPlaced(o)); err != nil {
 		return OrderResult{}, err
 	}
 	if err := s.recordPayment(ctx, tx, o); err != nil {
@@ -154,14 +155,6 @@ func (s *Store) placeOrder(ctx context.Context, tx *wtx, sess pantry.Session, re
 		}
 	}
 	return res, nil
-}
-
-// placedEvent is the order.placed payload: the order as attendees see it,
-// plus the session that placed it, which the order's own JSON leaves out
-// and the cloud needs to link the order to its attendee session.
-type placedEvent struct {
-	pantry.Order
-	SessionID string `json:"session_id"`
 }
 
 // priceLines prices each line at the item's current price and checks that
@@ -273,7 +266,7 @@ func (s *Store) recordPayment(ctx context.Context, tx *wtx, o pantry.Order) erro
 		p.Amount.Currency, p.Coupon, p.CostCenter, p.CreatedAt.UnixNano()); err != nil {
 		return fmt.Errorf("insert payment: %w", err)
 	}
-	return s.appendEvent(ctx, tx, pantry.EventPaymentRecorded, p.ID, p)
+	return appendEvent(ctx, s, tx, syncproto.EventPaymentRecorded, p.ID, paymentRecorded(p))
 }
 
 func (s *Store) redeemCoupon(ctx context.Context, tx *wtx, c pantry.Coupon, o pantry.Order) error {
@@ -282,7 +275,5 @@ func (s *Store) redeemCoupon(ctx context.Context, tx *wtx, c pantry.Coupon, o pa
 		id, c.ID, o.ID, o.Discount.Amount, o.CreatedAt.UnixNano()); err != nil {
 		return fmt.Errorf("insert coupon redemption: %w", err)
 	}
-	return s.appendEvent(ctx, tx, pantry.EventCouponRedeemed, id, map[string]any{
-		"id": id, "coupon_id": c.ID, "code": c.Code, "order_id": o.ID, "discount": o.Discount, "at": o.CreatedAt,
-	})
+	return appendEvent(ctx, s, tx, syncproto.EventCouponRedeemed, id, couponRedeemed(id, c, o))
 }

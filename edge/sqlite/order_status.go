@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // SetOrderStatus moves an order along its lifecycle. Cancelling needs a
@@ -50,12 +51,12 @@ func (s *Store) transition(ctx context.Context, tx *wtx, o pantry.Order, to pant
 		string(to), o.CancelReason, now.UnixNano(), o.ID); err != nil {
 		return OrderResult{}, fmt.Errorf("update order: %w", err)
 	}
-	change := map[string]any{"id": pantry.NewID(), "order_id": o.ID, "from": from, "to": to, "reason": reason, "actor": actor, "at": now}
+	change := statusChanged(pantry.NewID(), o.ID, from, to, reason, actor, now)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO order_status_history (id, order_id, from_status, to_status, reason, actor, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, change["id"], o.ID, string(from), string(to), reason, actor, now.UnixNano()); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, change.ID, o.ID, string(from), string(to), reason, actor, now.UnixNano()); err != nil {
 		return OrderResult{}, fmt.Errorf("insert status history: %w", err)
 	}
-	if err := s.appendEvent(ctx, tx, pantry.EventOrderStatusChanged, o.ID, change); err != nil {
+	if err := appendEvent(ctx, s, tx, syncproto.EventOrderStatusChanged, o.ID, change); err != nil {
 		return OrderResult{}, err
 	}
 	res := OrderResult{Order: o}

@@ -13,8 +13,12 @@ import (
 // appendEvent writes one outbox event in tx, the same transaction as the
 // change it describes: no change without its event, no event without its
 // change. Its seq is MAX(seq)+1 under the single writer, so seqs never gap.
-func (s *Store) appendEvent(ctx context.Context, tx *wtx, typ, entityID string, payload any) error {
-	body, err := json.Marshal(payload)
+// typ is one of syncproto's Event names and p the syncproto type that
+// name carries (outbox_payloads.go): the outbox holds exactly what the
+// cloud decodes. It is a function, not a method, because methods cannot
+// take type parameters.
+func appendEvent[P outboxPayload](ctx context.Context, s *Store, tx *wtx, typ, entityID string, p P) error {
+	body, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("outbox %s: %w", typ, err)
 	}

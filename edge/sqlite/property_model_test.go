@@ -6,6 +6,7 @@ import (
 
 	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // sentOrder is a PlaceOrder call as it was made, kept so a later step can
@@ -189,12 +190,12 @@ func (m *model) stockOutcome(itemID string, delta int64, reason pantry.StockReas
 func (m *model) events() map[string]int64 {
 	orders := int64(len(m.orders))
 	return map[string]int64{
-		pantry.EventSessionOpened:      int64(len(m.sessions)),
-		pantry.EventOrderPlaced:        orders,
-		pantry.EventPaymentRecorded:    orders,
-		pantry.EventCouponRedeemed:     m.redemptions,
-		pantry.EventOrderStatusChanged: m.statusChanges,
-		pantry.EventStockMoved:         m.movements,
-		pantry.EventItemAvailability:   m.toggles,
+		syncproto.EventSessionOpened:      int64(len(m.sessions)),
+		syncproto.EventOrderPlaced:        orders,
+		syncproto.EventPaymentRecorded:    orders,
+		syncproto.EventCouponRedeemed:     m.redemptions,
+		syncproto.EventOrderStatusChanged: m.statusChanges,
+		syncproto.EventStockMoved:         m.movements,
+		syncproto.EventItemAvailability:   m.toggles,
 	}
 }

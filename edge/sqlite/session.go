@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // hashToken is how bearer tokens are stored: a leaked database file must
@@ -42,7 +43,7 @@ func (s *Store) OpenSession(ctx context.Context, spaceCode string, ttl time.Dura
 			sess.ID, hashToken(token), sess.SpaceID, now.UnixNano(), sess.ExpiresAt.UnixNano()); err != nil {
 			return err
 		}
-		return s.appendEvent(ctx, tx, pantry.EventSessionOpened, sess.ID, sess)
+		return appendEvent(ctx, s, tx, syncproto.EventSessionOpened, sess.ID, sessionPayload(sess))
 	})
 	if err != nil {
 		return sess, "", fmt.Errorf("open session: %w", err)
@@ -115,7 +116,7 @@ func (s *Store) ExpireSessions(ctx context.Context) ([]pantry.Session, error) {
 			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET expired = 1 WHERE id = ?`, sess.ID); err != nil {
 				return err
 			}
-			if err := s.appendEvent(ctx, tx, pantry.EventSessionExpired, sess.ID, sess); err != nil {
+			if err := appendEvent(ctx, s, tx, syncproto.EventSessionExpired, sess.ID, sessionPayload(sess)); err != nil {
 				return err
 			}
 		}

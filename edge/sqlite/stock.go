@@ -40,9 +40,7 @@ func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int
 	if err := addLevel(ctx, tx, itemID, delta); err != nil {
 		return ch, err
 	}
-	if err := s.appendEvent(ctx, tx, pantry.EventStockMoved, m.ID, syncproto.StockMovement{
-		ID: m.ID, ItemID: itemID, Delta: delta, Reason: string(reason), OrderID: orderID, Actor: actor, CreatedAt: m.CreatedAt,
-	}); err != nil {
+	if err := appendEvent(ctx, s, tx, syncproto.EventStockMoved, m.ID, stockMoved(m, actor)); err != nil {
 		return ch, err
 	}
 	return stockChange(itemID, name, before, before+delta, threshold), nil

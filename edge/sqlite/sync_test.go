@@ -198,7 +198,7 @@ func TestPendingEvents(t *testing.T) {
 		t.Fatalf("events=%d, want %d", got, want)
 	}
 	for i, e := range all {
-		if e.Seq != int64(i+1) || e.Schema != syncproto.EventSchema || e.Type != pantry.EventStockMoved || len(e.Payload) == 0 {
+		if e.Seq != int64(i+1) || e.Schema != syncproto.EventSchema || e.Type != syncproto.EventStockMoved || len(e.Payload) == 0 {
 			t.Fatalf("event %d: %+v", i, e)
 		}
 	}

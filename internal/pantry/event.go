@@ -5,21 +5,10 @@ import (
 	"time"
 )
 
-// Event types recorded in the edge's transactional outbox. Each is an
-// immutable fact that replication carries to the cloud.
-const (
-	EventOrderPlaced        = "order.placed"
-	EventOrderStatusChanged = "order.status_changed"
-	EventPaymentRecorded    = "payment.recorded"
-	EventStockMoved         = "stock.moved"
-	EventSessionOpened      = "session.opened"
-	EventSessionExpired     = "session.expired"
-	EventCouponRedeemed     = "coupon.redeemed"
-	EventItemAvailability   = "item.availability_changed"
-)
-
 // OutboxEvent is one row of the edge's outbox: a fact with a per-node
-// sequence number that has no gaps.
+// sequence number that has no gaps. Its Type is one of syncproto's Event
+// names and its Payload the syncproto type that name carries: the names
+// and shapes of what goes on the wire live there, once, not in the domain.
 type OutboxEvent struct {
 	Seq       int64           `json:"seq"`
 	ID        string          `json:"id"`
