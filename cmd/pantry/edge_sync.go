@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pantry/pantry/edge/sqlite"
-	"github.com/pantry/pantry/edge/syncer"
-	"github.com/pantry/pantry/internal/buildinfo"
-	"github.com/pantry/pantry/syncproto"
+	"github.com/pantry/pantry/edge"
 )
 
 // newEdgeInitCmd enrolls a building's edge node with the cloud: it
@@ -45,85 +41,30 @@ func newEdgeInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 		if cloudURL == "" || token == "" {
 			return errors.New("pass --cloud with the cloud's URL and --token with an enrollment token")
 		}
-		// The directory will hold the node's credential: private to the
-		// user the node runs as, whatever it was before.
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("data directory %s cannot be used: %w", dir, err)
-		}
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("data directory %s cannot be made private: %w", dir, err)
-		}
-		ctx := cmd.Context()
-		store, err := sqlite.Open(ctx, dir, sqlite.Options{})
-		if err != nil {
-			return fmt.Errorf("data directory %s cannot be used: %w", dir, err)
-		}
-		defer store.Close()
-		// Refuse what the store would refuse before the token is spent.
-		var previous string
-		if id, ok, err := store.Identity(ctx); err != nil {
-			return err
-		} else if ok {
-			previous = id.NodeID
-			fmt.Fprintf(cmd.ErrOrStderr(), "note: this data directory is enrolled as node %s of site %s; enrolling again replaces its credential\n", id.NodeID, id.SiteID)
-		} else if site, err := store.Site(ctx); err == nil {
-			return fmt.Errorf("data directory %s already runs site %q without enrollment (a demo): use a fresh --data directory", dir, site.Name)
-		}
-		client := &syncer.Client{BaseURL: cloudURL, HTTP: &http.Client{Timeout: time.Minute}}
-		enrolled, err := client.Enroll(ctx, syncproto.EnrollRequest{
-			Version: syncproto.Version, Token: token, Name: name, SoftwareVersion: buildinfo.Version(), PreviousNodeID: previous,
+		res, err := edge.Enroll(cmd.Context(), edge.EnrollConfig{
+			DataDir: dir, CloudURL: cloudURL, Token: token, Name: name, Notices: cmd.ErrOrStderr(),
 		})
 		if err != nil {
-			var ce *syncer.Error
-			if errors.As(err, &ce) {
-				return fmt.Errorf("the cloud refused the enrollment: %s", ce.Message)
-			}
-			return fmt.Errorf("cannot reach the cloud at %s: %w", cloudURL, err)
+			return err
 		}
-		client.Credential = enrolled.Credential
-		pull := func(c syncproto.Cursor) (syncproto.PullResponse, error) {
-			return client.Pull(ctx, syncproto.PullRequest{
-				Version: syncproto.Version, NodeID: enrolled.NodeID, SoftwareVersion: buildinfo.Version(),
-				Cursor: c, SentAt: time.Now().UTC(),
-			})
-		}
-		// The token is spent from here on: say so if what follows fails.
-		spent := func(err error) error {
-			return fmt.Errorf("%w (the enrollment token has been used: ask an admin for a new one and run init again)", err)
-		}
-		page, err := pull(syncproto.Cursor{})
-		if err != nil {
-			return spent(fmt.Errorf("pull the site's configuration: %w", err))
-		}
-		if page.Config == nil {
-			return spent(errors.New("the cloud sent no configuration for the site"))
-		}
-		id := sqlite.Identity{NodeID: enrolled.NodeID, OrgID: enrolled.OrgID, SiteID: enrolled.SiteID,
-			CloudURL: cloudURL, Credential: enrolled.Credential, EnrolledAt: time.Now().UTC()}
-		if err := store.Enroll(ctx, id, page); err != nil {
-			return spent(err)
-		}
-		cfg := page.Config
-		for page.More {
-			if page, err = pull(page.Cursor); err != nil {
-				return fmt.Errorf("pull stock movements: %w (the node is enrolled; serve will finish the pull)", err)
-			}
-			if err := store.ApplyPull(ctx, page); err != nil {
-				return fmt.Errorf("apply stock movements: %w (the node is enrolled; serve will finish the pull)", err)
-			}
-		}
-		if asJSON {
-			return json.NewEncoder(stdout).Encode(map[string]any{
-				"node_id": id.NodeID, "org_id": id.OrgID, "site_id": id.SiteID, "site_name": cfg.Site.Name,
-				"config_revision": cfg.Revision, "rooms": len(cfg.Spaces), "items": len(cfg.Items),
-			})
-		}
-		fmt.Fprintf(stdout, "Enrolled node %s for site %q (%d rooms, %d items, configuration revision %d).\n",
-			id.NodeID, cfg.Site.Name, len(cfg.Spaces), len(cfg.Items), cfg.Revision)
-		fmt.Fprintf(stdout, "Start it with: pantry edge serve --data %s\n", dir)
-		return nil
+		return printEnrollment(stdout, dir, res, asJSON)
 	}
 	return cmd
+}
+
+// printEnrollment tells the technician what init made and how to start
+// the node.
+func printEnrollment(w io.Writer, dir string, res edge.Enrollment, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(map[string]any{
+			"node_id": res.NodeID, "org_id": res.OrgID, "site_id": res.SiteID, "site_name": res.SiteName,
+			"config_revision": res.ConfigRevision, "rooms": res.Rooms, "items": res.Items,
+		})
+	}
+	fmt.Fprintf(w, "Enrolled node %s for site %q (%d rooms, %d items, configuration revision %d).\n",
+		res.NodeID, res.SiteName, res.Rooms, res.Items, res.ConfigRevision)
+	fmt.Fprintf(w, "Start it with: pantry edge serve --data %s\n", dir)
+	return nil
 }
 
 func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
