@@ -8,7 +8,6 @@ import (
 
 	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/edge/syncer"
-	"github.com/pantry/pantry/edge/web"
 	"github.com/pantry/pantry/internal/buildinfo"
 )
 
@@ -26,14 +25,23 @@ func (n *Node) newSyncWorker(ctx context.Context, reg *prometheus.Registry) erro
 		Store: n.store, Identity: id, SoftwareVersion: buildinfo.Version(), Log: n.log, Now: n.cfg.Now,
 		HTTP:       n.cfg.SyncHTTP,
 		MinBackoff: n.cfg.SyncMinBackoff, MaxBackoff: n.cfg.SyncMaxBackoff,
-		OnPull: func(ch sqlite.PullChanges) {
-			// Stock moved by the cloud reaches tablets like local moves.
-			web.AnnounceStock(n.bus, n.log, n.site.ID, ch.Stock)
-		},
+		OnPull: func(ch sqlite.PullChanges) { n.announcePulledStock(ch.Stock) },
 	})
 	n.store.OnCommit(n.sync.Wake)
 	reg.MustRegister(&syncCollector{w: n.sync})
 	return nil
+}
+
+// announcePulledStock publishes stock the cloud moved as the web app
+// publishes local moves: the new levels, and an alert for each item taken
+// low. Failures are logged, not returned: the pull is already committed,
+// and the store, which tablets can resync from, holds the new levels.
+func (n *Node) announcePulledStock(changes []sqlite.StockChange) {
+	for _, ch := range changes {
+		if err := n.bus.PublishStockChange(n.site.ID, ch.Level, ch.BecameLow); err != nil {
+			n.log.Warn("publish stock", "item_id", ch.Level.ItemID, "err", err)
+		}
+	}
 }
 
 // syncCollector exposes the sync worker's view of the WAN link.

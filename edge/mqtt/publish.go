@@ -3,6 +3,7 @@ package mqtt
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -36,6 +37,17 @@ type StockMessage struct {
 	ItemID string `json:"item_id"`
 	Level  int64  `json:"level"`
 	Low    bool   `json:"low"`
+}
+
+// InventoryLowAlert is the payload on pantry/{site}/alerts when a movement
+// takes an item's stock down to its low-stock threshold. The fields are in
+// the order of their JSON names, the order the map it replaced was encoded
+// in, so the bytes tablets receive did not change.
+type InventoryLowAlert struct {
+	Event  string `json:"event"` // EventInventoryLow
+	ItemID string `json:"item_id"`
+	Level  int64  `json:"level"`
+	Name   string `json:"name"`
 }
 
 // SessionEvent is the payload on pantry/{site}/sessions/{session_id}.
@@ -84,6 +96,20 @@ func (b *Broker) PublishQueue(siteID string, o pantry.Order) error {
 func (b *Broker) PublishStock(siteID string, lvl pantry.StockLevel) error {
 	msg := StockMessage{ItemID: lvl.ItemID, Level: lvl.Level, Low: lvl.Low}
 	return b.publishJSON(siteID, msg, true, KindStock, lvl.ItemID)
+}
+
+// PublishStockChange announces an item's stock after a movement, whether
+// it was made at this edge or pulled from the cloud: the new level,
+// retained (PublishStock), and, when the movement took the item across its
+// low-stock threshold (becameLow), an InventoryLowAlert for staff. Both are
+// attempted even if the first fails; the error joins whichever did.
+func (b *Broker) PublishStockChange(siteID string, lvl pantry.StockLevel, becameLow bool) error {
+	err := b.PublishStock(siteID, lvl)
+	if becameLow {
+		alert := InventoryLowAlert{Event: EventInventoryLow, ItemID: lvl.ItemID, Level: lvl.Level, Name: lvl.Name}
+		err = errors.Join(err, b.PublishAlert(siteID, alert))
+	}
+	return err
 }
 
 // PublishAlert sends payload (a JSON object with an "event" field, such as

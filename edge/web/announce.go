@@ -1,9 +1,6 @@
 package web
 
 import (
-	"log/slog"
-
-	"github.com/pantry/pantry/edge/mqtt"
 	"github.com/pantry/pantry/edge/sqlite"
 )
 
@@ -18,23 +15,13 @@ func (a *app) announce(res sqlite.OrderResult, event string) {
 	a.announceStock(res.Stock)
 }
 
+// announceStock publishes the stock levels a committed movement changed,
+// with an alert for each item it took low; failures are logged, as in
+// announce.
 func (a *app) announceStock(changes []sqlite.StockChange) {
-	AnnounceStock(a.Bus, a.Log, a.SiteID, changes)
-}
-
-// AnnounceStock publishes new stock levels (retained) and an
-// inventory.low alert for each item that just crossed its threshold,
-// whether the movement was made here or pulled from the cloud.
-func AnnounceStock(bus *mqtt.Broker, log *slog.Logger, site string, changes []sqlite.StockChange) {
 	for _, ch := range changes {
-		if err := bus.PublishStock(site, ch.Level); err != nil {
-			log.Warn("publish stock", "item_id", ch.Level.ItemID, "err", err)
-		}
-		if ch.BecameLow {
-			alert := map[string]any{"event": "inventory.low", "item_id": ch.Level.ItemID, "name": ch.Level.Name, "level": ch.Level.Level}
-			if err := bus.PublishAlert(site, alert); err != nil {
-				log.Warn("publish alert", "item_id", ch.Level.ItemID, "err", err)
-			}
+		if err := a.Bus.PublishStockChange(a.SiteID, ch.Level, ch.BecameLow); err != nil {
+			a.Log.Warn("publish stock", "item_id", ch.Level.ItemID, "err", err)
 		}
 	}
 }
