@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -85,19 +86,29 @@ func (s *Store) checkTablet(ctx context.Context, username, password string) (Tab
 		Scan(&t.ID, &t.Username, &t.Name, &hash, &t.SiteID)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Spend the same time as a real check so usernames cannot be probed.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = s.compareHash(dummyHash(), []byte(password))
 		return t, refused
 	}
 	if err != nil {
 		return t, fmt.Errorf("load tablet: %w", err)
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+	if s.compareHash([]byte(hash), []byte(password)) != nil {
 		return t, refused
 	}
 	return t, nil
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+// dummyHash is what an unknown username's password is checked against,
+// at the cost tablets' hashes are made with (insertTablet), so that a wrong
+// username costs what a wrong password does. It is made on first use, not
+// at package load: every binary that imports this package, `pantry cloud
+// serve` included, would otherwise spend a bcrypt hash on starting. The
+// error is ignored because GenerateFromPassword fails only when the
+// system's randomness does, which crypto/rand treats as fatal anyway.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+	return h
+})
 
 // StaffLogin exchanges a tablet's username and password for a bearer token
 // valid for ttl.

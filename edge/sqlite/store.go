@@ -22,9 +22,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pantry/pantry/internal/pantry"
+	"golang.org/x/crypto/bcrypt"
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
+
+	"github.com/pantry/pantry/internal/pantry"
 )
 
 // Options tune a Store. The zero value is usable.
@@ -47,6 +49,9 @@ type Store struct {
 	ck       *sql.DB // one connection for background WAL checkpoints
 	r        *sql.DB // read-only pool
 	now      func() time.Time
+	// compareHash checks a tablet's password (bcrypt's; a test counts
+	// the comparisons a login makes).
+	compareHash func(hash, password []byte) error
 
 	maxBatch int
 	ckEvery  time.Duration
@@ -81,13 +86,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	s := &Store{
-		path:     path,
-		now:      opts.Now,
-		maxBatch: opts.MaxBatch,
-		reqs:     make(chan *writeReq, 1024),
-		stop:     make(chan struct{}),
-		stopped:  make(chan struct{}),
-		sessions: newSessionCache(),
+		path:        path,
+		now:         opts.Now,
+		compareHash: bcrypt.CompareHashAndPassword,
+		maxBatch:    opts.MaxBatch,
+		reqs:        make(chan *writeReq, 1024),
+		stop:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+		sessions:    newSessionCache(),
 	}
 	if s.now == nil {
 		s.now = time.Now
