@@ -11,6 +11,7 @@ import (
 	"github.com/pantry/pantry/edge"
 	"github.com/pantry/pantry/edge/edgetest"
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/internal/testclock"
 )
 
 func tablet(tb testing.TB, n *edgetest.Node) *edgetest.Tablet {
@@ -126,7 +127,7 @@ func TestQueueSurvivesRestart(t *testing.T) {
 // TestSessionExpiryIsAnnounced: once a session's time is up, the sweeper
 // marks it expired, writes session.expired and publishes it.
 func TestSessionExpiryIsAnnounced(t *testing.T) {
-	clock := edgetest.NewClock(time.Now())
+	clock := testclock.New(time.Now())
 	n := edgetest.Start(t, func(c *edge.Config) {
 		c.Now, c.SessionTTL, c.ExpiryEvery = clock.Now, time.Hour, 20*time.Millisecond
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/pantry/pantry/cloud/cloudtest"
 	"github.com/pantry/pantry/cloud/server"
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/internal/testclock"
 )
 
 func TestLoginRefreshLogout(t *testing.T) {
@@ -114,7 +115,7 @@ func TestForgedTokens(t *testing.T) {
 		})
 	}
 	t.Run("Expired", func(t *testing.T) {
-		clock := cloudtest.NewClock(time.Now())
+		clock := testclock.New(time.Now())
 		s := cloudtest.Start(t, func(c *server.Config) { c.Now = clock.Now })
 		o := s.NewOrg(t, "acme")
 		if r := s.Do(t, "GET", "/api/v1/me", o.Token, nil); r.Status != http.StatusOK {

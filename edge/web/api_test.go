@@ -13,6 +13,7 @@ import (
 	"github.com/pantry/pantry/edge/edgetest"
 	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/internal/testclock"
 )
 
 type menu struct {
@@ -161,7 +162,7 @@ func state(tb testing.TB, n *edgetest.Node) string {
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
-	clock := edgetest.NewClock(time.Now())
+	clock := testclock.New(time.Now())
 	n := edgetest.Start(t, func(c *edge.Config) { c.Now = clock.Now; c.SessionTTL = time.Hour })
 	expired := n.Session(t, 2)
 	clock.Advance(61 * time.Minute)
