@@ -88,8 +88,8 @@ func rules(module string) []rule {
 		{dir: "cloud", why: "cloud never imports edge, SQLite or mochi", forbid: anyOf(edge, sqlite, mochi)},
 		{dir: "syncproto", why: "syncproto imports only the standard library",
 			forbid: func(p string) bool { return !standard(p) && !syncproto(p) }},
-		{dir: "internal/pantry", required: true, why: "the domain imports no edge, cloud, mochi, SQLite, pgx or fiber",
-			forbid: anyOf(edge, cloud, mochi, sqlite, pgx, fiber)},
+		{dir: "internal/pantry", required: true, why: "the domain imports no edge, cloud, syncproto, mochi, SQLite, pgx or fiber",
+			forbid: anyOf(edge, cloud, syncproto, mochi, sqlite, pgx, fiber)},
 		{dir: "cloud", exact: true, required: true, why: "the cloud's domain imports none of the cloud's packages, pgx or fiber",
 			forbid: anyOf(cloudPkgs, pgx, fiber)},
 		{dir: "cloud/api", codeOnly: true, required: true, why: "the API depends on the cloud's services, not on the store or pgx",
@@ -332,9 +332,12 @@ func TestCheck(t *testing.T) {
 			m + "/syncproto":             {"encoding/json", "time", m + "/syncproto/internal/v1"},
 			m + "/syncproto/internal/v1": {"errors"},
 		}, nil},
+		{"DomainImportsTheWire", map[string][]string{
+			m + "/internal/pantry": {m + "/syncproto"},
+		}, []string{m + "/internal/pantry imports " + m + "/syncproto: the domain imports no edge, cloud, syncproto, mochi, SQLite, pgx or fiber"}},
 		{"DomainImportsFiber", map[string][]string{
 			m + "/internal/pantry": {"github.com/gofiber/fiber/v2"},
-		}, []string{m + "/internal/pantry imports github.com/gofiber/fiber/v2: the domain imports no edge, cloud, mochi, SQLite, pgx or fiber"}},
+		}, []string{m + "/internal/pantry imports github.com/gofiber/fiber/v2: the domain imports no edge, cloud, syncproto, mochi, SQLite, pgx or fiber"}},
 		{"MainWiresBothSides", map[string][]string{
 			m + "/cmd/pantry":   {m + "/edge", m + "/cloud/server"},
 			m + "/edge":         {m + "/edge/sqlite", m + "/internal/pantry"},
