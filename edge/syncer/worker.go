@@ -46,31 +46,8 @@ type Config struct {
 	OnPull func(sqlite.PullChanges)
 }
 
-// Worker pushes the outbox and pulls the site's feed until its context
-// ends. Neither ever blocks the store's writers: it reads the outbox and
-// writes its results through the store like any other client.
-type Worker struct {
-	cfg    Config
-	client *Client
-	wake   chan struct{}
-
-	mu   sync.Mutex
-	last Status
-}
-
-// Status is the worker's view of the link, for metrics. The store's
-// SyncState keeps the rest (last error, cursor) for `pantry edge status`.
-type Status struct {
-	LastPush, LastPull time.Time
-	PushFailures       int // consecutive
-	PullFailures       int // consecutive
-	ClockSkew          *time.Duration
-	AckedSeq           int64
-	RefusedPermanently bool // the cloud refused the node's credential or version
-}
-
-// New makes a worker.
-func New(cfg Config) *Worker {
+// withDefaults fills in what the caller left out.
+func (cfg Config) withDefaults() Config {
 	if cfg.BatchEvents <= 0 || cfg.BatchEvents > syncproto.MaxBatchEvents {
 		cfg.BatchEvents = 10000
 	}
@@ -101,10 +78,55 @@ func New(cfg Config) *Worker {
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: cfg.PullWait + 30*time.Second}
 	}
+	return cfg
+}
+
+// cloudClient is what the worker asks of the cloud. It is *Client on the
+// network; tests put a fake in its place, so that the push and pull loops
+// run against scripted answers with no listener and no cloud.
+type cloudClient interface {
+	PushEncoded(ctx context.Context, gzipped []byte) (syncproto.PushResponse, error)
+	Pull(ctx context.Context, req syncproto.PullRequest) (syncproto.PullResponse, error)
+}
+
+var _ cloudClient = (*Client)(nil)
+
+// Worker pushes the outbox and pulls the site's feed until its context
+// ends. Neither ever blocks the store's writers: it reads the outbox and
+// writes its results through the store like any other client.
+type Worker struct {
+	cfg    Config
+	client cloudClient
+	wake   chan struct{}
+	// jitter draws a backoff's jitter in [0, n) and pause waits out a
+	// backoff: rand.N and a timer, unless a test makes them predictable.
+	jitter func(n time.Duration) time.Duration
+	pause  func(ctx context.Context, d time.Duration)
+
+	mu   sync.Mutex
+	last Status
+}
+
+// Status is the worker's view of the link, for metrics. The store's
+// SyncState keeps the rest (last error, cursor) for `pantry edge status`.
+type Status struct {
+	LastPush, LastPull time.Time
+	PushFailures       int // consecutive
+	PullFailures       int // consecutive
+	ClockSkew          *time.Duration
+	AckedSeq           int64
+	RefusedPermanently bool // the cloud refused the node's credential or version
+}
+
+// New makes a worker.
+func New(cfg Config) *Worker {
+	cfg = cfg.withDefaults()
 	return &Worker{
 		cfg:    cfg,
 		client: &Client{BaseURL: cfg.Identity.CloudURL, Credential: cfg.Identity.Credential, HTTP: cfg.HTTP},
 		wake:   make(chan struct{}, 1),
+		jitter: rand.N[time.Duration],
+		pause:  sleep,
 	}
 }
 
@@ -144,215 +166,14 @@ func (w *Worker) update(f func(*Status)) {
 	f(&w.last)
 }
 
-// batch is a push ready to send: the range of its events and its body,
-// encoded and compressed.
-type batch struct {
-	first, last int64
-	body        []byte
+// newBackoff starts a loop's backoff from the configured bounds.
+func (w *Worker) newBackoff() backoff {
+	return backoff{min: w.cfg.MinBackoff, max: w.cfg.MaxBackoff, jitter: w.jitter}
 }
 
-// prepare reads and encodes the next push: up to limit events after seq
-// after (nil when there are none). Pushes carry no sent_at: one may be
-// prepared ahead of time or resent after a backoff, which would make the
-// cloud's clock-skew figure wrong; pulls carry it.
-func (w *Worker) prepare(ctx context.Context, after int64, limit int) (*batch, error) {
-	events, err := w.cfg.Store.PendingEvents(ctx, after, limit, w.cfg.BatchBytes)
-	if err != nil || len(events) == 0 {
-		return nil, err
-	}
-	last := events[len(events)-1].Seq
-	head, err := w.cfg.Store.OutboxHead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	req := syncproto.PushRequest{Version: syncproto.Version, NodeID: w.cfg.Identity.NodeID,
-		SoftwareVersion: w.cfg.SoftwareVersion, OutboxHead: max(head, last), Events: events}
-	body, err := syncproto.Encode(req, true)
-	if err != nil {
-		return nil, err
-	}
-	return &batch{first: events[0].Seq, last: last, body: body}, nil
-}
-
-type pushResult struct {
-	batch          *batch
-	resp           syncproto.PushResponse
-	err            error
-	sent, received time.Time
-}
-
-// inflight is a push on the wire.
-type inflight struct {
-	batch *batch
-	done  chan pushResult
-}
-
-// pushWindow is how many pushes may be on the wire at once. Two keep the
-// cloud busy while catching up: it decodes one batch while PostgreSQL
-// applies the one before (the node's row lock makes the second wait its
-// turn, and a second that arrives first is told to wait by the cloud).
-const pushWindow = 2
-
-// pushLoop sends the outbox after acked, batch by batch, up to pushWindow
-// at a time, in seq order; responses are taken in the same order. On any
-// failure it waits for what is still on the wire, keeps whatever the
-// cloud acknowledged, and starts again from there.
-func (w *Worker) pushLoop(ctx context.Context, acked int64) {
-	b := backoff{min: w.cfg.MinBackoff, max: w.cfg.MaxBackoff}
-	size := w.cfg.BatchEvents
-	marked := acked // what the store has recorded as pushed
-	var window []inflight
-	sent := acked    // the last seq on the wire or acknowledged
-	var retry *batch // the failed batch, kept to resend without reading and encoding it again
-	for ctx.Err() == nil {
-		// After a failure one push probes the link; the window opens
-		// again with the first success.
-		limit := pushWindow
-		if b.cur > 0 {
-			limit = 1
-		}
-		for len(window) < limit {
-			next := retry
-			retry = nil
-			if next == nil || next.first != sent+1 {
-				var err error
-				if next, err = w.prepare(ctx, sent, size); err != nil {
-					w.cfg.Log.Warn("sync: read outbox", "err", err)
-					break
-				}
-			}
-			if next == nil {
-				break
-			}
-			window = append(window, w.send(ctx, next))
-			sent = next.last
-		}
-		if len(window) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-w.wake:
-			case <-time.After(w.cfg.Poll):
-			}
-			sleep(ctx, w.cfg.Linger)
-			continue
-		}
-		if acked > marked {
-			if err := w.cfg.Store.MarkPushed(ctx, acked, w.cfg.Now()); err != nil {
-				w.cfg.Log.Warn("sync: record push", "err", err)
-			} else {
-				marked = acked
-			}
-		}
-		r := <-window[0].done
-		r.batch = window[0].batch
-		window = window[1:]
-		if ctx.Err() != nil {
-			return
-		}
-		if r.err == nil {
-			acked = max(acked, r.resp.AppliedSeq)
-			if len(r.resp.DeadLettered) > 0 {
-				w.cfg.Log.Warn("sync: the cloud kept events as dead letters", "seqs", r.resp.DeadLettered)
-			}
-			w.succeeded(ctx, "push", r.received, skew(r.sent, r.received, r.resp.ServerTime), &b)
-			w.update(func(s *Status) { s.AckedSeq = acked })
-			size = w.cfg.BatchEvents
-			if len(window) == 0 && acked > marked {
-				if err := w.cfg.Store.MarkPushed(ctx, acked, w.cfg.Now()); err != nil {
-					w.cfg.Log.Warn("sync: record push", "err", err)
-				} else {
-					marked = acked
-				}
-			}
-			continue
-		}
-		// A failure: let the rest of the window land (a later push may
-		// still have been applied) and start again after what the cloud
-		// acknowledged.
-		for _, f := range window {
-			if fr := <-f.done; fr.err == nil {
-				acked = max(acked, fr.resp.AppliedSeq)
-			}
-		}
-		window, sent = nil, acked
-		if failed := r.batch; failed.first == acked+1 {
-			retry = failed
-		}
-		if resume, ok := isGap(r.err); ok {
-			// The cloud's watermark is elsewhere (say it was restored from
-			// a backup): the outbox keeps every event, so resend from
-			// where it asks.
-			w.cfg.Log.Warn("sync: cloud asks to resume elsewhere", "acked", acked, "resume_from", resume)
-			acked, sent, marked = resume-1, resume-1, min(marked, resume-1)
-			continue
-		}
-		var ce *Error
-		if errors.As(r.err, &ce) && ce.Status == http.StatusRequestEntityTooLarge && size > 1 {
-			size, retry = max(1, size/2), nil
-			continue
-		}
-		w.failed(ctx, "push", r.err, &b)
-	}
-	for _, f := range window {
-		<-f.done
-	}
-}
-
-// send puts a batch on the wire.
-func (w *Worker) send(ctx context.Context, bt *batch) inflight {
-	f := inflight{batch: bt, done: make(chan pushResult, 1)}
-	go func() {
-		sent := w.cfg.Now()
-		resp, err := w.client.PushEncoded(ctx, bt.body)
-		f.done <- pushResult{resp: resp, err: err, sent: sent, received: w.cfg.Now()}
-	}()
-	return f
-}
-
-// pullLoop long-polls the site's feed and applies each page.
-func (w *Worker) pullLoop(ctx context.Context, cursor syncproto.Cursor) {
-	b := backoff{min: w.cfg.MinBackoff, max: w.cfg.MaxBackoff}
-	wait := int(w.cfg.PullWait / time.Second)
-	for ctx.Err() == nil {
-		head, _ := w.cfg.Store.OutboxHead(ctx) // 0 on error: the cloud keeps the highest it has seen
-		sent := w.cfg.Now()
-		page, err := w.client.Pull(ctx, syncproto.PullRequest{
-			Version: syncproto.Version, NodeID: w.cfg.Identity.NodeID, SoftwareVersion: w.cfg.SoftwareVersion,
-			Cursor: cursor, WaitSeconds: wait, SentAt: sent.UTC(), OutboxHead: head,
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			w.failed(ctx, "pull", err, &b)
-			continue
-		}
-		now := w.cfg.Now()
-		var changes sqlite.PullChanges
-		if page.Config != nil || len(page.Stock) > 0 || page.Cursor != cursor {
-			if changes, err = w.cfg.Store.ApplyPullChanges(ctx, page); err != nil {
-				w.failed(ctx, "pull", fmt.Errorf("apply pull: %w", err), &b)
-				continue
-			}
-			// The store never moves its cursor backwards: carry on from
-			// what it holds, not from what the page said.
-			st, err := w.cfg.Store.SyncState(ctx)
-			if err != nil {
-				w.failed(ctx, "pull", err, &b)
-				continue
-			}
-			cursor = st.Cursor
-		}
-		w.succeeded(ctx, "pull", now, skew(sent, now, page.ServerTime), &b)
-		if (changes.Config || len(changes.Stock) > 0) && w.cfg.OnPull != nil {
-			w.cfg.OnPull(changes)
-		}
-	}
-}
-
-func (w *Worker) succeeded(ctx context.Context, kind string, at time.Time, sk *time.Duration, b *backoff) {
-	b.reset()
+// succeeded records a successful push or pull in the store (for `pantry
+// edge status`) and in Status (for metrics).
+func (w *Worker) succeeded(ctx context.Context, kind string, at time.Time, sk *time.Duration) {
 	if err := w.cfg.Store.RecordSync(ctx, kind, at, sk, nil); err != nil && ctx.Err() == nil {
 		w.cfg.Log.Warn("sync: record state", "err", err)
 	}
@@ -369,13 +190,12 @@ func (w *Worker) succeeded(ctx context.Context, kind string, at time.Time, sk *t
 	})
 }
 
-// failed records a failed attempt and waits before the next one: longer
-// each time, jittered so that a fleet coming back online does not knock
-// on the cloud in step, and at the longest when only a person can help.
-func (w *Worker) failed(ctx context.Context, kind string, err error, b *backoff) {
+// failed records a failed attempt in the store and in Status; the caller
+// then waits out its backoff. A refusal that only a person can lift
+// (re-enrolling, upgrading) is flagged, so that metrics say so.
+func (w *Worker) failed(ctx context.Context, kind string, err error) {
 	at := w.cfg.Now()
-	var ce *Error
-	permanent := errors.As(err, &ce) && ce.Permanent()
+	permanent := isPermanent(err)
 	w.cfg.Log.Warn("sync: "+kind+" failed", "err", err, "permanent", permanent)
 	if rerr := w.cfg.Store.RecordSync(ctx, kind, at, nil, err); rerr != nil && ctx.Err() == nil {
 		w.cfg.Log.Warn("sync: record state", "err", rerr)
@@ -388,16 +208,22 @@ func (w *Worker) failed(ctx context.Context, kind string, err error, b *backoff)
 			s.PullFailures++
 		}
 	})
-	d := b.next()
-	if permanent {
-		d = b.max
-	}
-	sleep(ctx, d)
 }
 
-// backoff is exponential with full jitter in [d/2, d].
+// isPermanent reports an answer that retrying cannot change until
+// someone acts (see Error.Permanent).
+func isPermanent(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.Permanent()
+}
+
+// backoff is exponential with full jitter in [d/2, d]: longer after each
+// failure, jittered so that a fleet coming back online does not knock on
+// the cloud in step.
 type backoff struct {
 	min, max, cur time.Duration
+	// jitter draws uniformly in [0, n): rand.N when nil.
+	jitter func(n time.Duration) time.Duration
 }
 
 func (b *backoff) next() time.Duration {
@@ -406,11 +232,26 @@ func (b *backoff) next() time.Duration {
 	} else {
 		b.cur = min(b.cur*2, b.max)
 	}
-	return b.cur/2 + rand.N(b.cur/2+1)
+	draw := b.jitter
+	if draw == nil {
+		draw = rand.N[time.Duration]
+	}
+	return b.cur/2 + draw(b.cur/2+1)
+}
+
+// after is the wait after a failure: the next step, or the longest wait
+// when only a person can help (the step still grows, as it always has).
+func (b *backoff) after(permanent bool) time.Duration {
+	d := b.next()
+	if permanent {
+		d = b.max
+	}
+	return d
 }
 
 func (b *backoff) reset() { b.cur = 0 }
 
+// sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
