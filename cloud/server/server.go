@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func Services(store *postgres.Store, now func() time.Time) cloud.Services {
 	return cloud.Services{
 		Sites: store, Catalog: store, Stock: store, Orders: store, Users: store,
-		Logins: store, Audit: store, Nodes: store, Sync: syncserver.New(store, now),
+		Logins: store, Audit: store, Nodes: store, Sync: syncserver.New(store, syncserver.Options{Now: now}),
 	}
 }
 

@@ -32,9 +32,14 @@ import (
 // Events that depend on it then fail alone too, and are dead letters as
 // well.
 
-// aheadWait bounds how long a push that starts past the node's watermark
-// waits for the pushes before it.
-const aheadWait = 2 * time.Second
+// defaultAheadWait bounds how long a push that starts past the node's
+// watermark waits for the pushes before it: an edge keeps two on the
+// wire, and the one before is a batch of at most syncproto.MaxBatchEvents
+// that PostgreSQL applies in well under a second.
+const defaultAheadWait = 2 * time.Second
+
+// aheadRetry is how often a push ahead of the watermark is tried again.
+const aheadRetry = 20 * time.Millisecond
 
 // Push applies a node's batch of consecutive outbox events exactly once
 // and moves its watermark past them, dead letters included. req has
@@ -55,7 +60,7 @@ func (s *Server) Push(ctx context.Context, node cloud.Node, req syncproto.PushRe
 	// Payloads are decoded before the node's lock is taken: while this
 	// push decodes, the one before it can still be writing.
 	decoded := Decode(req.Events)
-	deadline := time.Now().Add(aheadWait)
+	deadline := time.Now().Add(s.aheadWait)
 	for {
 		resp, err := s.applyPush(ctx, node, req, decoded, s.now())
 		gap, ok := errors.AsType[*cloud.GapError](err)
@@ -65,7 +70,7 @@ func (s *Server) Push(ctx context.Context, node cloud.Node, req syncproto.PushRe
 		select {
 		case <-ctx.Done():
 			return resp, err
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(min(aheadRetry, s.aheadWait)):
 		}
 	}
 }

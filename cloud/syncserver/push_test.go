@@ -133,7 +133,7 @@ func TestPushDeadLettersOnlyThePoison(t *testing.T) {
 			}
 			s := New(&fakeStore{InPushFunc: func(_ context.Context, _ cloud.Node, _ time.Time, fn func(cloud.PushTx) error) error {
 				return fn(tx)
-			}}, nil)
+			}}, Options{})
 			resp, err := s.Push(t.Context(), cloud.Node{OrgID: pantry.NewID(), SiteID: site, ID: node}, tc.req)
 			if err != nil {
 				t.Fatal(err)
@@ -160,7 +160,7 @@ func TestPushFailureIsNoDeadLetter(t *testing.T) {
 	tx := &fakeTx{site: site, poison: map[int64]bool{2: true}, failAt: 6}
 	s := New(&fakeStore{InPushFunc: func(_ context.Context, _ cloud.Node, _ time.Time, fn func(cloud.PushTx) error) error {
 		return fn(tx)
-	}}, nil)
+	}}, Options{})
 	_, err := s.Push(t.Context(), cloud.Node{OrgID: pantry.NewID(), SiteID: site, ID: node}, push(1, 8))
 	if err == nil || errors.As(err, new(*cloud.RefusedError)) {
 		t.Fatalf("push: %v, want the connection's error", err)
@@ -182,7 +182,7 @@ func TestPushAheadWaitsForThePushBefore(t *testing.T) {
 			tx.applied = 4 // the push of 1..4 has landed
 		}
 		return fn(tx)
-	}}, nil)
+	}}, Options{})
 	resp, err := s.Push(t.Context(), cloud.Node{OrgID: pantry.NewID(), SiteID: site, ID: node}, push(5, 8))
 	if err != nil || resp.AppliedSeq != 8 || attempts != 3 {
 		t.Fatalf("push: %v, applied %d after %d attempts; want 8 after 3", err, resp.AppliedSeq, attempts)
@@ -200,7 +200,7 @@ func TestPushAheadWaitsForThePushBefore(t *testing.T) {
 }
 
 func TestPushRefusesAnotherNodesBatch(t *testing.T) {
-	s := New(&fakeStore{}, nil)
+	s := New(&fakeStore{}, Options{})
 	req := push(1, 2)
 	req.NodeID = pantry.NewID()
 	_, err := s.Push(t.Context(), cloud.Node{OrgID: pantry.NewID(), SiteID: site, ID: node}, req)

@@ -40,20 +40,33 @@ type Store interface {
 // Server is the sync server; it keeps no state of its own, so every cloud
 // instance runs one against the shared database.
 type Server struct {
-	store Store
-	now   func() time.Time
+	store     Store
+	now       func() time.Time
+	aheadWait time.Duration
 }
 
 var _ cloud.SyncService = (*Server)(nil)
 
-// New returns a sync server over store; now is the cloud's clock (nil:
-// time.Now), which decides whether a token expired and is recorded as
-// each node's last contact.
-func New(store Store, now func() time.Time) *Server {
-	if now == nil {
-		now = time.Now
+// Options configure a Server; the zero value is the production one.
+type Options struct {
+	// Now is the cloud's clock (default time.Now), which decides whether
+	// a token expired and is recorded as each node's last contact.
+	Now func() time.Time
+	// AheadWait bounds how long a push that starts past the node's
+	// watermark is tried again, waiting for the pushes before it to land,
+	// before it is answered with a gap (default 2 s).
+	AheadWait time.Duration
+}
+
+// New returns a sync server over store.
+func New(store Store, opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	return &Server{store: store, now: now}
+	if opts.AheadWait <= 0 {
+		opts.AheadWait = defaultAheadWait
+	}
+	return &Server{store: store, now: opts.Now, aheadWait: opts.AheadWait}
 }
 
 // maxSecretLen bounds a presented token or credential before it is

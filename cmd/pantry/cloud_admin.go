@@ -293,7 +293,7 @@ func newCloudSiteCmd(getenv func(string) string, stdout io.Writer) *cobra.Comman
 				return err
 			}
 		}
-		t, err := syncserver.New(s, nil).CreateEnrollmentToken(ctx, orgID, cloud.Actor{Type: "system"}, siteID, ttl)
+		t, err := syncserver.New(s, syncserver.Options{}).CreateEnrollmentToken(ctx, orgID, cloud.Actor{Type: "system"}, siteID, ttl)
 		if err != nil {
 			return err
 		}
