@@ -49,6 +49,8 @@ type ItemUpdate struct {
 	Archived          *bool
 }
 
+// Normalize trims a new item's text and labels and checks every field
+// against the catalog's rules.
 func (in *ItemInput) Normalize() error {
 	in.Name, in.Description, in.ImageURL = strings.TrimSpace(in.Name), strings.TrimSpace(in.Description), strings.TrimSpace(in.ImageURL)
 	var err error
@@ -73,6 +75,7 @@ func (in *ItemInput) Normalize() error {
 	return checkImageURL(in.ImageURL)
 }
 
+// Normalize trims and checks the fields up sets.
 func (up *ItemUpdate) Normalize() error {
 	if up.Name != nil {
 		if err := trimRequired("name", &up.Name, pantry.MaxNameLen); err != nil {
@@ -259,7 +262,7 @@ type CouponUpdate struct {
 	Archived       *bool
 }
 
-// patch applies up to in and checks the result.
+// Patch applies up to in, the stored coupon, and checks the result.
 func (up *CouponUpdate) Patch(in *CouponInput) error {
 	if up.Code != nil {
 		in.Code = *up.Code
@@ -282,7 +285,7 @@ func (up *CouponUpdate) Patch(in *CouponInput) error {
 	return in.Normalize()
 }
 
-// check checks what up sets without the stored coupon: each field, and
+// Check checks what up sets without the stored coupon: each field, and
 // the rules between fields that it sets both of.
 func (up *CouponUpdate) Check() error {
 	if up.Code != nil {
@@ -317,6 +320,8 @@ func (up *CouponUpdate) Check() error {
 	return nil
 }
 
+// Normalize trims a new coupon's code, keeps its window to the
+// microsecond PostgreSQL stores, and checks code, value, window and uses.
 func (in *CouponInput) Normalize() error {
 	in.Code = strings.TrimSpace(in.Code)
 	// PostgreSQL keeps microseconds: truncate so what is returned is what
@@ -402,6 +407,7 @@ type CostCenterUpdate struct {
 	Archived *bool
 }
 
+// Normalize trims and checks the fields up sets.
 func (up *CostCenterUpdate) Normalize() error {
 	if up.Code != nil {
 		code := strings.TrimSpace(*up.Code)

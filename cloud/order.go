@@ -116,6 +116,8 @@ type ReportRow struct {
 	Discount pantry.Money `json:"discount"`
 }
 
+// CheckReportRange checks a report's range: both ends given, in order,
+// and at most MaxReportSpan apart.
 func CheckReportRange(from, to time.Time) error {
 	switch {
 	case from.IsZero() || to.IsZero():

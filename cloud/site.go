@@ -40,6 +40,8 @@ type SiteUpdate struct {
 // bytes) before it reaches time.LoadLocation, which reads a file.
 const maxTimezoneLen = 64
 
+// Normalize trims a new site's fields and checks its name, IANA timezone
+// and ISO 4217 currency.
 func (in *SiteInput) Normalize() error {
 	in.Name, in.Timezone = strings.TrimSpace(in.Name), strings.TrimSpace(in.Timezone)
 	if err := CheckRequired("name", in.Name, pantry.MaxNameLen); err != nil {
@@ -54,6 +56,7 @@ func (in *SiteInput) Normalize() error {
 	return nil
 }
 
+// Normalize trims and checks the fields up sets.
 func (up *SiteUpdate) Normalize() error {
 	if up.Name != nil {
 		if err := trimRequired("name", &up.Name, pantry.MaxNameLen); err != nil {
@@ -123,6 +126,7 @@ type SpaceUpdate struct {
 	Archived *bool
 }
 
+// Normalize trims a new room's name and floor and checks them.
 func (in *SpaceInput) Normalize() error {
 	in.Name, in.Floor = strings.TrimSpace(in.Name), strings.TrimSpace(in.Floor)
 	if err := CheckRequired("name", in.Name, pantry.MaxNameLen); err != nil {
@@ -131,6 +135,7 @@ func (in *SpaceInput) Normalize() error {
 	return pantry.CheckText("floor", in.Floor, maxFloorLen)
 }
 
+// Normalize trims and checks the fields up sets.
 func (up *SpaceUpdate) Normalize() error {
 	if up.Name != nil {
 		if err := trimRequired("name", &up.Name, pantry.MaxNameLen); err != nil {
