@@ -21,9 +21,12 @@ type Item struct {
 	Allergens         []string     `json:"allergens"`
 	LowStockThreshold int64        `json:"low_stock_threshold"`
 	ImageURL          string       `json:"image_url"`
-	CreatedAt         time.Time    `json:"created_at"`
-	UpdatedAt         time.Time    `json:"updated_at"`
-	ArchivedAt        *time.Time   `json:"archived_at,omitempty"`
+	// Station is where the pantry prepares the item, "" for none
+	// (pantry.ValidStation); the edge's tablets filter tickets by it.
+	Station    string     `json:"station"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 }
 
 // ItemInput creates an item.
@@ -35,6 +38,7 @@ type ItemInput struct {
 	Allergens         []string
 	LowStockThreshold int64
 	ImageURL          string // http(s), or empty
+	Station           string // pantry.ValidStation, or empty
 }
 
 // ItemUpdate changes an item; nil fields stay as they are.
@@ -46,6 +50,7 @@ type ItemUpdate struct {
 	Allergens         *[]string
 	LowStockThreshold *int64
 	ImageURL          *string
+	Station           *string // "" takes the item off every station
 	Archived          *bool
 }
 
@@ -53,6 +58,7 @@ type ItemUpdate struct {
 // against the catalog's rules.
 func (in *ItemInput) Normalize() error {
 	in.Name, in.Description, in.ImageURL = strings.TrimSpace(in.Name), strings.TrimSpace(in.Description), strings.TrimSpace(in.ImageURL)
+	in.Station = strings.TrimSpace(in.Station)
 	var err error
 	if err = CheckRequired("name", in.Name, pantry.MaxNameLen); err != nil {
 		return err
@@ -70,6 +76,9 @@ func (in *ItemInput) Normalize() error {
 		return err
 	}
 	if err = checkThreshold(in.LowStockThreshold); err != nil {
+		return err
+	}
+	if err = pantry.CheckStation(in.Station); err != nil {
 		return err
 	}
 	return checkImageURL(in.ImageURL)
@@ -102,6 +111,13 @@ func (up *ItemUpdate) Normalize() error {
 	}
 	if up.LowStockThreshold != nil {
 		if err := checkThreshold(*up.LowStockThreshold); err != nil {
+			return err
+		}
+	}
+	if up.Station != nil {
+		st := strings.TrimSpace(*up.Station)
+		up.Station = &st
+		if err := pantry.CheckStation(st); err != nil {
 			return err
 		}
 	}

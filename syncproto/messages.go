@@ -154,6 +154,11 @@ type Item struct {
 	ImageURL          string   `json:"image_url"`
 	LowStockThreshold int64    `json:"low_stock_threshold"`
 	Available         bool     `json:"available"`
+	// Station is where the pantry prepares the item, "" for none
+	// (ValidStation). Omitted when empty, and sent only to an edge at
+	// CapabilityStation or later (Config.ForCapability): an older edge's
+	// decoder refuses fields it does not know.
+	Station string `json:"station,omitempty"`
 }
 
 // Coupon is a discount code. MaxUses bounds redemptions at this site (0:

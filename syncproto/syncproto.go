@@ -17,6 +17,11 @@
 //     pull of a configuration snapshot by revision plus cloud stock
 //     movements by a per-site sequence. Event schema 1. The same day:
 //     previous_node_id (optional) in enrollment.
+//   - Version 1 (2026-12-06): items carry an optional station
+//     (Item.Station). Capability 1: the cloud sends it only to an edge
+//     that says, in the Pantry-Sync-Capability header, that it decodes it
+//     (capability.go); an edge without the header gets the configuration
+//     as before, and an edge reading a cloud without stations gets "".
 package syncproto
 
 import "time"

@@ -80,6 +80,28 @@ func (r *PullRequest) Validate() error {
 	return c.err
 }
 
+// maxStation bounds a station's name (pantry.MaxStationLen).
+const maxStation = 32
+
+// ValidStation reports whether s may be an item's station: "" (none), or
+// 1 to 32 lowercase ASCII letters, digits and hyphens, other than "all"
+// (which a staff tablet chooses to see every station). It is
+// pantry.ValidStation's rule written out again, because syncproto imports
+// only the standard library; a test in edge/sqlite checks that the two
+// agree. The edge refuses a configuration with any other station rather
+// than store a name no tablet could choose.
+func ValidStation(s string) bool {
+	if len(s) > maxStation || s == "all" {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // check collects the first validation failure.
 type check struct{ err error }
 

@@ -115,6 +115,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"AbsurdPrice", "POST", "/api/v1/items", map[string]any{"name": "x", "price": price(int64(1)<<60, "EUR")}, 400, pantry.EINVALID},
 		{"FractionalPrice", "POST", "/api/v1/items", `{"name":"x","price":{"amount":3.5,"currency":"EUR"}}`, 400, pantry.EINVALID},
 		{"InvalidUTF8", "POST", "/api/v1/items", []byte("{\"name\":\"\xff\",\"price\":{\"amount\":1,\"currency\":\"EUR\"}}"), 400, pantry.EINVALID},
+		{"StationUpperCase", "POST", "/api/v1/items", map[string]any{"name": "x", "price": price(1, "EUR"), "station": "Drinks"}, 400, pantry.EINVALID},
+		{"StationReserved", "POST", "/api/v1/items", map[string]any{"name": "x", "price": price(1, "EUR"), "station": "all"}, 400, pantry.EINVALID},
+		{"StationNotText", "POST", "/api/v1/items", `{"name":"x","price":{"amount":1,"currency":"EUR"},"station":7}`, 400, pantry.EINVALID},
 		{"TwoMegabytes", "POST", "/api/v1/items", `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, 413, pantry.ETOOLARGE},
 		{"MenuUnknownItem", "PUT", site + "/menu", map[string]any{"items": []map[string]any{{"item_id": pantry.NewID(), "available": true}}}, 400, pantry.EINVALID},
 		{"MenuWrongCurrency", "PUT", site + "/menu", map[string]any{"items": []map[string]any{{"item_id": a.item, "available": true, "price": price(100, "USD")}}}, 400, pantry.EINVALID},
@@ -177,5 +180,57 @@ func TestRoleLimitsOnSites(t *testing.T) {
 	sites := s.Do(t, "GET", "/api/v1/sites", fm, nil)
 	if strings.Contains(string(sites.Body), other) || !strings.Contains(string(sites.Body), a.site) {
 		t.Fatalf("manager's site list: %s", sites.Body)
+	}
+}
+
+// TestItemStation: an item's station is optional, read back as given,
+// kept by a change that does not name it, and a bad one changes nothing.
+func TestItemStation(t *testing.T) {
+	s := cloudtest.Start(t)
+	a := seedTenant(t, s, "acme")
+	tok := a.org.Token
+	station := func(r cloudtest.Response) string {
+		t.Helper()
+		var it struct {
+			Station *string `json:"station"`
+		}
+		r.Decode(t, &it)
+		if it.Station == nil {
+			t.Fatalf("no station in %s", r.Body)
+		}
+		return *it.Station
+	}
+	if got := station(s.Do(t, "GET", "/api/v1/items/"+a.item, tok, nil)); got != "" {
+		t.Fatalf("an item created without a station has %q", got)
+	}
+	r := s.Do(t, "POST", "/api/v1/items", tok, map[string]any{"name": "Tea", "price": map[string]any{"amount": 200, "currency": "EUR"}, "station": " drinks "})
+	must(t, r, 201, "create item")
+	if got, want := station(r), "drinks"; got != want {
+		t.Fatalf("created station=%q, want %q", got, want)
+	}
+	item := "/api/v1/items/" + idOf(t, r)
+	steps := []struct {
+		name   string
+		body   map[string]any
+		status int
+		want   string
+	}{
+		{"Change", map[string]any{"station": "hot-drinks"}, 200, "hot-drinks"},
+		{"KeptByOtherChange", map[string]any{"name": "Green tea"}, 200, "hot-drinks"},
+		{"ErrSpace", map[string]any{"station": "hot drinks"}, 400, "hot-drinks"},
+		{"ErrTooLong", map[string]any{"station": strings.Repeat("d", 33)}, 400, "hot-drinks"},
+		{"ErrReserved", map[string]any{"station": "all"}, 400, "hot-drinks"},
+		{"Cleared", map[string]any{"station": ""}, 200, ""},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			r := s.Do(t, "PATCH", item, tok, st.body)
+			if r.Status != st.status || (st.status == 400 && r.ErrorCode() != pantry.EINVALID) {
+				t.Fatalf("status=%d code=%q, want %d: %s", r.Status, r.ErrorCode(), st.status, r.Body)
+			}
+			if got := station(s.Do(t, "GET", item, tok, nil)); got != st.want {
+				t.Fatalf("station=%q, want %q", got, st.want)
+			}
+		})
 	}
 }

@@ -26,6 +26,7 @@ func (a *app) handleCreateItem(c *fiber.Ctx) error {
 		Allergens         []string     `json:"allergens"`
 		LowStockThreshold int64        `json:"low_stock_threshold"`
 		ImageURL          string       `json:"image_url"`
+		Station           string       `json:"station"`
 	}
 	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
 		return err
@@ -38,7 +39,7 @@ func (a *app) handleCreateItem(c *fiber.Ctx) error {
 	defer cancel()
 	it, err := a.Catalog.CreateItem(ctx, p.OrgID, actor(p), cloud.ItemInput{
 		Name: req.Name, Description: req.Description, Price: req.Price, Tags: req.Tags,
-		Allergens: req.Allergens, LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL,
+		Allergens: req.Allergens, LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL, Station: req.Station,
 	})
 	if err != nil {
 		return err
@@ -69,6 +70,7 @@ func (a *app) handleUpdateItem(c *fiber.Ctx) error {
 		Allergens         *[]string     `json:"allergens"`
 		LowStockThreshold *int64        `json:"low_stock_threshold"`
 		ImageURL          *string       `json:"image_url"`
+		Station           *string       `json:"station"`
 		Archived          *bool         `json:"archived"`
 	}
 	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
@@ -82,7 +84,7 @@ func (a *app) handleUpdateItem(c *fiber.Ctx) error {
 	defer cancel()
 	it, err := a.Catalog.UpdateItem(ctx, p.OrgID, actor(p), c.Params("item_id"), cloud.ItemUpdate{
 		Name: req.Name, Description: req.Description, Price: req.Price, Tags: req.Tags, Allergens: req.Allergens,
-		LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL, Archived: req.Archived,
+		LowStockThreshold: req.LowStockThreshold, ImageURL: req.ImageURL, Station: req.Station, Archived: req.Archived,
 	})
 	if err != nil {
 		return err

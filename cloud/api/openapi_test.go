@@ -36,4 +36,10 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			t.Errorf("%s %s is not described", method, path)
 		}
 	}
+	for _, method := range []string{"post", "patch"} {
+		path := map[string]string{"post": "/api/v1/items", "patch": "/api/v1/items/{item_id}"}[method]
+		if s := doc.Paths[path][method].Summary; !strings.Contains(s, "station") {
+			t.Errorf("%s %s does not say an item has a station: %q", method, path, s)
+		}
+	}
 }

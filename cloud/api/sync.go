@@ -157,6 +157,9 @@ func (a *app) handlePull(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Only the fields the edge says it decodes: an older edge refuses
+	// the others, and with them the whole page.
+	resp.Config = resp.Config.ForCapability(syncproto.ParseCapability(c.Get(syncproto.HeaderCapability)))
 	gz := strings.Contains(c.Get(fiber.HeaderAcceptEncoding), "gzip") && (resp.Config != nil || len(resp.Stock) > 100)
 	body, err := syncproto.Encode(resp, gz)
 	if err != nil {

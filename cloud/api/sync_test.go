@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,42 @@ func TestSyncPullLongPoll(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the long poll did not answer within 20 s of a menu change (it waits 25 s)")
+	}
+}
+
+// TestSyncPullStationByCapability: the cloud sends an item's station only
+// to an edge whose Pantry-Sync-Capability says it decodes it. An edge of
+// the first release sends no header, and its decoder would refuse the
+// whole page for the unknown field.
+func TestSyncPullStationByCapability(t *testing.T) {
+	f := newSyncFixture(t)
+	must(t, f.s.Do(t, "PATCH", "/api/v1/items/"+f.a.item, f.token, map[string]string{"station": "drinks"}), 200, "set station")
+	req := syncproto.PullRequest{Version: 1, NodeID: f.node}
+	tests := []struct {
+		name    string
+		headers []string
+		want    string
+	}{
+		{"NoHeader", nil, ""},
+		{"Capability0", []string{syncproto.HeaderCapability, "0"}, ""},
+		{"Malformed", []string{syncproto.HeaderCapability, "yes"}, ""},
+		{"Station", []string{syncproto.HeaderCapability, strconv.Itoa(syncproto.CapabilityStation)}, "drinks"},
+		{"NewerEdge", []string{syncproto.HeaderCapability, "1000"}, "drinks"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.s.Do(t, "POST", syncproto.PathPull, f.credential, req, tt.headers...)
+			must(t, r, 200, "pull")
+			if got, want := strings.Contains(string(r.Body), `"station"`), tt.want != ""; got != want {
+				t.Fatalf("station on the wire=%v, want %v: %s", got, want, r.Body)
+			}
+			var p syncproto.PullResponse
+			if err := syncproto.Decode(r.Body, false, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Config == nil || len(p.Config.Items) != 1 || p.Config.Items[0].Station != tt.want {
+				t.Fatalf("config %+v, want the item at station %q", p.Config, tt.want)
+			}
+		})
 	}
 }

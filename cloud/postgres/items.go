@@ -15,7 +15,7 @@ import (
 // itemColumns name the items table as i: INSERT INTO items AS i, UPDATE
 // items i, and joins all read the same columns.
 const itemColumns = `i.id, i.name, i.description, i.price_amount, i.currency, i.tags, i.allergens,
-	i.low_stock_threshold, i.image_url, i.created_at, i.updated_at, i.archived_at`
+	i.low_stock_threshold, i.image_url, i.station, i.created_at, i.updated_at, i.archived_at`
 
 func scanItem(row pgx.Row) (cloud.Item, error) {
 	var it cloud.Item
@@ -27,7 +27,7 @@ func scanItem(row pgx.Row) (cloud.Item, error) {
 // itemDest is where itemColumns scan to.
 func itemDest(it *cloud.Item) []any {
 	return []any{&it.ID, &it.Name, &it.Description, &it.Price.Amount, &it.Price.Currency, &it.Tags, &it.Allergens,
-		&it.LowStockThreshold, &it.ImageURL, &it.CreatedAt, &it.UpdatedAt, &it.ArchivedAt}
+		&it.LowStockThreshold, &it.ImageURL, &it.Station, &it.CreatedAt, &it.UpdatedAt, &it.ArchivedAt}
 }
 
 // CreateItem adds an item to the organization's catalog.
@@ -42,9 +42,9 @@ func (s *Store) CreateItem(ctx context.Context, orgID string, who cloud.Actor, i
 		}
 		var err error
 		it, err = scanItem(tx.QueryRow(ctx, `INSERT INTO items AS i (organization_id, id, name, description, price_amount, currency,
-			tags, allergens, low_stock_threshold, image_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+itemColumns,
+			tags, allergens, low_stock_threshold, image_url, station) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+itemColumns,
 			orgID, pantry.NewID(), in.Name, in.Description, in.Price.Amount, in.Price.Currency,
-			in.Tags, in.Allergens, in.LowStockThreshold, in.ImageURL))
+			in.Tags, in.Allergens, in.LowStockThreshold, in.ImageURL, in.Station))
 		if err != nil {
 			return fmt.Errorf("insert item: %w", err)
 		}
@@ -119,9 +119,10 @@ func (s *Store) UpdateItem(ctx context.Context, orgID string, who cloud.Actor, i
 			price_amount = COALESCE($5, price_amount), currency = COALESCE($6, currency),
 			tags = COALESCE($7, tags), allergens = COALESCE($8, allergens),
 			low_stock_threshold = COALESCE($9, low_stock_threshold), image_url = COALESCE($10, image_url),
-			archived_at = `+archivedAtSQL("$11")+`, updated_at = now()
+			station = COALESCE($12, station), archived_at = `+archivedAtSQL("$11")+`, updated_at = now()
 			WHERE organization_id = $1 AND id = $2 RETURNING `+itemColumns,
-			orgID, itemID, up.Name, up.Description, amount, currency, up.Tags, up.Allergens, up.LowStockThreshold, up.ImageURL, up.Archived))
+			orgID, itemID, up.Name, up.Description, amount, currency, up.Tags, up.Allergens, up.LowStockThreshold, up.ImageURL, up.Archived,
+			up.Station))
 		if err != nil {
 			return fmt.Errorf("update item: %w", err)
 		}

@@ -74,6 +74,7 @@ func TestItems(t *testing.T) {
 			many[i] = "t" + string(rune('a'+i))
 		}
 		empty, huge, neg, badURL := "", strings.Repeat("n", 10<<10), int64(-1), "javascript:alert(1)"
+		upperStation, allStation := "Drinks", pantry.StationAll
 		negPrice := pantry.Money{Amount: -1, Currency: "EUR"}
 		tests := []struct {
 			name string
@@ -94,6 +95,13 @@ func TestItems(t *testing.T) {
 			{"NegativeThreshold", f.createItem(a, with(func(in *cloud.ItemInput) { in.LowStockThreshold = -1 })), pantry.EINVALID},
 			{"JavascriptURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = badURL })), pantry.EINVALID},
 			{"FTPURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = "ftp://x.example/a.png" })), pantry.EINVALID},
+			{"StationUpperCase", f.createItem(a, with(func(in *cloud.ItemInput) { in.Station = "Drinks" })), pantry.EINVALID},
+			{"StationSpace", f.createItem(a, with(func(in *cloud.ItemInput) { in.Station = "hot food" })), pantry.EINVALID},
+			{"StationUnderscore", f.createItem(a, with(func(in *cloud.ItemInput) { in.Station = "hot_food" })), pantry.EINVALID},
+			{"StationTooLong", f.createItem(a, with(func(in *cloud.ItemInput) { in.Station = strings.Repeat("s", 33) })), pantry.EINVALID},
+			{"StationReserved", f.createItem(a, with(func(in *cloud.ItemInput) { in.Station = pantry.StationAll })), pantry.EINVALID},
+			{"UpdateStationUpperCase", f.updateItem(a, it.ID, cloud.ItemUpdate{Station: &upperStation}), pantry.EINVALID},
+			{"UpdateStationReserved", f.updateItem(a, it.ID, cloud.ItemUpdate{Station: &allStation}), pantry.EINVALID},
 			{"RelativeURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = "/a.png" })), pantry.EINVALID},
 			{"LongURL", f.createItem(a, with(func(in *cloud.ItemInput) { in.ImageURL = "https://x.example/" + strings.Repeat("a", 2000) })), pantry.EINVALID},
 			{"UpdateEmptyName", f.updateItem(a, it.ID, cloud.ItemUpdate{Name: &empty}), pantry.EINVALID},
@@ -106,6 +114,36 @@ func TestItems(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { f.refused(t, tt.code, tt.call) })
+		}
+	})
+	t.Run("Station", func(t *testing.T) {
+		st, err := f.s.CreateItem(t.Context(), a.id, a.who, cloud.ItemInput{Name: "Tea", Price: pantry.Money{Amount: 200, Currency: "EUR"}, Station: " drinks "})
+		if err != nil || st.Station != "drinks" {
+			t.Fatalf("created %+v (%v), want station drinks", st, err)
+		}
+		food, none := "food", ""
+		for _, step := range []struct {
+			up   cloud.ItemUpdate
+			want string
+		}{
+			{cloud.ItemUpdate{Station: &food}, "food"},
+			{cloud.ItemUpdate{Name: &st.Name}, "food"},
+			{cloud.ItemUpdate{Station: &none}, ""},
+		} {
+			got, err := f.s.UpdateItem(t.Context(), a.id, a.who, st.ID, step.up)
+			if err != nil || got.Station != step.want {
+				t.Fatalf("after %+v: station %q (%v), want %q", step.up, got.Station, err, step.want)
+			}
+			if read, _ := f.s.GetItem(t.Context(), a.id, st.ID); read.Station != step.want {
+				t.Fatalf("read back station %q, want %q", read.Station, step.want)
+			}
+		}
+		// A row written around the store cannot carry a station the
+		// edges would refuse either (0008_item_station.sql).
+		for _, bad := range []string{"Drinks", "all", "hot food", strings.Repeat("s", 33)} {
+			if _, err := f.super.Exec(t.Context(), `UPDATE items SET station = $3 WHERE organization_id = $1 AND id = $2`, a.id, st.ID, bad); err == nil {
+				t.Errorf("the table took station %q", bad)
+			}
 		}
 	})
 	t.Run("UpdateKeepsCallersSlices", func(t *testing.T) {

@@ -216,12 +216,12 @@ func readConfig(ctx context.Context, tx pgx.Tx, node cloud.Node, st feedState) (
 func readConfigItems(ctx context.Context, tx pgx.Tx, node cloud.Node, currency string) ([]syncproto.Item, error) {
 	return collect(ctx, tx, "menu", `SELECT i.id::text, i.name, i.description,
 		COALESCE(m.price_amount, i.price_amount), CASE WHEN m.price_amount IS NULL THEN i.currency ELSE $3 END,
-		i.tags, i.allergens, i.image_url, i.low_stock_threshold, m.available
+		i.tags, i.allergens, i.image_url, i.low_stock_threshold, m.available, i.station
 		FROM site_menu_items m JOIN items i ON i.organization_id = m.organization_id AND i.id = m.item_id
 		WHERE m.organization_id = $1 AND m.site_id = $2 AND i.archived_at IS NULL
 		ORDER BY i.name, i.id`, []any{node.OrgID, node.SiteID, currency}, func(r pgx.CollectableRow, it *syncproto.Item) error {
 		err := r.Scan(&it.ID, &it.Name, &it.Description, &it.Price.Amount, &it.Price.Currency,
-			&it.Tags, &it.Allergens, &it.ImageURL, &it.LowStockThreshold, &it.Available)
+			&it.Tags, &it.Allergens, &it.ImageURL, &it.LowStockThreshold, &it.Available, &it.Station)
 		it.Tags, it.Allergens = nonNil(it.Tags), nonNil(it.Allergens)
 		return err
 	})

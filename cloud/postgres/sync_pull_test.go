@@ -31,7 +31,8 @@ func TestPullConfig(t *testing.T) {
 	tea, coffee := f.item(t, a, "Tea", 200, "EUR"), f.item(t, a, "Coffee", 250, "EUR")
 	bagel, water := f.item(t, a, "Bagel", 300, "USD"), f.item(t, a, "Water", 100, "EUR")
 	gone := f.item(t, a, "Gone", 100, "EUR")
-	if _, err := f.s.UpdateItem(ctx, a.id, a.who, tea, cloud.ItemUpdate{Tags: &[]string{"hot"}}); err != nil {
+	drinks := "drinks"
+	if _, err := f.s.UpdateItem(ctx, a.id, a.who, tea, cloud.ItemUpdate{Tags: &[]string{"hot"}, Station: &drinks}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.PutMenu(ctx, a.id, a.who, site, []cloud.MenuEntry{
@@ -150,6 +151,11 @@ func TestPullConfig(t *testing.T) {
 		}
 		if i := slices.IndexFunc(cfg.Items, func(it syncproto.Item) bool { return it.ID == tea }); i < 0 || !slices.Equal(cfg.Items[i].Tags, []string{"hot"}) {
 			t.Errorf("tea's tags lost: %+v", cfg.Items)
+		}
+		for _, it := range cfg.Items {
+			if want := map[string]string{tea: "drinks"}[it.ID]; it.Station != want {
+				t.Errorf("item %s: station %q, want %q", it.Name, it.Station, want)
+			}
 		}
 	})
 	t.Run("Coupons", func(t *testing.T) {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -23,6 +22,7 @@ type demoItem struct {
 	price           int64
 	tags, allergens []string
 	stock, low      int64
+	station         string
 }
 
 var demoRooms = []struct{ name, floor string }{
@@ -30,21 +30,30 @@ var demoRooms = []struct{ name, floor string }{
 	{"Dublin", "2"}, {"Edinburgh", "3"}, {"Florence", "3"},
 }
 
+// The demo's stations: drinks are made at the machine, food (the
+// platters and boards that serve a meeting) is plated, and snacks are
+// picked from the shelf, so each has its own tablet in a busy pantry.
+const (
+	demoDrinks = "drinks"
+	demoFood   = "food"
+	demoSnacks = "snacks"
+)
+
 var demoItems = []demoItem{
-	{"Espresso", "Double shot, single origin", 250, []string{"hot", "vegan"}, nil, 400, 40},
-	{"Flat white", "Espresso with steamed whole milk", 350, []string{"hot", "vegetarian"}, []string{"milk"}, 300, 30},
-	{"Oat cappuccino", "Cappuccino with oat milk", 380, []string{"hot", "vegan"}, []string{"gluten"}, 200, 20},
-	{"Green tea", "Sencha, loose leaf", 220, []string{"hot", "vegan"}, nil, 250, 20},
-	{"Sparkling water", "0.5 l bottle", 180, []string{"cold", "vegan"}, nil, 500, 50},
-	{"Orange juice", "Freshly pressed, 0.3 l", 420, []string{"cold", "vegan"}, nil, 60, 10},
-	{"Croissant", "All-butter, baked this morning", 290, []string{"vegetarian"}, []string{"gluten", "milk", "egg"}, 80, 10},
-	{"Fruit bowl", "Seasonal fruit, serves 6", 1450, []string{"vegan", "gluten-free"}, nil, 12, 3},
-	{"Sandwich platter", "Twelve half sandwiches, mixed fillings", 4800, nil, []string{"gluten", "milk", "egg", "mustard"}, 4, 3},
-	{"Vegan wraps", "Eight falafel wraps with hummus", 3600, []string{"vegan"}, []string{"gluten", "sesame"}, 10, 2},
-	{"Mixed nuts", "Roasted and salted, 150 g", 320, []string{"vegan", "gluten-free"}, []string{"nuts", "peanuts"}, 90, 10},
-	{"Dark chocolate", "70 % cocoa, 100 g bar", 300, []string{"vegan"}, []string{"soy"}, 70, 10},
-	{"Cookie box", "Twelve chocolate-chip cookies", 1200, []string{"vegetarian"}, []string{"gluten", "milk", "egg"}, 25, 5},
-	{"Cheese board", "Three cheeses, crackers and grapes", 2900, []string{"vegetarian"}, []string{"milk", "gluten"}, 8, 2},
+	{"Espresso", "Double shot, single origin", 250, []string{"hot", "vegan"}, nil, 400, 40, demoDrinks},
+	{"Flat white", "Espresso with steamed whole milk", 350, []string{"hot", "vegetarian"}, []string{"milk"}, 300, 30, demoDrinks},
+	{"Oat cappuccino", "Cappuccino with oat milk", 380, []string{"hot", "vegan"}, []string{"gluten"}, 200, 20, demoDrinks},
+	{"Green tea", "Sencha, loose leaf", 220, []string{"hot", "vegan"}, nil, 250, 20, demoDrinks},
+	{"Sparkling water", "0.5 l bottle", 180, []string{"cold", "vegan"}, nil, 500, 50, demoDrinks},
+	{"Orange juice", "Freshly pressed, 0.3 l", 420, []string{"cold", "vegan"}, nil, 60, 10, demoDrinks},
+	{"Croissant", "All-butter, baked this morning", 290, []string{"vegetarian"}, []string{"gluten", "milk", "egg"}, 80, 10, demoSnacks},
+	{"Fruit bowl", "Seasonal fruit, serves 6", 1450, []string{"vegan", "gluten-free"}, nil, 12, 3, demoFood},
+	{"Sandwich platter", "Twelve half sandwiches, mixed fillings", 4800, nil, []string{"gluten", "milk", "egg", "mustard"}, 4, 3, demoFood},
+	{"Vegan wraps", "Eight falafel wraps with hummus", 3600, []string{"vegan"}, []string{"gluten", "sesame"}, 10, 2, demoFood},
+	{"Mixed nuts", "Roasted and salted, 150 g", 320, []string{"vegan", "gluten-free"}, []string{"nuts", "peanuts"}, 90, 10, demoSnacks},
+	{"Dark chocolate", "70 % cocoa, 100 g bar", 300, []string{"vegan"}, []string{"soy"}, 70, 10, demoSnacks},
+	{"Cookie box", "Twelve chocolate-chip cookies", 1200, []string{"vegetarian"}, []string{"gluten", "milk", "egg"}, 25, 5, demoSnacks},
+	{"Cheese board", "Three cheeses, crackers and grapes", 2900, []string{"vegetarian"}, []string{"milk", "gluten"}, 8, 2, demoFood},
 }
 
 // SeedDemo seeds one organization, one site, six rooms, fourteen items with
@@ -112,10 +121,9 @@ func (s *Store) seedDemo(ctx context.Context, tx *wtx) error {
 
 func (s *Store) seedItem(ctx context.Context, tx *wtx, i int, it demoItem) error {
 	id := pantry.NewID()
-	tags, _ := json.Marshal(nonNil(it.tags))
-	allergens, _ := json.Marshal(nonNil(it.allergens))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, name, description, price_amount, currency, tags, allergens, low_stock_threshold, sort)
-		VALUES (?, ?, ?, ?, 'EUR', ?, ?, ?, ?)`, id, it.name, it.desc, it.price, string(tags), string(allergens), it.low, i); err != nil {
+	tags, allergens := encodeLabels(it.tags, it.allergens)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, name, description, price_amount, currency, tags, allergens, low_stock_threshold, sort, station)
+		VALUES (?, ?, ?, ?, 'EUR', ?, ?, ?, ?, ?)`, id, it.name, it.desc, it.price, tags, allergens, it.low, i, it.station); err != nil {
 		return fmt.Errorf("item %s: %w", it.name, err)
 	}
 	if _, err := s.moveStock(ctx, tx, id, it.stock, pantry.StockRestock, "", "demo"); err != nil {

@@ -157,8 +157,9 @@ func (s *Store) placeOrder(ctx context.Context, tx *wtx, sess pantry.Session, re
 	return res, nil
 }
 
-// priceLines prices each line at the item's current price and checks that
-// the ledger covers it.
+// priceLines prices each line at the item's current price, checks that
+// the ledger covers it, and copies the item's station, tags and
+// allergens into it for the ticket (pantry.OrderLine).
 func priceLines(ctx context.Context, tx *wtx, o *pantry.Order, lines []pantry.LineRequest) error {
 	currency := ""
 	for i, l := range lines {
@@ -183,6 +184,7 @@ func priceLines(ctx context.Context, tx *wtx, o *pantry.Order, lines []pantry.Li
 		o.Lines = append(o.Lines, pantry.OrderLine{
 			ItemID: it.ID, Name: it.Name, Quantity: l.Quantity, Note: l.Note,
 			UnitPrice: it.Price, LineTotal: pantry.Money{Amount: total, Currency: currency},
+			Station: it.Station, Tags: it.Tags, Allergens: it.Allergens,
 		})
 		o.Subtotal.Amount += total
 	}
@@ -248,10 +250,21 @@ func insertOrder(ctx context.Context, tx *wtx, o pantry.Order) error {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	for i, l := range o.Lines {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, item_id, name, quantity, unit_price, line_total, note)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.ID, i+1, l.ItemID, l.Name, l.Quantity, l.UnitPrice.Amount, l.LineTotal.Amount, l.Note); err != nil {
-			return fmt.Errorf("insert order line: %w", err)
+		if err := insertLine(ctx, tx, o.ID, i+1, l); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// insertLine writes line number n of order orderID, with its snapshot of
+// the item's station and labels.
+func insertLine(ctx context.Context, tx *wtx, orderID string, n int, l pantry.OrderLine) error {
+	tags, allergens := encodeLabels(l.Tags, l.Allergens)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, item_id, name, quantity, unit_price, line_total, note,
+		station, tags, allergens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		orderID, n, l.ItemID, l.Name, l.Quantity, l.UnitPrice.Amount, l.LineTotal.Amount, l.Note, l.Station, tags, allergens); err != nil {
+		return fmt.Errorf("insert order line %d: %w", n, err)
 	}
 	return nil
 }

@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
@@ -38,6 +40,153 @@ func (s *Store) SetOrderStatus(ctx context.Context, id string, to pantry.OrderSt
 		return OrderResult{}, fmt.Errorf("set order status: %w", err)
 	}
 	return res, nil
+}
+
+// OrderActionResult is the answer to a tablet's action on an order: the
+// order as the action left it and the stock it moved (a cancellation
+// returns the order's stock). Replayed says the action had been seen
+// already: the answer is the first one, nothing was done again, and there
+// is nothing new to announce.
+type OrderActionResult struct {
+	OrderResult
+	Replayed bool
+}
+
+// ApplyOrderAction carries out a tablet's tap on an order, once. The order
+// moves only if it is still in the status the tablet saw (act.From);
+// otherwise the answer is a conflict naming who moved it, so two tablets
+// bumping one ticket move it once. The answer, refusals of that kind
+// included, is kept under act.ActionID for ActionTTL: the same tap again
+// (a double tap, a retry after a lost answer) gets it back with Replayed
+// set, and err is the first answer's refusal if it was one.
+func (s *Store) ApplyOrderAction(ctx context.Context, orderID string, act pantry.OrderAction, by Tablet) (OrderActionResult, error) {
+	if err := act.Validate(); err != nil {
+		return OrderActionResult{}, err
+	}
+	key := actionKey{id: act.ActionID, tabletID: by.ID, kind: string(act.Action), target: orderID,
+		request: [2]string{string(act.From), act.Reason}}
+	var fresh OrderResult
+	out, replayed, err := s.onceWrite(ctx, key, func(ctx context.Context, tx *wtx) (actionOutcome, error) {
+		var err error
+		fresh, err = s.orderAction(ctx, tx, orderID, act, by.Username)
+		return orderOutcome(fresh.Order), err
+	})
+	if err != nil {
+		return OrderActionResult{}, fmt.Errorf("%s order %s: %w", act.Action, orderID, err)
+	}
+	res := OrderActionResult{Replayed: replayed}
+	if err := out.refused(); err != nil {
+		return res, err
+	}
+	if replayed {
+		res.Order = out.order()
+		return res, nil
+	}
+	res.OrderResult = fresh
+	return res, nil
+}
+
+// orderAction moves the order as act asks, in tx, if it is still in
+// act.From.
+func (s *Store) orderAction(ctx context.Context, tx *wtx, orderID string, act pantry.OrderAction, actor string) (OrderResult, error) {
+	o, err := loadOrder(ctx, tx, orderID)
+	if err != nil {
+		return OrderResult{}, err
+	}
+	if o.Status != act.From {
+		return OrderResult{}, movedConflict(ctx, tx, o, act.From)
+	}
+	to := act.To()
+	if act.Action == pantry.ActionRecall {
+		if err := s.checkRecall(ctx, tx, o); err != nil {
+			return OrderResult{}, err
+		}
+	} else if !pantry.CanTransition(o.Status, to) {
+		return OrderResult{}, pantry.Errorf(pantry.EINVALIDTRANSITION, "an order that is %s cannot become %s", o.Status, to)
+	}
+	return s.transition(ctx, tx, o, to, act.Reason, actor)
+}
+
+// statusStep is one row of an order's status history.
+type statusStep struct {
+	from, to pantry.OrderStatus
+	actor    string
+	at       time.Time
+}
+
+// lastStep returns the order's latest status change. Latest is by rowid,
+// the order rows were written in (history rows are never deleted, so
+// rowids only grow), not by time: the edge's clock may step back, and a
+// test clock stands still.
+func lastStep(ctx context.Context, q querier, orderID string) (statusStep, bool, error) {
+	var st statusStep
+	var at int64
+	err := q.QueryRowContext(ctx, `SELECT from_status, to_status, actor, at FROM order_status_history
+		WHERE order_id = ? ORDER BY rowid DESC LIMIT 1`, orderID).Scan(&st.from, &st.to, &st.actor, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, false, nil
+	}
+	if err != nil {
+		return st, false, fmt.Errorf("load last status change: %w", err)
+	}
+	st.at = fromNanos(at)
+	return st, true, nil
+}
+
+// movedConflict is the answer to a tablet that saw order o in status saw
+// when it is no longer in it: who moved it, and to what, so the person
+// at the tablet knows the ticket is handled ("already accepted by tablet
+// pantry-2").
+func movedConflict(ctx context.Context, tx *wtx, o pantry.Order, saw pantry.OrderStatus) error {
+	st, ok, err := lastStep(ctx, tx, o.ID)
+	if err != nil {
+		return err
+	}
+	if !ok || st.to != o.Status {
+		return pantry.Errorf(pantry.ECONFLICT, "the order is %s, not %s", o.Status, saw)
+	}
+	if pantry.CanRecall(st.from, st.to) {
+		return pantry.Errorf(pantry.ECONFLICT, "%s", st.describe())
+	}
+	return pantry.Errorf(pantry.ECONFLICT, "already %s", st.describe())
+}
+
+// describe says what a step did and who did it, as a tablet shows it
+// ("accepted by tablet pantry-2").
+func (st statusStep) describe() string {
+	what := map[pantry.OrderStatus]string{
+		pantry.StatusAccepted: "accepted", pantry.StatusPreparing: "moved to preparing", pantry.StatusReady: "marked ready",
+		pantry.StatusDelivered: "delivered", pantry.StatusCancelled: "cancelled",
+	}[st.to]
+	if pantry.CanRecall(st.from, st.to) {
+		what = "moved back to " + string(st.to)
+	}
+	if st.actor == "" {
+		return what
+	}
+	return what + " by tablet " + st.actor
+}
+
+// checkRecall allows a recall of order o only if its latest change was an
+// advance (not a cancellation, not another recall) made within
+// pantry.RecallWindow, by any tablet: a tablet is a shared screen, and
+// whoever notices a ticket bumped by mistake may bring it back; the
+// history records who did.
+func (s *Store) checkRecall(ctx context.Context, tx *wtx, o pantry.Order) error {
+	st, ok, err := lastStep(ctx, tx, o.ID)
+	if err != nil {
+		return err
+	}
+	if !ok || st.to != o.Status || !pantry.CanRecall(st.to, st.from) {
+		return pantry.Errorf(pantry.ECONFLICT, "nothing to recall: the order's last change was not an advance")
+	}
+	// A negative age is a clock that stepped back since: the advance is
+	// still the latest change, so it may be recalled.
+	if age := s.now().Sub(st.at); age > pantry.RecallWindow {
+		return pantry.Errorf(pantry.ECONFLICT, "too late to recall: %s %d s ago; a recall works within %d s",
+			st.describe(), int(age.Seconds()), int(pantry.RecallWindow.Seconds()))
+	}
+	return nil
 }
 
 func (s *Store) transition(ctx context.Context, tx *wtx, o pantry.Order, to pantry.OrderStatus, reason, actor string) (OrderResult, error) {
@@ -172,17 +321,20 @@ func loadLines(ctx context.Context, q querier, orders []pantry.Order, index map[
 	for _, o := range orders {
 		ids = append(ids, o.ID)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT order_id, item_id, name, quantity, unit_price, line_total, note
+	rows, err := q.QueryContext(ctx, `SELECT order_id, item_id, name, quantity, unit_price, line_total, note, station, tags, allergens
 		FROM order_lines WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, line_no`, jsonArray(ids))
 	if err != nil {
 		return fmt.Errorf("load order lines: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var orderID string
+		var orderID, tags, allergens string
 		var l pantry.OrderLine
-		if err := rows.Scan(&orderID, &l.ItemID, &l.Name, &l.Quantity, &l.UnitPrice.Amount, &l.LineTotal.Amount, &l.Note); err != nil {
+		if err := rows.Scan(&orderID, &l.ItemID, &l.Name, &l.Quantity, &l.UnitPrice.Amount, &l.LineTotal.Amount, &l.Note, &l.Station, &tags, &allergens); err != nil {
 			return fmt.Errorf("load order lines: %w", err)
+		}
+		if l.Tags, l.Allergens, err = decodeLabels(tags, allergens); err != nil {
+			return fmt.Errorf("load order lines: order %s %w", orderID, err)
 		}
 		i, ok := index[orderID]
 		if !ok {

@@ -173,10 +173,15 @@ func applySpaces(ctx context.Context, tx *wtx, siteID string, spaces []syncproto
 }
 
 // applyItems upserts the snapshot's items in its order and archives the
-// others. It sets the cloud's menu switch, never the staff's.
+// others. It sets the cloud's menu switch, never the staff's. A station
+// no tablet could choose refuses the snapshot (and the page) before
+// anything is written.
 func applyItems(ctx context.Context, tx *wtx, items []syncproto.Item, now int64) error {
 	ids := make([]string, len(items))
 	for i, it := range items {
+		if !syncproto.ValidStation(it.Station) {
+			return pantry.Errorf(pantry.EINVALID, "item %s: station %q is not valid (up to 32 of a-z, 0-9 and '-', not \"all\")", it.ID, it.Station)
+		}
 		ids[i] = it.ID
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE items SET archived_at = ? WHERE archived_at IS NULL
@@ -184,16 +189,15 @@ func applyItems(ctx context.Context, tx *wtx, items []syncproto.Item, now int64)
 		return fmt.Errorf("archive items: %w", err)
 	}
 	for i, it := range items {
-		tags, _ := json.Marshal(nonNil(it.Tags)) // a []string always marshals
-		allergens, _ := json.Marshal(nonNil(it.Allergens))
+		tags, allergens := encodeLabels(it.Tags, it.Allergens)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, name, description, price_amount, currency, tags, allergens,
-			image_url, low_stock_threshold, menu_available, sort) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			image_url, low_stock_threshold, menu_available, sort, station) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
 			price_amount = excluded.price_amount, currency = excluded.currency, tags = excluded.tags,
 			allergens = excluded.allergens, image_url = excluded.image_url, low_stock_threshold = excluded.low_stock_threshold,
-			menu_available = excluded.menu_available, sort = excluded.sort, archived_at = NULL`,
-			it.ID, it.Name, it.Description, it.Price.Amount, it.Price.Currency, string(tags), string(allergens),
-			it.ImageURL, it.LowStockThreshold, it.Available, i); err != nil {
+			menu_available = excluded.menu_available, sort = excluded.sort, station = excluded.station, archived_at = NULL`,
+			it.ID, it.Name, it.Description, it.Price.Amount, it.Price.Currency, tags, allergens,
+			it.ImageURL, it.LowStockThreshold, it.Available, i, it.Station); err != nil {
 			return fmt.Errorf("item %s: %w", it.ID, err)
 		}
 	}

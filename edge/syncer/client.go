@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,6 +93,9 @@ func (c *Client) post(ctx context.Context, path string, body []byte, compress bo
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// What this edge decodes of the cloud's answers: a cloud sends an
+	// edge without it nothing added to version 1 since its first release.
+	req.Header.Set(syncproto.HeaderCapability, strconv.Itoa(syncproto.Capability))
 	if compress {
 		req.Header.Set("Content-Encoding", "gzip")
 	}

@@ -36,6 +36,8 @@ func (a *app) handleOpenSession(c *fiber.Ctx) error {
 }
 
 // menuItem is what an attendee sees of an item: no thresholds or levels.
+// Staff get the same shape (an item they switch on or off), with the
+// station their tablet may filter by.
 type menuItem struct {
 	ID          string       `json:"id"`
 	Name        string       `json:"name"`
@@ -45,12 +47,13 @@ type menuItem struct {
 	Allergens   []string     `json:"allergens"`
 	ImageURL    string       `json:"image_url,omitempty"`
 	Available   bool         `json:"available"`
+	Station     string       `json:"station,omitempty"`
 }
 
 func toMenu(items []pantry.Item) []menuItem {
 	out := make([]menuItem, len(items))
 	for i, it := range items {
-		out[i] = menuItem{it.ID, it.Name, it.Description, it.Price, it.Tags, it.Allergens, it.ImageURL, it.Available}
+		out[i] = menuItem{it.ID, it.Name, it.Description, it.Price, it.Tags, it.Allergens, it.ImageURL, it.Available, it.Station}
 	}
 	return out
 }

@@ -36,6 +36,7 @@ func (a *app) routes(f *fiber.App) {
 	staff.Get("/orders", a.requireStaff, a.handleStaffOrders)
 	staff.Get("/orders/:id", a.requireStaff, a.handleStaffOrder)
 	staff.Post("/orders/:id/status", a.requireStaff, a.handleSetStatus)
+	staff.Post("/orders/:id/actions", a.requireStaff, a.handleOrderAction)
 	staff.Get("/stock", a.requireStaff, a.handleStock)
 	staff.Post("/stock/movements", a.requireStaff, a.handleStockMovement)
 	staff.Post("/items/:id/availability", a.requireStaff, a.handleAvailability)

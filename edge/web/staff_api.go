@@ -106,9 +106,14 @@ func (a *app) handleStockMovement(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(ch.Level)
 }
 
+// handleAvailability marks an item sold out or back. With an action_id
+// (optional, so scripts and older tablets keep working) the tap is
+// answered once, as order actions are: see sqlite.SetAvailabilityOnce for
+// why a switch needs it.
 func (a *app) handleAvailability(c *fiber.Ctx) error {
 	var req struct {
-		Available *bool `json:"available"`
+		Available *bool  `json:"available"`
+		ActionID  string `json:"action_id"`
 	}
 	if err := decodeJSON(c.Body(), &req); err != nil {
 		return err
@@ -116,13 +121,28 @@ func (a *app) handleAvailability(c *fiber.Ctx) error {
 	if req.Available == nil {
 		return pantry.Errorf(pantry.EINVALID, "available (true or false) is required")
 	}
+	if req.ActionID != "" {
+		if _, err := pantry.CheckActionID(req.ActionID); err != nil {
+			return err
+		}
+	}
 	id := c.Params("id")
 	if !pantry.ValidID(id) {
 		return pantry.Errorf(pantry.ENOTFOUND, "item %s not found", id)
 	}
-	it, err := a.Store.SetAvailability(a.ctx(c), id, *req.Available, tablet(c).Username)
+	if req.ActionID == "" {
+		it, err := a.Store.SetAvailability(a.ctx(c), id, *req.Available, tablet(c).Username)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toMenu([]pantry.Item{it})[0])
+	}
+	res, err := a.Store.SetAvailabilityOnce(a.ctx(c), req.ActionID, id, *req.Available, tablet(c))
+	if res.Replayed {
+		c.Set(replayedHeader, "true")
+	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(toMenu([]pantry.Item{it})[0])
+	return c.JSON(toMenu([]pantry.Item{res.Item})[0])
 }

@@ -28,16 +28,20 @@ type Space struct {
 
 // Item is a catalog item as one site sells it: price, availability and stock.
 type Item struct {
-	ID                string   `json:"id"`
-	Name              string   `json:"name"`
-	Description       string   `json:"description"`
-	Price             Money    `json:"price"`
-	Tags              []string `json:"tags"`
-	Allergens         []string `json:"allergens"`
-	ImageURL          string   `json:"image_url,omitempty"`
-	LowStockThreshold int64    `json:"low_stock_threshold"`
-	Available         bool     `json:"available"`
-	Level             int64    `json:"-"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Price       Money    `json:"price"`
+	Tags        []string `json:"tags"`
+	Allergens   []string `json:"allergens"`
+	// Station is where the pantry prepares the item ("drinks", "food"):
+	// a staff tablet set to a station sees only its lines. "" is no
+	// station; such lines show on tablets set to StationAll only.
+	Station           string `json:"station"`
+	ImageURL          string `json:"image_url,omitempty"`
+	LowStockThreshold int64  `json:"low_stock_threshold"`
+	Available         bool   `json:"available"`
+	Level             int64  `json:"-"`
 }
 
 // StockReason says why stock moved. Sales and cancel-returns come from

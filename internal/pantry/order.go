@@ -128,13 +128,21 @@ type Order struct {
 }
 
 // OrderLine is one item of an order, priced when the order was placed.
+//
+// Station, Tags and Allergens are the item's as the order was placed, not
+// as it is now: the ticket a pantry works from must show what the
+// attendee was offered (an allergen added to the recipe later was not in
+// this sandwich), and a line stays at the station that took it.
 type OrderLine struct {
-	ItemID    string `json:"item_id"`
-	Name      string `json:"name"`
-	Quantity  int    `json:"quantity"`
-	UnitPrice Money  `json:"unit_price"`
-	LineTotal Money  `json:"line_total"`
-	Note      string `json:"note"`
+	ItemID    string   `json:"item_id"`
+	Name      string   `json:"name"`
+	Quantity  int      `json:"quantity"`
+	UnitPrice Money    `json:"unit_price"`
+	LineTotal Money    `json:"line_total"`
+	Note      string   `json:"note"`
+	Station   string   `json:"station,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	Allergens []string `json:"allergens,omitempty"`
 }
 
 // Limits on what one order may ask for. A meeting room of 40 people does not

@@ -2,6 +2,7 @@ package pantry_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,44 @@ func TestPlaceOrderValidate(t *testing.T) {
 			err := tt.req.Validate()
 			if (err == nil) != tt.ok {
 				t.Fatalf("Validate()=%v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && pantry.ErrorCode(err) != pantry.EINVALID {
+				t.Fatalf("code=%q, want invalid_input", pantry.ErrorCode(err))
+			}
+		})
+	}
+}
+
+func TestValidStation(t *testing.T) {
+	tests := []struct {
+		name, station string
+		ok            bool
+	}{
+		{"None", "", true},
+		{"Word", "drinks", true},
+		{"Hyphen", "hot-food", true},
+		{"Digits", "floor2", true},
+		{"OneChar", "a", true},
+		{"Longest", strings.Repeat("a", pantry.MaxStationLen), true},
+		{"TooLong", strings.Repeat("a", pantry.MaxStationLen+1), false},
+		{"Upper", "Drinks", false},
+		{"Space", "hot food", false},
+		{"TrailingSpace", "drinks ", false},
+		{"Underscore", "hot_food", false},
+		{"Slash", "drinks/bar", false},
+		{"NonASCII", "café", false},
+		{"Quote", `drinks"`, false},
+		{"ReservedAll", pantry.StationAll, false},
+		{"AllAsPrefix", "all-day", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pantry.ValidStation(tt.station); got != tt.ok {
+				t.Fatalf("ValidStation(%q)=%v, want %v", tt.station, got, tt.ok)
+			}
+			err := pantry.CheckStation(tt.station)
+			if (err == nil) != tt.ok {
+				t.Fatalf("CheckStation(%q)=%v, want ok=%v", tt.station, err, tt.ok)
 			}
 			if err != nil && pantry.ErrorCode(err) != pantry.EINVALID {
 				t.Fatalf("code=%q, want invalid_input", pantry.ErrorCode(err))
