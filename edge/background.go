@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/pantry/pantry/edge/sqlite"
@@ -32,6 +33,17 @@ func (n *Node) republish(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startBackground starts the node's background work, each piece until
+// ctx ends: session expiry, the staff presence check and the check of
+// connected tablets' credentials. Wait on the result after ending ctx.
+func (n *Node) startBackground(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for _, work := range []func(context.Context){n.sweepSessions, n.presence.run, n.checkCredentials} {
+		wg.Go(func() { work(ctx) })
+	}
+	return &wg
 }
 
 // sweepSessions expires sessions past their time and announces each on

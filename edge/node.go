@@ -50,8 +50,21 @@ type Config struct {
 	// SyncMinBackoff and SyncMaxBackoff bound the sync worker's waits
 	// between failed attempts (defaults 500 ms and 30 s).
 	SyncMinBackoff, SyncMaxBackoff time.Duration
-	Log                            *slog.Logger
-	Now                            func() time.Time
+	// StaffAbsentAfter is how long a station's open orders may wait with
+	// no tablet showing its lines connected before the node raises
+	// staff.absent (default 2 min; see presence).
+	StaffAbsentAfter time.Duration
+	// PresenceEvery is how often staff presence is checked when no tablet
+	// comes or goes (default 5 s): an absence is alerted at most this long
+	// after StaffAbsentAfter has passed.
+	PresenceEvery time.Duration
+	// CredentialCheckEvery is how often the credentials of connected
+	// tablets are checked (default 2 s), which bounds how long a tablet
+	// removed with the CLI or signed out stays connected; a pull that
+	// changes the configuration triggers a check at once.
+	CredentialCheckEvery time.Duration
+	Log                  *slog.Logger
+	Now                  func() time.Time
 }
 
 // Node is a running edge node.
@@ -66,6 +79,9 @@ type Node struct {
 	demo  *sqlite.Demo
 	sync  *syncer.Worker // nil unless the node is enrolled
 	stop  chan struct{}
+
+	presence *presence
+	credWake chan struct{} // a pull changed the configuration: check credentials now
 }
 
 // New opens the store, checks the site configuration and binds every
@@ -78,7 +94,19 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ExpiryEvery <= 0 {
 		cfg.ExpiryEvery = 30 * time.Second
 	}
-	n := &Node{cfg: cfg, log: cfg.Log, stop: make(chan struct{})}
+	if cfg.StaffAbsentAfter <= 0 {
+		cfg.StaffAbsentAfter = 2 * time.Minute
+	}
+	if cfg.PresenceEvery <= 0 {
+		cfg.PresenceEvery = 5 * time.Second
+	}
+	if cfg.CredentialCheckEvery <= 0 {
+		cfg.CredentialCheckEvery = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	n := &Node{cfg: cfg, log: cfg.Log, stop: make(chan struct{}), credWake: make(chan struct{}, 1)}
 	var err error
 	if n.store, err = sqlite.Open(ctx, cfg.DataDir, sqlite.Options{Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("data directory %s cannot be used (%v); choose another with --data or fix its permissions", cfg.DataDir, err)
@@ -118,7 +146,11 @@ func (n *Node) listen(ctx context.Context) error {
 	if err != nil {
 		return addrError("HTTP", "--http", n.cfg.HTTPAddr, err)
 	}
-	bus, err := mqtt.New(mqtt.Config{TCPAddr: n.cfg.MQTTAddr, WSAddr: n.cfg.MQTTWSAddr, Log: n.log}, n.store)
+	presenceWake := make(chan struct{}, 1)
+	bus, err := mqtt.New(mqtt.Config{
+		TCPAddr: n.cfg.MQTTAddr, WSAddr: n.cfg.MQTTWSAddr, Log: n.log, Now: n.cfg.Now,
+		OnPresence: func() { poke(presenceWake) },
+	}, mqtt.AuthenticatorFunc(n.authenticateTablet))
 	if err != nil {
 		ln.Close()
 		var le *mqtt.ListenError
@@ -132,20 +164,21 @@ func (n *Node) listen(ctx context.Context) error {
 		return fmt.Errorf("start MQTT broker: %w", err)
 	}
 	n.ln, n.bus = ln, bus
+	n.presence = newPresence(bus, n.store, n.site.ID, n.cfg, presenceWake)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newStoreCollector(n.store), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pantry_mqtt_clients_connected", Help: "MQTT clients (tablets) connected now.",
-	}, func() float64 { return float64(bus.ConnectedClients()) }))
+	}, func() float64 { return float64(bus.ConnectedClients()) }), n.presence)
 	if err := n.newSyncWorker(ctx, reg); err != nil {
 		ln.Close()
 		bus.Close()
 		return fmt.Errorf("start sync: %w", err)
 	}
 	n.app = web.New(web.Config{
-		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, Registry: reg,
+		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, MQTTWSAddr: n.cfg.MQTTWSAddr, Registry: reg,
 		SessionTTL: n.cfg.SessionTTL, SessionOrders: n.cfg.SessionOrders, AddressRPM: n.cfg.AddressRPM,
-		Stop: n.stop, Now: n.cfg.Now,
+		StaffSeen: n.StaffSeen, Stop: n.stop, Now: n.cfg.Now,
 	})
 	return nil
 }
@@ -191,8 +224,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- n.app.Listener(n.ln) }()
-	sweepDone := make(chan struct{})
-	go func() { defer close(sweepDone); n.sweepSessions(ctx) }()
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	background := n.startBackground(bgCtx)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() {
@@ -216,7 +250,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if e := n.app.ShutdownWithContext(shutdownCtx); e != nil {
 		n.log.Warn("HTTP shutdown", "err", e)
 	}
-	<-sweepDone
+	stopBackground()
+	background.Wait()
 	stopSync()
 	<-syncDone
 	return errors.Join(err, n.Close())

@@ -25,7 +25,12 @@ func (n *Node) newSyncWorker(ctx context.Context, reg *prometheus.Registry) erro
 		Store: n.store, Identity: id, SoftwareVersion: buildinfo.Version(), Log: n.log, Now: n.cfg.Now,
 		HTTP:       n.cfg.SyncHTTP,
 		MinBackoff: n.cfg.SyncMinBackoff, MaxBackoff: n.cfg.SyncMaxBackoff,
-		OnPull: func(ch sqlite.PullChanges) { n.announcePulledStock(ch.Stock) },
+		OnPull: func(ch sqlite.PullChanges) {
+			n.announcePulledStock(ch.Stock)
+			if ch.Config { // tablets may have been revoked or given new passwords
+				poke(n.credWake)
+			}
+		},
 	})
 	n.store.OnCommit(n.sync.Wake)
 	reg.MustRegister(&syncCollector{w: n.sync})

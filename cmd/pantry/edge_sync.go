@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pantry/pantry/edge"
+	"github.com/pantry/pantry/edge/sqlite"
 )
 
 // newEdgeInitCmd enrolls a building's edge node with the cloud: it
@@ -72,7 +73,7 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show this node's sync health: outbox depth and age, last push and pull, failures, clock skew",
+		Short: "Show this node's sync health (outbox depth and age, last push and pull, failures, clock skew) and its tablets",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
 	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory")
@@ -91,8 +92,19 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		if err != nil {
 			return err
 		}
+		staff, recorded, err := s.LastStaffPresence(ctx)
+		if err != nil {
+			return err
+		}
 		if asJSON {
-			return json.NewEncoder(stdout).Encode(st)
+			out := struct {
+				sqlite.SyncReport
+				Staff *sqlite.StaffPresence `json:"staff,omitempty"`
+			}{SyncReport: st}
+			if recorded {
+				out.Staff = &staff
+			}
+			return json.NewEncoder(stdout).Encode(out)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		defer tw.Flush()
@@ -112,9 +124,45 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		}
 		fmt.Fprintf(tw, "\nclock skew\t%s (this node minus the cloud)\n", time.Duration(st.ClockSkewMS)*time.Millisecond)
 		fmt.Fprintf(tw, "configuration\trevision %d; cloud stock movements up to %d\n", st.Cursor.ConfigRevision, st.Cursor.StockSeq)
+		printStaffPresence(tw, staff, recorded, time.Now())
 		return nil
 	}
 	return cmd
+}
+
+// staffPresenceStale is how old a running node's presence snapshot may be
+// before status doubts it: the node rewrites it every minute at least.
+const staffPresenceStale = 3 * time.Minute
+
+// printStaffPresence prints the tablets the running node last recorded as
+// connected, and the stations alerted as absent. The status command reads
+// the data directory, not the node, so it says how old the record is and
+// doubts one the node should have refreshed by now.
+func printStaffPresence(w io.Writer, p sqlite.StaffPresence, recorded bool, now time.Time) {
+	age := now.Sub(p.ObservedAt).Round(time.Second)
+	switch {
+	case !recorded:
+		fmt.Fprintf(w, "tablets\tunknown (no node has served from this directory yet)\n")
+		return
+	case !p.Running:
+		fmt.Fprintf(w, "tablets\tunknown: the node stopped %s ago (%s)\n", age, p.ObservedAt.UTC().Format(time.RFC3339))
+		return
+	}
+	fmt.Fprintf(w, "tablets\t%d connected, as the node recorded %s ago", len(p.Tablets), age)
+	if age > staffPresenceStale {
+		fmt.Fprintf(w, " (stale: is the node still running?)")
+	}
+	fmt.Fprintln(w)
+	for _, t := range p.Tablets {
+		fmt.Fprintf(w, "\t  %s, station %s, since %s (client %s)\n", t.Username, t.Station, t.Since.UTC().Format(time.RFC3339), t.ClientID)
+	}
+	for _, a := range p.Absent {
+		station := a.Station
+		if station == "" {
+			station = "(lines without a station)"
+		}
+		fmt.Fprintf(w, "staff absent\t%s: no tablet since %s, %d open orders waiting\n", station, a.Since.UTC().Format(time.RFC3339), a.OpenOrders)
+	}
 }
 
 func ago(t *time.Time) string {

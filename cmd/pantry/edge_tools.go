@@ -89,6 +89,33 @@ func newEdgeTabletCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		fmt.Fprintf(stdout, "Tablet %s created. Password (shown once): %s\n", username, password)
 		return nil
 	}
-	cmd.AddCommand(add)
+	cmd.AddCommand(add, newEdgeTabletRemoveCmd(getenv, stdout))
+	return cmd
+}
+
+// newEdgeTabletRemoveCmd removes a tablet login. A running node notices
+// within seconds and disconnects the tablet from its broker.
+func newEdgeTabletRemoveCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	var dir, username string
+	cmd := &cobra.Command{Use: "remove", Short: "Remove a tablet login; a running node disconnects the tablet within seconds"}
+	e := &env{getenv: getenv, flags: cmd.Flags()}
+	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
+	cmd.Flags().StringVar(&username, "username", "", "the tablet's username")
+	_ = cmd.MarkFlagRequired("username")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if e.err != nil {
+			return e.err
+		}
+		s, err := openExisting(cmd, dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := s.RemoveTablet(cmd.Context(), username); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Tablet %s removed: its logins are refused, and a running node disconnects it within seconds.\n", username)
+		return nil
+	}
 	return cmd
 }

@@ -25,6 +25,14 @@ type Tablet struct {
 // Connect logs a tablet in over TCP; it returns the CONNACK's error.
 func Connect(tb testing.TB, addr, username, password string) (*Tablet, error) {
 	tb.Helper()
+	return ConnectAs(tb, addr, tb.Name()+"-"+time.Now().Format("150405.000000000"), username, password)
+}
+
+// ConnectAs is Connect with a chosen client id, which is where the staff
+// app declares its station: "tablet-{username}-{station}-{suffix}" (see
+// edge/mqtt's tabletStation).
+func ConnectAs(tb testing.TB, addr, clientID, username, password string) (*Tablet, error) {
+	tb.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		tb.Fatalf("mqtt dial: %v", err)
@@ -40,7 +48,7 @@ func Connect(tb testing.TB, addr, username, password string) (*Tablet, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = t.Connect(ctx, &paho.Connect{
-		ClientID: tb.Name() + "-" + time.Now().Format("150405.000000000"), CleanStart: true, KeepAlive: 30,
+		ClientID: clientID, CleanStart: true, KeepAlive: 30,
 		Username: username, UsernameFlag: true, Password: []byte(password), PasswordFlag: true,
 	})
 	if err != nil {

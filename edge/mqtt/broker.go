@@ -19,21 +19,33 @@ import (
 )
 
 // Authenticator checks a tablet's MQTT login and returns the site the tablet
-// belongs to. Wrong credentials are a *pantry.Error with code
-// pantry.EUNAUTHORIZED; any other error means the check itself failed, and the
-// tablet is told the server is unavailable rather than that its password is
-// wrong. It runs once per connection attempt, never on the packet path.
+// belongs to and which credential it proved. Wrong credentials are a
+// *pantry.Error with code pantry.EUNAUTHORIZED; any other error means the
+// check itself failed, and the tablet is told the server is unavailable
+// rather than that its password is wrong. It runs once per connection
+// attempt, never on the packet path.
 type Authenticator interface {
-	AuthenticateTablet(ctx context.Context, username, password string) (siteID string, err error)
+	AuthenticateTablet(ctx context.Context, username, password string) (Login, error)
+}
+
+// Login is what a successful MQTT login proved.
+type Login struct {
+	// SiteID is the site whose topic tree the tablet may read.
+	SiteID string
+	// Credential names the credential the tablet logged in with (never the
+	// secret itself), so that the broker can end exactly the connections
+	// made with a credential that has since been revoked: see
+	// Broker.Credentials and Broker.Revoke. Opaque to the broker.
+	Credential string
 }
 
 // AuthenticatorFunc adapts a function to Authenticator, for wiring and tests.
-type AuthenticatorFunc func(ctx context.Context, username, password string) (string, error)
+type AuthenticatorFunc func(ctx context.Context, username, password string) (Login, error)
 
 var _ Authenticator = AuthenticatorFunc(nil)
 
 // AuthenticateTablet calls f.
-func (f AuthenticatorFunc) AuthenticateTablet(ctx context.Context, username, password string) (string, error) {
+func (f AuthenticatorFunc) AuthenticateTablet(ctx context.Context, username, password string) (Login, error) {
 	return f(ctx, username, password)
 }
 
@@ -42,6 +54,12 @@ type Config struct {
 	TCPAddr string // e.g. ":1883" or "127.0.0.1:0"
 	WSAddr  string // e.g. ":1884"; "" disables the WebSocket listener; port 0 is refused
 	Log     *slog.Logger
+	// OnPresence, if set, is called each time a tablet connects or leaves,
+	// so that whoever watches Presence need not poll it. It runs on that
+	// tablet's connection goroutine and must not block.
+	OnPresence func()
+	// Now is the clock of Presence's times (default time.Now).
+	Now func() time.Time
 }
 
 // ErrClosed is returned by methods called after Close.
@@ -51,11 +69,12 @@ var ErrClosed = errors.New("mqtt broker closed")
 // with Serve and stop it with Close; publishing and Subscribe are safe for
 // concurrent use.
 type Broker struct {
-	server  *mochi.Server
-	hook    *hook
-	log     *slog.Logger
-	tcpAddr net.Addr
-	cancel  context.CancelFunc // ends in-flight authentications on Close
+	server   *mochi.Server
+	hook     *hook
+	retained *retainedStore // the edge's retained state, see retained.go
+	log      *slog.Logger
+	tcpAddr  net.Addr
+	cancel   context.CancelFunc // ends in-flight authentications on Close
 
 	mu     sync.Mutex // serialises Serve and Close
 	served bool
@@ -118,8 +137,12 @@ func newBroker(cfg Config, log *slog.Logger, auth Authenticator, ln net.Listener
 		// them every second (the default) would only cost a ReadMemStats a second.
 		SysTopicResendInterval: 60,
 	})
-	b := &Broker{server: server, log: log, tcpAddr: ln.Addr(), cancel: cancel}
-	b.hook = newHook(ctx, server, auth, log)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	b := &Broker{server: server, retained: newRetainedStore(), log: log, tcpAddr: ln.Addr(), cancel: cancel}
+	b.hook = newHook(ctx, server, auth, log, b.retained, now, cfg.OnPresence)
 	if err := server.AddHook(b.hook, nil); err != nil {
 		cancel()
 		return nil, fmt.Errorf("mqtt add hook: %w", err)
@@ -143,24 +166,22 @@ func newBroker(cfg Config, log *slog.Logger, auth Authenticator, ln net.Listener
 // Pantry chosen deliberately.
 func capabilities() *mochi.Capabilities {
 	c := mochi.NewDefaultServerCapabilities()
-	// Retained queue and stock messages are the state a reconnecting tablet
-	// rebuilds its screen from, so they must live until the edge replaces or
-	// clears them. mochi v2.7.9 deletes any retained message older than
-	// MaximumMessageExpiryInterval (24 h by default) even when it carries no
-	// expiry property (Server.clearExpiredRetainedMessages, "enforced"): an
-	// order placed on Monday would vanish from Tuesday's queue. 0 disables
-	// that enforcement; our messages carry no expiry property, so they never
-	// expire. The same setting also stops mochi from force-expiring QoS 1
-	// messages queued for an offline session; MaximumInflight (default 8192)
-	// and MaximumSessionExpiryInterval below still bound those.
+	// mochi v2.7.9 force-expires QoS 1 messages queued for an offline
+	// session, and retained messages, older than MaximumMessageExpiryInterval
+	// (24 h by default) even without an expiry property. Our retained queue
+	// and stock are not in mochi's store at all (retained.go), but a queued
+	// order event must not vanish on a timer either: 0 disables that
+	// enforcement. MaximumInflight (default 8192) and
+	// MaximumSessionExpiryInterval below still bound what an offline session
+	// holds.
 	c.MaximumMessageExpiryInterval = 0
 	// A client whose outbound queue is full silently loses messages, QoS 1
 	// included (the hook then disconnects it so it resyncs; see
-	// OnPublishDropped). The largest burst is the retained replay when a
-	// tablet subscribes to its whole site: every open order plus every stock
-	// level, hundreds at most. 4096 leaves ten times that, so a replay can
-	// never overflow (which would otherwise loop: drop, disconnect, reconnect,
-	// replay), while costing 32 KiB of channel per connection instead of 64.
+	// OnPublishDropped). The queue holds live events only: the retained
+	// replay at SUBSCRIBE, the one big burst (every open order), is written
+	// by the hook straight to the connection (retained.go). 4096 is far
+	// beyond any live burst, while costing 32 KiB of channel per connection
+	// instead of 64.
 	c.MaximumClientWritesPending = 4096
 	// A session kept for an offline tablet holds its subscriptions and
 	// queued messages. After an hour away, a tablet is better served by the

@@ -31,16 +31,17 @@ var accounts = map[string]struct{ password, site string }{
 }
 
 // testAuth stands in for the edge store's tablet table, the true outer
-// boundary of this package. "broken" makes the check itself fail.
-var testAuth = AuthenticatorFunc(func(_ context.Context, username, password string) (string, error) {
+// boundary of this package. "broken" makes the check itself fail. Each
+// account's credential is "cred-{username}".
+var testAuth = AuthenticatorFunc(func(_ context.Context, username, password string) (Login, error) {
 	if username == "broken" {
-		return "", errors.New("database is locked")
+		return Login{}, errors.New("database is locked")
 	}
 	a, ok := accounts[username]
 	if !ok || a.password != password {
-		return "", pantry.Errorf(pantry.EUNAUTHORIZED, "wrong username or password")
+		return Login{}, pantry.Errorf(pantry.EUNAUTHORIZED, "wrong username or password")
 	}
-	return a.site, nil
+	return Login{SiteID: a.site, Credential: "cred-" + username}, nil
 })
 
 // testLogger logs through tb until the test ends; mochi goroutines that log
@@ -99,6 +100,8 @@ type message struct {
 type tablet struct {
 	*paho.Client
 	msgs chan message
+	// kicked receives the reason code of a DISCONNECT the broker sends.
+	kicked chan byte
 }
 
 // dialTCP returns a TCP connection to b.
@@ -112,12 +115,23 @@ func dialTCP(tb testing.TB, b *Broker) net.Conn {
 }
 
 // connect sends cp over conn and returns the client with the CONNACK and
-// Connect's error; a client whose CONNECT failed is already closed.
+// Connect's error; a client whose CONNECT failed is already closed. A
+// keepalive of 0 in cp becomes 30 s.
 func connect(tb testing.TB, conn net.Conn, cp *paho.Connect) (*tablet, *paho.Connack, error) {
 	tb.Helper()
-	tab := &tablet{msgs: make(chan message, 1000)}
+	if cp.KeepAlive == 0 {
+		cp.KeepAlive = 30
+	}
+	return connectExact(tb, conn, cp)
+}
+
+// connectExact is connect sending cp as it is.
+func connectExact(tb testing.TB, conn net.Conn, cp *paho.Connect) (*tablet, *paho.Connack, error) {
+	tb.Helper()
+	tab := &tablet{msgs: make(chan message, 1000), kicked: make(chan byte, 1)}
 	tab.Client = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
+		Conn:               conn,
+		OnServerDisconnect: func(d *paho.Disconnect) { tab.kicked <- d.ReasonCode },
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 			func(pr paho.PublishReceived) (bool, error) {
 				tab.msgs <- message{Topic: pr.Packet.Topic, Payload: pr.Packet.Payload, Retain: pr.Packet.Retain}
@@ -125,9 +139,6 @@ func connect(tb testing.TB, conn net.Conn, cp *paho.Connect) (*tablet, *paho.Con
 			},
 		},
 	})
-	if cp.KeepAlive == 0 {
-		cp.KeepAlive = 30
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	ca, err := tab.Connect(ctx, cp)
@@ -211,6 +222,20 @@ func (tab *tablet) mustSubscribe(tb testing.TB, filters ...string) {
 			tb.Fatalf("subscribe %s: reason 0x%02x, want 0x01", filters[i], code)
 		}
 	}
+}
+
+// drain discards what tab receives until its connection ends, for a test
+// that only needs paho to keep reading.
+func (tab *tablet) drain() {
+	go func() {
+		for {
+			select {
+			case <-tab.msgs:
+			case <-tab.Done():
+				return
+			}
+		}
+	}()
 }
 
 // next returns the next message the tablet receives.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -21,15 +22,25 @@ import (
 // because only OnConnect can choose the CONNACK reason code: a tablet must
 // be able to tell "wrong password" (ask the user) from "edge busy" (retry).
 // OnConnectAuthenticate then only confirms that OnConnect bound the client.
+//
+// The hook also replays the edge's retained state to each new subscription
+// (retained.go) and keeps the presence of tablets (tablets.go).
 type hook struct {
 	mochi.HookBase
-	ctx    context.Context // cancelled by Broker.Close
-	server *mochi.Server
-	auth   Authenticator
-	log    *slog.Logger
+	ctx      context.Context // cancelled by Broker.Close
+	server   *mochi.Server
+	auth     Authenticator
+	log      *slog.Logger
+	retained *retainedStore
+	now      func() time.Time
+	// onPresence is called, outside any lock, after a tablet connects or
+	// leaves; it must not block (it runs on that tablet's goroutine).
+	onPresence func()
 
-	mu      sync.RWMutex
-	clients map[string]binding // by client id: OnACLCheck reads it on every delivery
+	mu       sync.RWMutex
+	clients  map[string]binding       // by client id: OnACLCheck reads it on every delivery
+	present  map[*mochi.Client]Tablet // established connections, for Presence
+	lastLeft map[string]time.Time     // by declared station: when its last connection ended
 }
 
 // binding ties an authenticated connection to its site. The client pointer
@@ -39,11 +50,28 @@ type binding struct {
 	cl       *mochi.Client
 	site     string
 	username string
+	station  string // declared in the client id (tabletStation)
+	// credential names what the client logged in with (Login.Credential);
+	// Revoke matches it.
+	credential string
+	// revoked is set by Revoke: the ACL refuses the client from then on,
+	// but the binding stays so that a valid login of the same site may
+	// take the session over (bind).
+	revoked bool
+	// gate holds live updates of the topics a SUBSCRIBE is replaying back
+	// until the replay is done (replayGate); nil when none is running.
+	gate *replayGate
 }
 
 // newHook returns the hook; ctx bounds every authentication it runs.
-func newHook(ctx context.Context, server *mochi.Server, auth Authenticator, log *slog.Logger) *hook {
-	return &hook{ctx: ctx, server: server, auth: auth, log: log, clients: make(map[string]binding)}
+func newHook(ctx context.Context, server *mochi.Server, auth Authenticator, log *slog.Logger, retained *retainedStore, now func() time.Time, onPresence func()) *hook {
+	if onPresence == nil {
+		onPresence = func() {}
+	}
+	return &hook{
+		ctx: ctx, server: server, auth: auth, log: log, retained: retained, now: now, onPresence: onPresence,
+		clients: make(map[string]binding), present: make(map[*mochi.Client]Tablet), lastLeft: make(map[string]time.Time),
+	}
 }
 
 // ID names the hook in mochi's logs.
@@ -52,8 +80,8 @@ func (h *hook) ID() string { return "pantry-auth" }
 // Provides lists the events the hook handles.
 func (h *hook) Provides(b byte) bool {
 	switch b {
-	case mochi.OnConnect, mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSubscribed,
-		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnPublishDropped:
+	case mochi.OnConnect, mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSubscribe, mochi.OnSubscribed,
+		mochi.OnSessionEstablished, mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnPublishDropped:
 		return true
 	}
 	return false
@@ -65,61 +93,78 @@ func (h *hook) Provides(b byte) bool {
 // for the Authenticator (bounded by authTimeout).
 func (h *hook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 	log := h.log.With("client", cl.ID, "remote", cl.Net.Remote, "listener", cl.Net.Listener)
-	code, site := h.authenticate(log, pk)
+	code, login := h.authenticate(log, pk)
+	username := string(pk.Connect.Username)
+	var station string
 	if code == packets.CodeSuccess {
-		code = h.bind(log, cl, site, string(pk.Connect.Username))
+		var err error
+		if station, err = tabletStation(cl.ID, username); err != nil {
+			log.Warn("mqtt login refused: bad station in client id", "username", username, "err", err)
+			code = packets.ErrClientIdentifierNotValid
+			if cl.Properties.ProtocolVersion >= 5 {
+				code.Reason = err.Error() // the CONNACK's reason string says what is wrong
+			}
+		}
+	}
+	if code == packets.CodeSuccess {
+		code = h.bind(log, binding{cl: cl, site: login.SiteID, username: username, station: station, credential: login.Credential})
 	}
 	if code != packets.CodeSuccess {
 		return h.refuse(cl, code)
 	}
-	log.Info("mqtt client connected", "username", string(pk.Connect.Username), "site", site)
+	clampKeepalive(cl)
+	log.Info("mqtt client connected", "username", username, "site", login.SiteID, "station", station, "keepalive", cl.State.Keepalive)
 	return nil
 }
 
-// authenticate checks the CONNECT packet and returns the client's site.
-func (h *hook) authenticate(log *slog.Logger, pk packets.Packet) (packets.Code, string) {
+// authenticate checks the CONNECT packet and returns the client's login.
+func (h *hook) authenticate(log *slog.Logger, pk packets.Packet) (packets.Code, Login) {
 	if pk.Connect.WillFlag {
 		// mochi publishes a will without any ACL check (Server.sendLWT), and
 		// may retain it: a will on pantry/S/queue/x would forge a queue entry.
+		// Presence needs no will either: the broker is the one that notices
+		// a tablet going away (tablets.go).
 		log.Warn("mqtt login refused: will messages are not allowed")
-		return packets.ErrNotAuthorized, ""
+		return packets.ErrNotAuthorized, Login{}
 	}
 	username := string(pk.Connect.Username)
 	if !pk.Connect.UsernameFlag || username == "" {
 		log.Warn("mqtt login refused: anonymous")
-		return packets.ErrBadUsernameOrPassword, ""
+		return packets.ErrBadUsernameOrPassword, Login{}
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, authTimeout)
 	defer cancel()
-	site, err := h.auth.AuthenticateTablet(ctx, username, string(pk.Connect.Password))
+	login, err := h.auth.AuthenticateTablet(ctx, username, string(pk.Connect.Password))
 	switch {
 	case pantry.ErrorCode(err) == pantry.EUNAUTHORIZED:
 		log.Warn("mqtt login refused: wrong credentials", "username", username)
-		return packets.ErrBadUsernameOrPassword, ""
+		return packets.ErrBadUsernameOrPassword, Login{}
 	case err != nil:
 		log.Error("mqtt login failed: authenticator", "username", username, "err", err)
-		return packets.ErrServerUnavailable, ""
-	case !validSegment(site):
-		log.Error("mqtt login failed: authenticator returned an unusable site id", "username", username, "site", site)
-		return packets.ErrServerUnavailable, ""
+		return packets.ErrServerUnavailable, Login{}
+	case !validSegment(login.SiteID):
+		log.Error("mqtt login failed: authenticator returned an unusable site id", "username", username, "site", login.SiteID)
+		return packets.ErrServerUnavailable, Login{}
 	}
-	return packets.CodeSuccess, site
+	return packets.CodeSuccess, login
 }
 
-// bind records that cl belongs to site. It refuses a client id that an
-// existing session of another site (or the edge's own inline client) still
-// holds: mochi would hand the newcomer that session's subscriptions and
-// queued messages, and it resends queued messages without an ACL check.
-func (h *hook) bind(log *slog.Logger, cl *mochi.Client, site, username string) packets.Code {
+// bind records nb, the binding of nb.cl to its site. It refuses a client
+// id that an existing session of another site (or the edge's own inline
+// client) still holds: mochi would hand the newcomer that session's
+// subscriptions and queued messages, and it resends queued messages
+// without an ACL check. A session of the same site may be taken over, even
+// one whose credential was revoked: the newcomer's own login is valid.
+func (h *hook) bind(log *slog.Logger, nb binding) packets.Code {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if existing, ok := h.server.Clients.Get(cl.ID); ok {
-		if b, ok := h.clients[cl.ID]; !ok || b.cl != existing || b.site != site {
-			log.Warn("mqtt login refused: client id is held by another site's session", "username", username, "site", site)
+	if existing, ok := h.server.Clients.Get(nb.cl.ID); ok {
+		if b, ok := h.clients[nb.cl.ID]; !ok || b.cl != existing || b.site != nb.site {
+			log.Warn("mqtt login refused: client id is held by another site's session", "username", nb.username, "site", nb.site)
 			return packets.ErrClientIdentifierNotValid
 		}
 	}
-	h.clients[cl.ID] = binding{cl: cl, site: site, username: username}
+	h.clients[nb.cl.ID] = nb
 	return packets.CodeSuccess
 }
 
@@ -142,22 +187,31 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, _ packets.Packet) bool {
 }
 
 // site returns the site cl is bound to, if cl is the live connection for
-// its client id.
+// its client id and its credential has not been revoked.
 func (h *hook) site(cl *mochi.Client) (string, bool) {
+	b, ok := h.binding(cl)
+	return b.site, ok
+}
+
+// binding returns cl's binding, if cl is the live connection for its
+// client id and its credential has not been revoked.
+func (h *hook) binding(cl *mochi.Client) (binding, bool) {
 	h.mu.RLock()
 	b, ok := h.clients[cl.ID]
 	h.mu.RUnlock()
-	if !ok || b.cl != cl {
-		return "", false
+	if !ok || b.cl != cl || b.revoked {
+		return binding{}, false
 	}
-	return b.site, true
+	return b, true
 }
 
 // OnACLCheck allows a tablet to read within its own site's tree and never to
 // write. mochi calls it for each filter of a SUBSCRIBE (shared ones with
 // their "$share/{group}/" prefix), for each PUBLISH a client sends, and for
 // each message it delivers (with the topic name), so it must be cheap: one
-// read-locked map lookup and string checks, no I/O.
+// read-locked map lookup and string checks, no I/O. While the client's
+// SUBSCRIBE is replaying retained state, a live update of a topic being
+// replayed is held back here and sent after the replay instead (replayGate).
 func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if write {
 		// Tablets never publish. Besides, mochi checks the topic name before
@@ -165,11 +219,15 @@ func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 		h.log.Warn("mqtt publish refused", "client", cl.ID, "topic", topic)
 		return false
 	}
-	site, ok := h.site(cl)
-	return ok && readAllowed(site, topic)
+	b, ok := h.binding(cl)
+	if !ok || !readAllowed(b.site, topic) {
+		return false
+	}
+	return b.gate == nil || !b.gate.hold(topic)
 }
 
-// OnSubscribed logs refused subscription filters.
+// OnSubscribed logs refused subscription filters, then replays the
+// retained state under the granted ones (replay).
 func (h *hook) OnSubscribed(cl *mochi.Client, pk packets.Packet, codes []byte) {
 	if cl.Net.Inline {
 		return
@@ -179,11 +237,13 @@ func (h *hook) OnSubscribed(cl *mochi.Client, pk packets.Packet, codes []byte) {
 			h.log.Warn("mqtt subscription refused", "client", cl.ID, "filter", sub.Filter, "reason", codes[i])
 		}
 	}
+	h.replay(cl, pk, codes)
 }
 
-// OnDisconnect logs the disconnection and forgets a client whose session
-// ends with its connection. A client with a persistent session stays bound,
-// so messages queued for it while offline still pass the ACL.
+// OnDisconnect logs the disconnection, records that the tablet left
+// (tablets.go) and forgets a client whose session ends with its
+// connection. A client with a persistent session stays bound, so messages
+// queued for it while offline still pass the ACL.
 func (h *hook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
 	if cause := cl.StopCause(); cause != nil {
 		err = cause // mochi's reason ("disconnected", "session taken over") rather than the socket's
@@ -193,6 +253,7 @@ func (h *hook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
 	h.mu.RUnlock()
 	h.log.Info("mqtt client disconnected", "client", cl.ID, "username", b.username, "site", b.site,
 		"reason", err, "session_kept", !expire)
+	h.left(cl)
 	if expire {
 		h.unbind(cl)
 	}

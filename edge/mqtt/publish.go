@@ -20,6 +20,8 @@ const (
 	EventOrderUpdated   = "order.updated"
 	EventSessionExpired = "session.expired" // named like the outbox's event, but a tablet's contract, not the cloud's
 	EventInventoryLow   = "inventory.low"
+	EventStaffAbsent    = "staff.absent"
+	EventStaffPresent   = "staff.present"
 )
 
 // qos is the QoS of everything the edge publishes: at least once, since a
@@ -48,6 +50,21 @@ type InventoryLowAlert struct {
 	ItemID string `json:"item_id"`
 	Level  int64  `json:"level"`
 	Name   string `json:"name"`
+}
+
+// StaffAlert is the payload on pantry/{site}/alerts when a station's open
+// orders have waited longer than the edge's --staff-absent-after with no
+// tablet showing that station's lines connected (EventStaffAbsent; Since is
+// when the last one left, or when the node started if none came since),
+// and when one is connected again (EventStaffPresent; Since is when it
+// connected). Station "" stands for lines without a station, which every
+// tablet shows: its absence means no tablet at all. An alert that ends
+// because the station's orders closed is not announced.
+type StaffAlert struct {
+	Event      string    `json:"event"`
+	Station    string    `json:"station"`
+	Since      time.Time `json:"since"`
+	OpenOrders int       `json:"open_orders"`
 }
 
 // SessionEvent is the payload on pantry/{site}/sessions/{session_id}.
@@ -143,7 +160,10 @@ func (b *Broker) publishJSON(siteID string, v any, retain bool, parts ...string)
 
 // publish sends payload to pantry/{site}/{parts...} through mochi's inline
 // client, which bypasses the ACL. mochi only queues the message for each
-// subscriber, so this never waits on a slow tablet.
+// subscriber, so this never waits on a slow tablet. A retained message is
+// kept in the Broker's own store, set before the live publish so that a
+// replay running meanwhile can never miss it (retained.go); mochi itself
+// is given the message unretained.
 func (b *Broker) publish(siteID string, payload []byte, retain bool, parts ...string) error {
 	topic, err := SiteTopic(siteID, parts...)
 	if err != nil {
@@ -152,7 +172,13 @@ func (b *Broker) publish(siteID string, payload []byte, retain bool, parts ...st
 	if b.closed.Load() {
 		return fmt.Errorf("publish %s: %w", topic, ErrClosed)
 	}
-	if err := b.server.Publish(topic, payload, retain, qos); err != nil {
+	if retain {
+		if !retainedTopic(topic) {
+			return fmt.Errorf("publish %s: only %v messages are retained", topic, retainedKinds)
+		}
+		b.retained.set(topic, payload)
+	}
+	if err := b.server.Publish(topic, payload, false, qos); err != nil {
 		return fmt.Errorf("publish %s: %w", topic, err)
 	}
 	return nil
@@ -164,7 +190,9 @@ func (b *Broker) publish(siteID string, payload []byte, retain bool, parts ...st
 // goroutine, possibly concurrently, and must not block: hand the message to
 // a buffered channel and drop or resync when it is full. payload is fn's own
 // copy; an empty one on a retained topic means the retained state was cleared.
-// The returned function unsubscribes; calling it more than once is harmless.
+// A retained topic changed during that first delivery reaches fn after it,
+// so fn never ends with an older state (replayGate). The returned function
+// unsubscribes; calling it more than once is harmless.
 func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte)) (unsubscribe func(), err error) {
 	if fn == nil {
 		return nil, pantry.Errorf(pantry.EINVALID, "subscribe %s: nil handler", filter)
@@ -176,12 +204,20 @@ func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte))
 		return nil, fmt.Errorf("subscribe %s: %w", filter, ErrClosed)
 	}
 	id := int(b.nextSubID.Add(1))
+	gate := newReplayGate([]string{filter}, []string{filter}, nil) // the handler only ever sees deliveries
 	handler := func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
-		fn(pk.TopicName, bytes.Clone(pk.Payload))
+		if !gate.hold(pk.TopicName) {
+			fn(pk.TopicName, bytes.Clone(pk.Payload))
+		}
 	}
 	if err := b.server.Subscribe(filter, id, handler); err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", filter, err)
 	}
+	always := func(string) bool { return true } // the gate holds only what filter matches
+	_ = b.retained.replayTo(gate, []string{filter}, always, func(topic string, payload []byte) error {
+		fn(topic, bytes.Clone(payload))
+		return nil
+	})
 	var once sync.Once
 	return func() {
 		once.Do(func() { _ = b.server.Unsubscribe(filter, id) })

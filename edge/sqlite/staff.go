@@ -67,35 +67,66 @@ func (s *Store) AddTablet(ctx context.Context, username, password, name string) 
 	return nil
 }
 
+// RemoveTablet deletes a tablet credential and logs its staff tokens out
+// (the technician's CLI, on a node that is not enrolled; an enrolled
+// node's tablets are revoked in the cloud). A running node notices within
+// seconds and disconnects the tablet from the broker (edge.Node's
+// credential check). An unknown username is ENOTFOUND.
+func (s *Store) RemoveTablet(ctx context.Context, username string) error {
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if _, enrolled, err := loadIdentity(ctx, tx); err != nil || enrolled {
+			if err != nil {
+				return fmt.Errorf("load identity: %w", err)
+			}
+			return pantry.Errorf(pantry.EINVALID, "this node is enrolled with a cloud: revoke tablets there")
+		}
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM tablets WHERE username = ?`, username).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return pantry.Errorf(pantry.ENOTFOUND, "no tablet named %q", username)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM staff_tokens WHERE tablet_id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tablets WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("remove tablet: %w", err)
+	}
+	return nil
+}
+
 // AuthenticateTablet checks a tablet's username and password and returns
-// the site it works for. The MQTT broker calls it on every CONNECT.
+// the site it works for.
 func (s *Store) AuthenticateTablet(ctx context.Context, username, password string) (string, error) {
-	t, err := s.checkTablet(ctx, username, password)
+	t, _, err := s.checkTablet(ctx, username, password)
 	return t.SiteID, err
 }
 
-func (s *Store) checkTablet(ctx context.Context, username, password string) (Tablet, error) {
-	var t Tablet
-	var hash string
+func (s *Store) checkTablet(ctx context.Context, username, password string) (t Tablet, hash string, err error) {
 	refused := pantry.Errorf(pantry.EUNAUTHORIZED, "wrong username or password")
 	if username == "" || len(username) > pantry.MaxCodeLen || len(password) > 72 {
-		return t, refused
+		return t, "", refused
 	}
-	err := s.r.QueryRowContext(ctx, `SELECT t.id, t.username, t.name, t.password_hash, m.value
+	err = s.r.QueryRowContext(ctx, `SELECT t.id, t.username, t.name, t.password_hash, m.value
 		FROM tablets t JOIN meta m ON m.key = 'site_id' WHERE t.username = ?`, username).
 		Scan(&t.ID, &t.Username, &t.Name, &hash, &t.SiteID)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Spend the same time as a real check so usernames cannot be probed.
 		_ = s.compareHash(dummyHash(), []byte(password))
-		return t, refused
+		return Tablet{}, "", refused
 	}
 	if err != nil {
-		return t, fmt.Errorf("load tablet: %w", err)
+		return Tablet{}, "", fmt.Errorf("load tablet: %w", err)
 	}
 	if s.compareHash([]byte(hash), []byte(password)) != nil {
-		return t, refused
+		return Tablet{}, "", refused
 	}
-	return t, nil
+	return t, hash, nil
 }
 
 // dummyHash is what an unknown username's password is checked against,
@@ -113,7 +144,7 @@ var dummyHash = sync.OnceValue(func() []byte {
 // StaffLogin exchanges a tablet's username and password for a bearer token
 // valid for ttl.
 func (s *Store) StaffLogin(ctx context.Context, username, password string, ttl time.Duration) (string, error) {
-	t, err := s.checkTablet(ctx, username, password)
+	t, _, err := s.checkTablet(ctx, username, password)
 	if err != nil {
 		return "", err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pantry/pantry/edge/mqtt"
 	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/internal/httpx"
+	"github.com/pantry/pantry/internal/pantry"
 )
 
 // Config is what the web app needs. Log, Store and Bus are required.
@@ -23,6 +24,9 @@ type Config struct {
 	Bus   *mqtt.Broker
 	// SiteID is the site this node serves; it never changes while it runs.
 	SiteID string
+	// MQTTWSAddr is the broker's WebSocket listener ("" if none), which the
+	// staff app connects to on the host the page was loaded from.
+	MQTTWSAddr string
 	// Registry receives the HTTP metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	// SessionTTL is how long an attendee session lives (default 3 h).
@@ -35,6 +39,11 @@ type Config struct {
 	OrderWindow time.Duration
 	// AddressRPM caps requests per client address per minute (0 disables).
 	AddressRPM int
+	// StaffSeen reports whether a tablet showing an order's lines has been
+	// connected to the broker since the order was placed (edge.Node's
+	// StaffSeen), so that the attendee's page can say honestly that the
+	// pantry has not seen the order yet. nil: unknown (say neither).
+	StaffSeen func(o pantry.Order) bool
 	// Stop ends long-lived responses (Server-Sent Events) at shutdown:
 	// fiber's shutdown does not end open streams by itself.
 	Stop <-chan struct{}
