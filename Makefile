@@ -5,7 +5,7 @@ BIN      := bin/pantry
 DATA     ?= ./pantry-data
 FUZZTIME ?= 10s
 
-.PHONY: build run test bench lint fuzz clean
+.PHONY: build run test bench lint fuzz clean vendor-mqtt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pantry
@@ -46,3 +46,16 @@ fuzz:
 clean:
 	rm -rf bin
 	rm -f *.test *.prof
+
+# The browser MQTT client of the staff app, committed under
+# edge/web/static/vendor because a building has no internet: MQTT.js as
+# npm publishes it (MIT; its licence beside it). This target fetches it
+# again and fails if the file differs from the one committed.
+MQTTJS_VERSION := 5.16.0
+MQTTJS_SHA256  := f3cbeae580d3010048938ee370f2db0c15d16e6f7fc147cb32ae5510e571b387
+vendor-mqtt:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	(cd $$tmp && npm pack --silent mqtt@$(MQTTJS_VERSION) >/dev/null && tar xzf mqtt-$(MQTTJS_VERSION).tgz); \
+	cp $$tmp/package/dist/mqtt.min.js edge/web/static/vendor/mqtt-$(MQTTJS_VERSION).min.js; \
+	cp $$tmp/package/LICENSE.md edge/web/static/vendor/mqtt-$(MQTTJS_VERSION).LICENSE.md; \
+	echo "$(MQTTJS_SHA256)  edge/web/static/vendor/mqtt-$(MQTTJS_VERSION).min.js" | sha256sum -c -

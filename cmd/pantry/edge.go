@@ -40,6 +40,7 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 	e.Int(&cfg.AddressRPM, "limit-address-rpm", "PANTRY_LIMIT_ADDRESS_RPM", 600, "max requests per client address per minute (0 disables)")
 	e.String(&cfg.CloudURL, "cloud", "PANTRY_CLOUD_URL", "", "the cloud's URL (default: the one given to `pantry edge init`)")
 	e.Duration(&cfg.SyncMaxBackoff, "sync-max-backoff", "PANTRY_SYNC_MAX_BACKOFF", 30*time.Second, "longest wait between failed sync attempts")
+	e.Duration(&cfg.StaffAbsentAfter, "staff-absent-after", "PANTRY_STAFF_ABSENT_AFTER", 2*time.Minute, "alert (staff.absent) when a station's open orders have had no tablet connected this long")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
@@ -70,7 +71,8 @@ type demoFile struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	} `json:"tablet"`
-	Coupon string `json:"coupon"`
+	Coupon   string `json:"coupon"`
+	StaffURL string `json:"staff_url"`
 }
 
 type demoRoom struct {
@@ -90,6 +92,8 @@ func printDemo(w io.Writer, dir, base string, d *sqlite.Demo) error {
 		fmt.Fprintf(tw, "  %s\t%s\n", room.Name, room.URL)
 	}
 	tw.Flush()
+	f.StaffURL = base + "/staff"
+	fmt.Fprintf(w, "Staff app (a tablet or laptop on the same network): %s\n", f.StaffURL)
 	fmt.Fprintf(w, "Tablet login: %s / %s   Coupon: %s   Cost center: CC-1001\n", f.Tablet.Username, f.Tablet.Password, f.Coupon)
 	body, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {

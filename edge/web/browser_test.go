@@ -209,6 +209,13 @@ type browser struct {
 // runs no page script at all.
 func newBrowser(tb testing.TB, n *edgetest.Node, js bool) *browser {
 	tb.Helper()
+	return newBrowserAt(tb, n, js, phoneWidth, phoneHeight, true)
+}
+
+// newBrowserAt is newBrowser with a viewport of w×h CSS pixels, a phone's
+// (touch, portrait) if mobile, else a tablet's or a desktop's.
+func newBrowserAt(tb testing.TB, n *edgetest.Node, js bool, w, h int64, mobile bool) *browser {
+	tb.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(tb)),
 		chromedp.UserDataDir(tb.TempDir()),
@@ -216,7 +223,7 @@ func newBrowser(tb testing.TB, n *edgetest.Node, js bool) *browser {
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(phoneWidth, phoneHeight),
+		chromedp.WindowSize(int(w), int(h)),
 	)
 	ctx, cancelTimeout := context.WithTimeout(tb.Context(), browserTimeout)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
@@ -231,7 +238,11 @@ func newBrowser(tb testing.TB, n *edgetest.Node, js bool) *browser {
 	if err := chromedp.Listen(ctx, b.record); err != nil {
 		tb.Fatalf("listen to the tab: %v", err)
 	}
-	b.do(tb, chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateTouch))
+	if mobile {
+		b.do(tb, chromedp.EmulateViewport(w, h, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateTouch))
+	} else {
+		b.do(tb, chromedp.EmulateViewport(w, h, chromedp.EmulateLandscape, chromedp.EmulateTouch))
+	}
 	if !js {
 		callCDP(tb, b, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 	}

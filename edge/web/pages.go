@@ -37,7 +37,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"steps": func() []pantry.OrderStatus {
 		return []pantry.OrderStatus{pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing, pantry.StatusReady, pantry.StatusDelivered}
 	},
-	"reached": reached,
+	"reached":  reached,
+	"ticketOf": ticketOf,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // reached reports whether an order in status cur has passed step.
@@ -51,9 +52,13 @@ func (a *app) handleStatic() fiber.Handler {
 	return filesystem.New(filesystem.Config{Root: http.FS(sub), PathPrefix: "", MaxAge: 3600})
 }
 
+// pageCSP lets a page load and reach only what this node serves: no inline
+// script or style, nothing from the internet.
+const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'"
+
 func render(c *fiber.Ctx, status int, name string, data any) error {
 	c.Status(status).Type("html", "utf-8")
-	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	c.Set("Content-Security-Policy", pageCSP)
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "no-referrer")
 	return pages.ExecuteTemplate(c.Response().BodyWriter(), name, data)
@@ -192,6 +197,8 @@ func (a *app) requirePageSession(c *fiber.Ctx) error {
 }
 
 type orderPage struct {
+	// Unseen: no pantry tablet has been online since the order was placed.
+	Unseen    bool
 	Order     pantry.Order
 	Code      string
 	PlacedAgo string
@@ -206,7 +213,10 @@ func (a *app) handleOrderPage(c *fiber.Ctx) error {
 	if sp, err := a.spaceCode(c, o.SpaceID); err == nil {
 		code = sp
 	}
-	return render(c, http.StatusOK, "order.html", orderPage{Order: o, Code: code, PlacedAgo: o.CreatedAt.Format(time.Kitchen)})
+	// Honest about a pantry nobody is watching: a placed order that no
+	// tablet showing its lines has been connected since.
+	unseen := o.Status == pantry.StatusPlaced && a.StaffSeen != nil && !a.StaffSeen(o)
+	return render(c, http.StatusOK, "order.html", orderPage{Order: o, Code: code, PlacedAgo: o.CreatedAt.Format(time.Kitchen), Unseen: unseen})
 }
 
 func sessionFilter(sessionID string) sqlite.OrderFilter {

@@ -23,6 +23,12 @@ func (a *app) routes(f *fiber.App) {
 	f.Post("/q/:code/orders", a.handleOrderForm)
 	f.Get("/orders/:id", a.requirePageSession, a.handleOrderPage)
 
+	// The staff app: a kitchen display, live over MQTT; it signs in and
+	// shows the queue as it stands without JavaScript.
+	f.Get("/staff", a.handleStaffPage)
+	f.Post("/staff/login", a.handleStaffSignIn)
+	f.Post("/staff/logout", a.handleStaffSignOut)
+
 	api := f.Group("/api/v1")
 	api.Post("/sessions", a.handleOpenSession)
 	api.Get("/menu", a.requireSession, a.handleMenu)

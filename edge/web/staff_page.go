@@ -1,0 +1,236 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/internal/httpx"
+	"github.com/pantry/pantry/internal/pantry"
+)
+
+// The staff app (/staff) is the kitchen display pantry staff work the
+// queue on. It is the one page that JavaScript drives (static/staff.js:
+// live over MQTT, actions over the staff API), but the server still
+// renders its sign-in and the queue as it stands, so a reload shows work
+// at once and a tablet without a working script still sees the tickets.
+//
+// Signing in sets two cookies: the staff token (HttpOnly, SameSite=Strict,
+// so no other site can act with it) and the chosen station. The page
+// hands the token to its own script, which uses it as the bearer of the
+// staff API and as the MQTT password of the tablet's broker login.
+
+const (
+	staffCookie   = "pantry_staff"
+	stationCookie = "pantry_station"
+)
+
+// staffPage is what staff.html renders.
+type staffPage struct {
+	// Signed-out form.
+	Error    string
+	Username string
+	Stations []string
+	// Signed-in app.
+	Tablet  sqlite.Tablet
+	Station string
+	Token   string
+	WSPort  string
+	Orders  []pantry.Order
+	Now     time.Time
+}
+
+// handleStaffPage shows the app to a signed-in tablet and the sign-in form
+// to anyone else.
+func (a *app) handleStaffPage(c *fiber.Ctx) error {
+	token := c.Cookies(staffCookie)
+	t, err := a.Store.StaffByToken(a.ctx(c), token)
+	if err != nil {
+		return a.renderStaffLogin(c, http.StatusOK, "", "")
+	}
+	orders, err := a.Store.Orders(a.ctx(c), sqlite.OrderFilter{Status: "open"})
+	if err != nil {
+		return a.errorPage(c, err)
+	}
+	station := cleanStation(c.Cookies(stationCookie))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return a.renderStaff(c, http.StatusOK, staffPage{
+		Tablet: t, Station: station, Token: token, WSPort: a.wsPort(), Orders: orders, Now: a.Now(),
+	})
+}
+
+// handleStaffSignIn signs a tablet in from the form and redirects to the
+// app (POST/redirect/GET). A refused login shows the form again with the
+// username kept, and sets no cookie.
+func (a *app) handleStaffSignIn(c *fiber.Ctx) error {
+	username, password := strings.TrimSpace(c.FormValue("username")), c.FormValue("password")
+	token, err := a.Store.StaffLogin(a.ctx(c), username, password, a.StaffTokenTTL)
+	if err != nil {
+		status, _ := httpx.Resolve(err)
+		return a.renderStaffLogin(c, status, pantry.ErrorMessage(err), username)
+	}
+	expires := a.Now().Add(a.StaffTokenTTL)
+	c.Cookie(&fiber.Cookie{Name: staffCookie, Value: token, Path: "/", Expires: expires,
+		HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
+	c.Cookie(&fiber.Cookie{Name: stationCookie, Value: cleanStation(c.FormValue("station")), Path: "/", Expires: expires,
+		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
+	return c.Redirect("/staff", http.StatusSeeOther)
+}
+
+// handleStaffSignOut ends the tablet's login: the token stops working for
+// the API and the broker, and the cookies are cleared.
+func (a *app) handleStaffSignOut(c *fiber.Ctx) error {
+	if token := c.Cookies(staffCookie); token != "" {
+		if err := a.Store.StaffLogout(a.ctx(c), token); err != nil {
+			return a.errorPage(c, err)
+		}
+	}
+	for _, name := range []string{staffCookie, stationCookie} {
+		c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", Expires: time.Unix(0, 0), MaxAge: -1,
+			SameSite: fiber.CookieSameSiteStrictMode})
+	}
+	return c.Redirect("/staff", http.StatusSeeOther)
+}
+
+func (a *app) renderStaffLogin(c *fiber.Ctx, status int, msg, username string) error {
+	stations, err := a.stations(c)
+	if err != nil {
+		return a.errorPage(c, err)
+	}
+	return a.renderStaff(c, status, staffPage{Error: msg, Username: username, Stations: stations})
+}
+
+// renderStaff renders staff.html with a Content-Security-Policy that also
+// lets the page reach the broker's WebSocket listener, which is on its own
+// port and so another origin.
+func (a *app) renderStaff(c *fiber.Ctx, status int, p staffPage) error {
+	if err := render(c, status, "staff.html", p); err != nil {
+		return err
+	}
+	if p.WSPort != "" {
+		host := c.Hostname()
+		if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
+			host = h
+		}
+		ws := url.URL{Scheme: "ws", Host: joinHostPort(host, p.WSPort)}
+		wss := ws
+		wss.Scheme = "wss"
+		c.Set("Content-Security-Policy", strings.Replace(pageCSP, "connect-src 'self'",
+			"connect-src 'self' "+ws.String()+" "+wss.String(), 1))
+	}
+	return nil
+}
+
+// stations lists the choices of the sign-in form: "all", then every
+// station of the menu.
+func (a *app) stations(c *fiber.Ctx) ([]string, error) {
+	items, err := a.Store.Menu(a.ctx(c))
+	if err != nil {
+		return nil, err
+	}
+	out := []string{pantry.StationAll}
+	for _, it := range items {
+		if s := it.Station; s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out[1:])
+	return out, nil
+}
+
+// cleanStation keeps a station name the form or a cookie gave if it is a
+// plausible one, and otherwise shows everything.
+func cleanStation(s string) string {
+	if s == "" || !pantry.ValidStation(s) {
+		return pantry.StationAll
+	}
+	return s
+}
+
+// wsPort is the port of the broker's WebSocket listener, "" if it has
+// none: the page connects to it on the host it was loaded from.
+func (a *app) wsPort() string {
+	if a.MQTTWSAddr == "" {
+		return ""
+	}
+	_, port, ok := strings.Cut(a.MQTTWSAddr[strings.LastIndex(a.MQTTWSAddr, ":"):], ":")
+	if !ok {
+		return ""
+	}
+	return port
+}
+
+func joinHostPort(host, port string) string {
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// ticket is an open order as the kitchen display shows it; static/staff.js
+// renders the same markup for the orders that arrive live.
+type ticket struct {
+	ID, Room, Note, Delivery, Payment string
+	Status                            pantry.OrderStatus
+	StatusText, Next                  string
+	Cancellable                       bool
+	Lines                             []pantry.OrderLine
+	Created, Age, AgeText             string
+}
+
+// Age escalation when the station sets none: amber, then red.
+const (
+	amberAfter = 5 * time.Minute
+	redAfter   = 10 * time.Minute
+)
+
+// advanceLabels name the one-tap step from each open status.
+var advanceLabels = map[pantry.OrderStatus]string{
+	pantry.StatusPlaced: "Accept", pantry.StatusAccepted: "Start", pantry.StatusPreparing: "Ready", pantry.StatusReady: "Delivered",
+}
+
+// ticketOf lays o out as a ticket at now.
+func ticketOf(o pantry.Order, now time.Time) ticket {
+	age := now.Sub(o.CreatedAt)
+	t := ticket{
+		ID: o.ID, Room: o.SpaceName, Note: o.Note, Status: o.Status, StatusText: statusTitle(o.Status),
+		Next: advanceLabels[o.Status], Cancellable: pantry.CanTransition(o.Status, pantry.StatusCancelled),
+		Lines: o.Lines, Created: o.CreatedAt.UTC().Format(time.RFC3339Nano), AgeText: ageText(age),
+		Delivery: "To the room", Payment: "Complimentary", Age: "ok",
+	}
+	if o.DeliverTo == pantry.DeliverPickup {
+		t.Delivery = "Pickup"
+	}
+	if o.Payment == pantry.PayCostCenter {
+		t.Payment = "Cost center " + o.CostCenter
+	}
+	switch {
+	case age >= redAfter:
+		t.Age = "red"
+	case age >= amberAfter:
+		t.Age = "amber"
+	}
+	return t
+}
+
+// ageText says how long ago an order was placed, as the ticket counts up.
+func ageText(d time.Duration) string {
+	m := int(d / time.Minute)
+	if m < 1 {
+		return "just now"
+	}
+	return strconv.Itoa(m) + " min"
+}
+
+func statusTitle(s pantry.OrderStatus) string {
+	if s == "" {
+		return ""
+	}
+	return strings.ToUpper(string(s[:1])) + string(s[1:])
+}
