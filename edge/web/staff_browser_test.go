@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pantry/pantry/edge"
 	"github.com/pantry/pantry/edge/edgetest"
 	"github.com/pantry/pantry/internal/pantry"
 )
@@ -263,4 +264,31 @@ func TestBrowserStaffAppCancelAndRecall(t *testing.T) {
 		t.Fatalf("the edge has the recalled order %s, want placed", got)
 	}
 	b.noProblems(t)
+}
+
+// TestBrowserStaffAppSurvivesEdgeRestart: the edge goes away under open
+// tablets and comes back on the same address; the tablet says so while it
+// is gone, recovers by itself, and shows what happened meanwhile, with no
+// reload.
+func TestBrowserStaffAppSurvivesEdgeRestart(t *testing.T) {
+	t.Parallel()
+	dir, httpAddr, wsAddr := t.TempDir(), edgetest.FreePort(t), edgetest.FreePort(t)
+	same := func(c *edge.Config) { c.DataDir, c.HTTPAddr, c.MQTTWSAddr = dir, httpAddr, wsAddr }
+	n := edgetest.Start(t, same)
+	menu, err := n.Store().Menu(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := placeOrder(t, n, []map[string]any{{"item_id": menu[0].ID, "quantity": 1}}, "")
+	b := newBrowserAt(t, n, true, tabletWidth, tabletHeight, false)
+	signIn(t, b, n, "all")
+	b.waitFor(t, "the first ticket", ticketJS(before.ID, "true"))
+
+	n.Stop(t)
+	b.waitFor(t, "the edge banner", `!!document.querySelector('[data-banner="edge"]')`)
+	n = edgetest.Start(t, same)
+	b.node = n
+	b.waitFor(t, "the edge banner to go", `!document.querySelector('[data-banner="edge"]')`)
+	after := placeOrder(t, n, []map[string]any{{"item_id": menu[1].ID, "quantity": 2}}, "")
+	b.waitFor(t, "the order placed after the restart", ticketJS(after.ID, "true")+" && "+ticketJS(before.ID, "true"))
 }
