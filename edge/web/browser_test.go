@@ -225,7 +225,11 @@ func newBrowserAt(tb testing.TB, n *edgetest.Node, js bool, w, h int64, mobile b
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(int(w), int(h)),
 	)
-	ctx, cancelTimeout := context.WithTimeout(tb.Context(), browserTimeout)
+	timeout := browserTimeout
+	if _, ok := tb.(*testing.B); ok {
+		timeout = 10 * time.Minute // a benchmark runs for minutes, not seconds
+	}
+	ctx, cancelTimeout := context.WithTimeout(tb.Context(), timeout)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	ctx, cancelTab := chromedp.NewContext(ctx)
 	tb.Cleanup(func() {

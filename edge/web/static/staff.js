@@ -43,6 +43,10 @@
   let connected = false;
   let lastBump = null; // {id, at}
   const pending = new Map(); // action_id -> {id, body}
+  // dirty holds the orders whose tickets must be drawn again; a snapshot
+  // redraws the whole queue.
+  const dirty = new Set();
+  let redrawAll = false;
 
   // ---- versions: Go writes RFC 3339 with up to nanoseconds ----
   function version(ts) {
@@ -63,6 +67,7 @@
     const closedAt = gone.get(o.id);
     if (closedAt && !newer(o.updated_at, closedAt)) return false;
     lastSeq.set(o.id, ++seq);
+    dirty.add(o.id);
     if (openStatuses.has(o.status)) {
       gone.delete(o.id);
       orders.set(o.id, o);
@@ -79,6 +84,7 @@
     orders.delete(id);
     gone.set(id, known.updated_at);
     lastSeq.set(id, ++seq);
+    dirty.add(id);
     return true;
   }
 
@@ -119,6 +125,7 @@
         for (const id of [...orders.keys()]) {
           if (!seen.has(id) && (lastSeq.get(id) || 0) <= startSeq) closeOrder(id);
         }
+        redrawAll = true;
         render();
       })
       .catch((e) => console.warn("snapshot", e))
@@ -256,27 +263,41 @@
     return [...orders.values()].filter(mine).sort((a, b) => (newer(a.created_at, b.created_at) ? 1 : newer(b.created_at, a.created_at) ? -1 : a.id < b.id ? -1 : 1));
   }
 
-  // render updates the queue in place: tickets keep their position, new
-  // ones are added at the end (oldest first), so nothing jumps under a
-  // finger.
+  // render updates the queue in place: only the tickets that changed are
+  // drawn again, tickets keep their position and new ones go where their
+  // time puts them (at the end, nearly always), so nothing jumps under a
+  // finger and a long queue costs no more per event than a short one.
   function render() {
-    const list = sorted();
-    const want = new Set(list.map((o) => o.id));
-    for (const t of [...queueEl.children]) if (!want.has(t.dataset.orderId)) t.remove();
-    let prev = null;
-    for (const o of list) {
-      const fresh = ticketEl(o);
-      const cur = queueEl.querySelector('[data-order-id="' + CSS.escape(o.id) + '"]');
-      if (cur) {
-        if (cur.outerHTML !== fresh.outerHTML) cur.replaceWith(fresh);
-        else { prev = cur; continue; }
-      } else if (prev) prev.after(fresh);
-      else queueEl.prepend(fresh);
-      prev = fresh;
+    if (redrawAll) {
+      redrawAll = false;
+      for (const t of [...queueEl.children]) if (!orders.has(t.dataset.orderId)) t.remove();
+      for (const o of sorted()) dirty.add(o.id);
     }
+    for (const id of dirty) draw(id);
+    dirty.clear();
+    const list = sorted();
     emptyEl.hidden = list.length > 0;
     renderAllDay(list);
     recallBtn.disabled = !(lastBump && Date.now() - lastBump.at < recallWindowMs);
+  }
+
+  function draw(id) {
+    const o = orders.get(id);
+    const cur = queueEl.querySelector('[data-order-id="' + CSS.escape(id) + '"]');
+    if (!o || !mine(o)) {
+      if (cur) cur.remove();
+      return;
+    }
+    const fresh = ticketEl(o);
+    if (cur) {
+      if (cur.outerHTML !== fresh.outerHTML) cur.replaceWith(fresh);
+      return;
+    }
+    // After the last ticket placed no later than o.
+    let before = queueEl.lastElementChild;
+    while (before && newer(orders.get(before.dataset.orderId)?.created_at, o.created_at)) before = before.previousElementSibling;
+    if (before) before.after(fresh);
+    else queueEl.prepend(fresh);
   }
 
   function renderAllDay(list) {
@@ -349,11 +370,13 @@
     const actionID = newID();
     const p = { id, body: Object.assign({ action_id: actionID }, body) };
     pending.set(actionID, p);
+    dirty.add(id);
     render();
     await send(actionID, p);
   }
 
   async function send(actionID, p) {
+    dirty.add(p.id);
     try {
       const o = await api("POST", "/api/v1/staff/orders/" + encodeURIComponent(p.id) + "/actions", p.body);
       pending.delete(actionID);
@@ -370,6 +393,7 @@
         return;
       }
     }
+    dirty.add(p.id);
     render();
   }
 
