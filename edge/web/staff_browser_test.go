@@ -121,8 +121,26 @@ func TestBrowserStaffAppTwoTablets(t *testing.T) {
 	if got := openStatus(t, n, o.ID); got != pantry.StatusAccepted {
 		t.Fatalf("the edge has the order %s, want accepted", got)
 	}
-	a.noProblems(t)
-	b.noProblems(t)
+
+	// A phone orders from its room; both tablets get the ticket, and the
+	// phone's order page follows tablet B's tap.
+	phone := newBrowser(t, n, true)
+	phone.open(t, "/q/"+n.Demo.Rooms[1].Code)
+	phone.do(t, chromedp.SendKeys(quantity("Green tea"), "1"))
+	if got, want := phone.submit(t), http.StatusOK; got != want {
+		t.Fatalf("phone order: status %d, want %d", got, want)
+	}
+	id := phone.orderID(t)
+	phone.waitEvents(t, 1)
+	for _, br := range []*browser{a, b} {
+		br.waitFor(t, "the phone's ticket", ticketJS(id, `t.dataset.status === "placed"`))
+	}
+	b.do(t, chromedp.Click(fmt.Sprintf(`[data-order-id=%q] [data-action=advance]`, id)))
+	a.waitFor(t, "the phone's ticket accepted", ticketJS(id, `t.dataset.status === "accepted"`))
+	phone.waitText(t, "#status", "Accepted")
+	for _, br := range []*browser{a, b, phone} {
+		br.noProblems(t)
+	}
 }
 
 // openStatus is the order's status as the edge holds it.
