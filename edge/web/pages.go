@@ -28,17 +28,11 @@ var staticFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"money": func(m pantry.Money) string { return m.String() },
-	"title": func(s pantry.OrderStatus) string {
-		if s == "" {
-			return ""
-		}
-		return strings.ToUpper(string(s[:1])) + string(s[1:])
-	},
+	"title": statusTitle,
 	"steps": func() []pantry.OrderStatus {
 		return []pantry.OrderStatus{pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing, pantry.StatusReady, pantry.StatusDelivered}
 	},
-	"reached":  reached,
-	"ticketOf": ticketOf,
+	"reached": reached,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // reached reports whether an order in status cur has passed step.

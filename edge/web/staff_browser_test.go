@@ -241,6 +241,7 @@ func TestBrowserStaffAppStation(t *testing.T) {
 	if got := eval[bool](t, b, ticketJS(onlyFood.ID, "true")); got {
 		t.Errorf("the drinks tablet shows an order of food only")
 	}
+	b.screenshot(t, "staff-tablet-drinks")
 	if got, want := b.text(t, "[data-allday]"), drink.Name+" ×3"; got != want {
 		t.Errorf("all-day counts %q, want %q", got, want)
 	}

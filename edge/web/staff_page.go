@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -42,8 +43,30 @@ type staffPage struct {
 	Station string
 	Token   string
 	WSPort  string
-	Orders  []pantry.Order
+	Orders  []pantry.Order // the station's open orders
 	Now     time.Time
+}
+
+// Escalation is when a station's tickets turn amber, then red ("late").
+// The page hands it to its script, so the server's tickets and the live
+// ones agree.
+type Escalation struct{ Amber, Red time.Duration }
+
+// escalations are the stations' escalations; other stations, and "all",
+// use the default.
+var escalations = map[string]Escalation{
+	"drinks": {5 * time.Minute, 10 * time.Minute},
+	"food":   {10 * time.Minute, 15 * time.Minute},
+}
+
+var defaultEscalation = Escalation{5 * time.Minute, 10 * time.Minute}
+
+// Escalation is the page's station's.
+func (p staffPage) Escalation() Escalation {
+	if e, ok := escalations[p.Station]; ok {
+		return e
+	}
+	return defaultEscalation
 }
 
 // handleStaffPage shows the app to a signed-in tablet and the sign-in form
@@ -59,6 +82,7 @@ func (a *app) handleStaffPage(c *fiber.Ctx) error {
 		return a.errorPage(c, err)
 	}
 	station := cleanStation(c.Cookies(stationCookie))
+	orders = slices.DeleteFunc(orders, func(o pantry.Order) bool { return !forStation(o, station) })
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return a.renderStaff(c, http.StatusOK, staffPage{
 		Tablet: t, Station: station, Token: token, WSPort: a.wsPort(), Orders: orders, Now: a.Now(),
@@ -115,10 +139,10 @@ func (a *app) renderStaff(c *fiber.Ctx, status int, p staffPage) error {
 	}
 	if p.WSPort != "" {
 		host := c.Hostname()
-		if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
+		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		ws := url.URL{Scheme: "ws", Host: joinHostPort(host, p.WSPort)}
+		ws := url.URL{Scheme: "ws", Host: net.JoinHostPort(host, p.WSPort)}
 		wss := ws
 		wss.Scheme = "wss"
 		c.Set("Content-Security-Policy", strings.Replace(pageCSP, "connect-src 'self'",
@@ -156,21 +180,22 @@ func cleanStation(s string) string {
 // wsPort is the port of the broker's WebSocket listener, "" if it has
 // none: the page connects to it on the host it was loaded from.
 func (a *app) wsPort() string {
-	if a.MQTTWSAddr == "" {
-		return ""
-	}
-	_, port, ok := strings.Cut(a.MQTTWSAddr[strings.LastIndex(a.MQTTWSAddr, ":"):], ":")
-	if !ok {
+	_, port, err := net.SplitHostPort(a.MQTTWSAddr)
+	if err != nil {
 		return ""
 	}
 	return port
 }
 
-func joinHostPort(host, port string) string {
-	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
-		return "[" + host + "]:" + port
-	}
-	return host + ":" + port
+// forStation reports whether a tablet of station shows order o: one of
+// its lines is the station's, or has no station (every tablet shows
+// those). static/staff.js applies the same rule to live orders.
+func forStation(o pantry.Order, station string) bool {
+	return slices.ContainsFunc(o.Lines, func(l pantry.OrderLine) bool { return lineForStation(l, station) })
+}
+
+func lineForStation(l pantry.OrderLine, station string) bool {
+	return station == pantry.StationAll || l.Station == "" || l.Station == station
 }
 
 // ticket is an open order as the kitchen display shows it; static/staff.js
@@ -180,29 +205,32 @@ type ticket struct {
 	Status                            pantry.OrderStatus
 	StatusText, Next                  string
 	Cancellable                       bool
-	Lines                             []pantry.OrderLine
-	Created, Age, AgeText             string
+	Lines                             []ticketLine
+	Age, AgeText                      string
 }
 
-// Age escalation when the station sets none: amber, then red.
-const (
-	amberAfter = 5 * time.Minute
-	redAfter   = 10 * time.Minute
-)
+// ticketLine is an order line; Other marks a line of another station,
+// shown dimmed.
+type ticketLine struct {
+	pantry.OrderLine
+	Other bool
+}
 
 // advanceLabels name the one-tap step from each open status.
 var advanceLabels = map[pantry.OrderStatus]string{
 	pantry.StatusPlaced: "Accept", pantry.StatusAccepted: "Start", pantry.StatusPreparing: "Ready", pantry.StatusReady: "Delivered",
 }
 
-// ticketOf lays o out as a ticket at now.
-func ticketOf(o pantry.Order, now time.Time) ticket {
-	age := now.Sub(o.CreatedAt)
+// Ticket lays o out as a ticket of the page's station, at the page's time.
+func (p staffPage) Ticket(o pantry.Order) ticket {
+	age := p.Now.Sub(o.CreatedAt)
 	t := ticket{
 		ID: o.ID, Room: o.SpaceName, Note: o.Note, Status: o.Status, StatusText: statusTitle(o.Status),
 		Next: advanceLabels[o.Status], Cancellable: pantry.CanTransition(o.Status, pantry.StatusCancelled),
-		Lines: o.Lines, Created: o.CreatedAt.UTC().Format(time.RFC3339Nano), AgeText: ageText(age),
-		Delivery: "To the room", Payment: "Complimentary", Age: "ok",
+		AgeText: ageText(age), Delivery: "To the room", Payment: "Complimentary", Age: "ok",
+	}
+	for _, l := range o.Lines {
+		t.Lines = append(t.Lines, ticketLine{OrderLine: l, Other: !lineForStation(l, p.Station)})
 	}
 	if o.DeliverTo == pantry.DeliverPickup {
 		t.Delivery = "Pickup"
@@ -210,10 +238,10 @@ func ticketOf(o pantry.Order, now time.Time) ticket {
 	if o.Payment == pantry.PayCostCenter {
 		t.Payment = "Cost center " + o.CostCenter
 	}
-	switch {
-	case age >= redAfter:
+	switch e := p.Escalation(); {
+	case age >= e.Red:
 		t.Age = "red"
-	case age >= amberAfter:
+	case age >= e.Amber:
 		t.Age = "amber"
 	}
 	return t
@@ -228,6 +256,7 @@ func ageText(d time.Duration) string {
 	return strconv.Itoa(m) + " min"
 }
 
+// statusTitle is a status as pages show it: "Placed".
 func statusTitle(s pantry.OrderStatus) string {
 	if s == "" {
 		return ""

@@ -168,3 +168,51 @@ func TestOrderPageSaysWhenNoTabletSawIt(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestStaffPageRendersTheStationsQueue: without any script, the app's page
+// shows the station's open tickets with their allergens and tags, dims the
+// lines of other stations, leaves out orders that are not the station's,
+// and hands the station's escalation to its script.
+func TestStaffPageRendersTheStationsQueue(t *testing.T) {
+	t.Parallel()
+	n := edgetest.Start(t)
+	menu, err := n.Store().Menu(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := func(name string) string {
+		for _, it := range menu {
+			if it.Name == name {
+				return it.ID
+			}
+		}
+		t.Fatalf("no %s on the demo menu", name)
+		return ""
+	}
+	sess := n.Session(t, 0)
+	order := func(key string, lines ...map[string]any) string {
+		r := n.Do(t, "POST", "/api/v1/orders", sess, map[string]any{"lines": lines}, "Idempotency-Key", key)
+		var o struct{ ID string }
+		r.Decode(t, &o)
+		return o.ID
+	}
+	mixed := order("mixed", map[string]any{"item_id": item("Flat white"), "quantity": 2}, map[string]any{"item_id": item("Cheese board"), "quantity": 1})
+	foodOnly := order("food", map[string]any{"item_id": item("Fruit bowl"), "quantity": 1})
+
+	resp, _ := postForm(t, n, "/staff/login", url.Values{"username": {n.Demo.Tablet.Username}, "password": {n.Demo.Tablet.Password}, "station": {"drinks"}})
+	_, body := getPage(t, n, "/staff", cookie(resp, "pantry_staff"), cookie(resp, "pantry_station"))
+	for _, want := range []string{
+		`data-order-id="` + mixed + `"`,
+		`<span class="allergen" aria-label="allergen: milk">⚠ milk</span>`,
+		`<span class="tag" aria-label="dietary: hot">● hot</span>`,
+		`<li class="other-station"><span class="qty">1×</span> <span class="name">Cheese board</span>`,
+		`data-amber-min="5" data-red-min="10"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the drinks page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, foodOnly) {
+		t.Errorf("the drinks page shows an order of food only")
+	}
+}

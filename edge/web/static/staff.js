@@ -25,9 +25,10 @@
   const stockPanel = document.getElementById("stock");
   const stockBody = document.querySelector("[data-stock]");
 
-  // Ages at which a ticket turns amber and red, per station (minutes).
-  const escalation = { drinks: [5, 10], food: [10, 15], all: [5, 10] };
-  const [amberMin, redMin] = escalation[cfg.station] || escalation.all;
+  // Ages at which a ticket turns amber and red, in minutes: the station's,
+  // as the server set them on the page.
+  const amberMin = Number(body.dataset.amberMin) || 5;
+  const redMin = Number(body.dataset.redMin) || 10;
   const advanceLabels = { placed: "Accept", accepted: "Start", preparing: "Ready", ready: "Delivered" };
   const openStatuses = new Set(["placed", "accepted", "preparing", "ready"]);
   const recallWindowMs = 60 * 1000;
