@@ -39,6 +39,9 @@ type StockMessage struct {
 	ItemID string `json:"item_id"`
 	Level  int64  `json:"level"`
 	Low    bool   `json:"low"`
+	// SoldOut is the staff's sold-out switch (added after DESIGN.md's
+	// three fields; readers that do not know it ignore it).
+	SoldOut bool `json:"sold_out"`
 }
 
 // InventoryLowAlert is the payload on pantry/{site}/alerts when a movement
@@ -111,7 +114,7 @@ func (b *Broker) PublishQueue(siteID string, o pantry.Order) error {
 // PublishStock retains an item's stock level on pantry/{site}/stock/{item_id},
 // so a tablet learns every level when it subscribes.
 func (b *Broker) PublishStock(siteID string, lvl pantry.StockLevel) error {
-	msg := StockMessage{ItemID: lvl.ItemID, Level: lvl.Level, Low: lvl.Low}
+	msg := StockMessage{ItemID: lvl.ItemID, Level: lvl.Level, Low: lvl.Low, SoldOut: lvl.SoldOut}
 	return b.publishJSON(siteID, msg, true, KindStock, lvl.ItemID)
 }
 

@@ -309,7 +309,7 @@ func revokedTablets(ctx context.Context, tx *wtx, keep string) ([]string, error)
 type itemStock struct {
 	name                     string
 	before, after, threshold int64
-	moved                    bool
+	moved, soldOut           bool
 }
 
 // applyStock records the cloud's movements in the ledger, each once (by
@@ -351,7 +351,7 @@ func (s *Store) applyStock(ctx context.Context, tx *wtx, siteID string, moves []
 		if !it.moved {
 			continue
 		}
-		out = append(out, stockChange(id, it.name, it.before, it.after, it.threshold))
+		out = append(out, stockChange(pantry.StockLevel{ItemID: id, Name: it.name, Level: it.after, SoldOut: it.soldOut}, it.before, it.threshold))
 	}
 	return out, nil
 }
@@ -369,13 +369,13 @@ const placeholderItemName = "(an item not on this site's menu)"
 func readItemStock(ctx context.Context, tx *wtx, siteID string, m syncproto.StockMovement) (*itemStock, error) {
 	it := &itemStock{}
 	var err error
-	it.name, it.before, it.threshold, err = itemLevel(ctx, tx, m.ItemID)
+	it.name, it.before, it.threshold, it.soldOut, err = itemLevel(ctx, tx, m.ItemID)
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO items (id, name, price_amount, currency, menu_available, archived_at)
 			SELECT ?, ?, 0, currency, 0, ? FROM sites WHERE id = ?`, m.ItemID, placeholderItemName, m.CreatedAt.UnixNano(), siteID); err != nil {
 			return nil, fmt.Errorf("keep unknown item %s: %w", m.ItemID, err)
 		}
-		it.name, it.before, it.threshold, err = itemLevel(ctx, tx, m.ItemID)
+		it.name, it.before, it.threshold, it.soldOut, err = itemLevel(ctx, tx, m.ItemID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("item %s: %w", m.ItemID, err)

@@ -22,7 +22,7 @@ type StockChange struct {
 // tx.
 func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int64, reason pantry.StockReason, orderID, actor string) (StockChange, error) {
 	var ch StockChange
-	name, before, threshold, err := itemLevel(ctx, tx, itemID)
+	name, before, threshold, soldOut, err := itemLevel(ctx, tx, itemID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ch, pantry.Errorf(pantry.ENOTFOUND, "item %s not found", itemID)
 	}
@@ -43,18 +43,19 @@ func (s *Store) moveStock(ctx context.Context, tx *wtx, itemID string, delta int
 	if err := appendEvent(ctx, s, tx, syncproto.EventStockMoved, m.ID, stockMoved(m, actor)); err != nil {
 		return ch, err
 	}
-	return stockChange(itemID, name, before, before+delta, threshold), nil
+	return stockChange(pantry.StockLevel{ItemID: itemID, Name: name, Level: before + delta, SoldOut: soldOut}, before, threshold), nil
 }
 
 // itemLevel reads what moving an item's stock needs: its name, cached
-// level and low-stock threshold; sql.ErrNoRows for an unknown item.
-func itemLevel(ctx context.Context, tx *wtx, itemID string) (name string, level, threshold int64, err error) {
-	err = tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold
-		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, itemID).Scan(&name, &level, &threshold)
+// level, low-stock threshold and the staff's sold-out switch;
+// sql.ErrNoRows for an unknown item.
+func itemLevel(ctx context.Context, tx *wtx, itemID string) (name string, level, threshold int64, soldOut bool, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT i.name, COALESCE(l.level, 0), i.low_stock_threshold, NOT i.staff_available
+		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.id = ?`, itemID).Scan(&name, &level, &threshold, &soldOut)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		err = fmt.Errorf("read stock level: %w", err)
 	}
-	return name, level, threshold, err
+	return name, level, threshold, soldOut, err
 }
 
 // addLevel moves an item's cached level by delta, in the transaction that
@@ -67,14 +68,11 @@ func addLevel(ctx context.Context, tx *wtx, itemID string, delta int64) error {
 	return nil
 }
 
-// stockChange is what moving an item from level before to after tells
-// tablets: the new level, and whether it just crossed the threshold.
-func stockChange(itemID, name string, before, after, threshold int64) StockChange {
-	low := pantry.IsLow(after, threshold)
-	return StockChange{
-		Level:     pantry.StockLevel{ItemID: itemID, Name: name, Level: after, Low: low},
-		BecameLow: low && !pantry.IsLow(before, threshold),
-	}
+// stockChange is what moving an item from level before to lvl.Level
+// tells tablets: the new level, and whether it just crossed the threshold.
+func stockChange(lvl pantry.StockLevel, before, threshold int64) StockChange {
+	lvl.Low = pantry.IsLow(lvl.Level, threshold)
+	return StockChange{Level: lvl, BecameLow: lvl.Low && !pantry.IsLow(before, threshold)}
 }
 
 // RecordStock records a staff movement (restock, waste or count correction).
@@ -110,6 +108,37 @@ func (s *Store) RecordStock(ctx context.Context, itemID string, delta int64, rea
 	return ch, nil
 }
 
+// RecordCount records a stock count: staff counted the shelf and found
+// counted. The movement is the difference from the level the ledger
+// holds, computed in the transaction that writes it, so a sale made
+// while staff typed is not counted twice; a count that matches the
+// ledger moves nothing (and reports Moved false).
+func (s *Store) RecordCount(ctx context.Context, itemID string, counted int64, actor string) (ch StockChange, moved bool, err error) {
+	if counted < 0 || counted > pantry.MaxStockDelta {
+		return StockChange{}, false, pantry.Errorf(pantry.EINVALID, "level must be between 0 and %d", pantry.MaxStockDelta)
+	}
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if _, err := stockLevel(ctx, tx, itemID); err != nil {
+			return err // not found, or archived
+		}
+		name, level, threshold, soldOut, err := itemLevel(ctx, tx, itemID)
+		if err != nil {
+			return err
+		}
+		if counted == level {
+			ch = stockChange(pantry.StockLevel{ItemID: itemID, Name: name, Level: level, SoldOut: soldOut}, level, threshold)
+			return nil
+		}
+		moved = true
+		ch, err = s.moveStock(ctx, tx, itemID, counted-level, pantry.StockCount, "", actor)
+		return err
+	})
+	if err != nil {
+		return StockChange{}, false, fmt.Errorf("record count: %w", err)
+	}
+	return ch, moved, nil
+}
+
 func stockLevel(ctx context.Context, q querier, itemID string) (int64, error) {
 	var level int64
 	err := q.QueryRowContext(ctx, `SELECT COALESCE((SELECT level FROM stock_levels WHERE item_id = i.id), 0)
@@ -126,7 +155,7 @@ func stockLevel(ctx context.Context, q querier, itemID string) (int64, error) {
 // StockLevels lists every item's level, by catalog order, but for the
 // items the cloud archived.
 func (s *Store) StockLevels(ctx context.Context) ([]pantry.StockLevel, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT i.id, i.name, COALESCE(l.level, 0), i.low_stock_threshold
+	rows, err := s.r.QueryContext(ctx, `SELECT i.id, i.name, COALESCE(l.level, 0), i.low_stock_threshold, NOT i.staff_available
 		FROM items i LEFT JOIN stock_levels l ON l.item_id = i.id WHERE i.archived_at IS NULL ORDER BY i.sort, i.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list stock: %w", err)
@@ -136,7 +165,7 @@ func (s *Store) StockLevels(ctx context.Context) ([]pantry.StockLevel, error) {
 	for rows.Next() {
 		var l pantry.StockLevel
 		var threshold int64
-		if err := rows.Scan(&l.ItemID, &l.Name, &l.Level, &threshold); err != nil {
+		if err := rows.Scan(&l.ItemID, &l.Name, &l.Level, &threshold, &l.SoldOut); err != nil {
 			return nil, fmt.Errorf("list stock: %w", err)
 		}
 		l.Low = pantry.IsLow(l.Level, threshold)

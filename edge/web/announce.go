@@ -2,6 +2,7 @@ package web
 
 import (
 	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/internal/pantry"
 )
 
 // announce publishes a committed order change and the stock it moved to the
@@ -23,5 +24,15 @@ func (a *app) announceStock(changes []sqlite.StockChange) {
 		if err := a.Bus.PublishStockChange(a.SiteID, ch.Level, ch.BecameLow); err != nil {
 			a.Log.Warn("publish stock", "item_id", ch.Level.ItemID, "err", err)
 		}
+	}
+}
+
+// announceAvailability publishes an item's stock row after staff marked it
+// sold out or back, so every tablet's stock panel shows the switch.
+func (a *app) announceAvailability(it pantry.Item, available bool) {
+	lvl := pantry.StockLevel{ItemID: it.ID, Name: it.Name, Level: it.Level,
+		Low: pantry.IsLow(it.Level, it.LowStockThreshold), SoldOut: !available}
+	if err := a.Bus.PublishStock(a.SiteID, lvl); err != nil {
+		a.Log.Warn("publish stock", "item_id", it.ID, "err", err)
 	}
 }

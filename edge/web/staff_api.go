@@ -83,10 +83,16 @@ func (a *app) handleSyncReport(c *fiber.Ctx) error {
 	return c.JSON(r)
 }
 
+// handleStockMovement records a restock, waste or count. A count may give
+// the level staff counted ("level") instead of a delta: the edge works out
+// the difference in the same transaction, so a sale made while staff
+// typed is not lost. A count that matches the ledger answers 200 and
+// moves nothing; a movement answers 201.
 func (a *app) handleStockMovement(c *fiber.Ctx) error {
 	var req struct {
 		ItemID string             `json:"item_id"`
 		Delta  int64              `json:"delta"`
+		Level  *int64             `json:"level"`
 		Reason pantry.StockReason `json:"reason"`
 	}
 	if err := decodeJSON(c.Body(), &req); err != nil {
@@ -95,12 +101,27 @@ func (a *app) handleStockMovement(c *fiber.Ctx) error {
 	if !pantry.ValidID(req.ItemID) {
 		return pantry.Errorf(pantry.EINVALID, "item_id must be an item's id")
 	}
-	ch, err := a.Store.RecordStock(a.ctx(c), req.ItemID, req.Delta, req.Reason, tablet(c).Username)
+	var ch sqlite.StockChange
+	moved := true
+	var err error
+	switch {
+	case req.Level != nil && req.Reason != pantry.StockCount:
+		return pantry.Errorf(pantry.EINVALID, "level is for counts: give reason \"count\", or a delta")
+	case req.Level != nil && req.Delta != 0:
+		return pantry.Errorf(pantry.EINVALID, "give a count's level or a delta, not both")
+	case req.Level != nil:
+		ch, moved, err = a.Store.RecordCount(a.ctx(c), req.ItemID, *req.Level, tablet(c).Username)
+	default:
+		ch, err = a.Store.RecordStock(a.ctx(c), req.ItemID, req.Delta, req.Reason, tablet(c).Username)
+	}
 	if err != nil {
 		if pantry.ErrorCode(err) == pantry.ENOTFOUND {
 			return pantry.Errorf(pantry.EINVALID, "item %s does not exist", req.ItemID)
 		}
 		return err
+	}
+	if !moved {
+		return c.JSON(ch.Level)
 	}
 	a.announceStock([]sqlite.StockChange{ch})
 	return c.Status(fiber.StatusCreated).JSON(ch.Level)
@@ -135,6 +156,7 @@ func (a *app) handleAvailability(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		a.announceAvailability(it, *req.Available)
 		return c.JSON(toMenu([]pantry.Item{it})[0])
 	}
 	res, err := a.Store.SetAvailabilityOnce(a.ctx(c), req.ActionID, id, *req.Available, tablet(c))
@@ -143,6 +165,9 @@ func (a *app) handleAvailability(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return err
+	}
+	if !res.Replayed {
+		a.announceAvailability(res.Item, *req.Available)
 	}
 	return c.JSON(toMenu([]pantry.Item{res.Item})[0])
 }

@@ -81,6 +81,9 @@ type StockLevel struct {
 	Name   string `json:"name"`
 	Level  int64  `json:"level"`
 	Low    bool   `json:"low"`
+	// SoldOut is the staff's switch (sold out / back), whatever the
+	// level. Only the edge knows it; the cloud leaves it out.
+	SoldOut bool `json:"sold_out,omitempty"`
 }
 
 // IsLow reports whether level is at or below an item's low-stock threshold.
