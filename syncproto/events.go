@@ -41,6 +41,13 @@ type OrderPlaced struct {
 	CancelReason string      `json:"cancel_reason,omitempty"`
 	CreatedAt    time.Time   `json:"created_at"`
 	UpdatedAt    time.Time   `json:"updated_at"`
+	// DeliverBy is when the attendee wants the order, nil for as soon as
+	// possible (changelog, 2026-12-06). Last and omitted when nil, so an
+	// order without one is the payload it was before the field existed.
+	// The cloud checks only that it is a time: its bounds are the edge's
+	// rule when the order is placed (pantry.MaxDeliverAhead), and an
+	// edge that relaxes them must not see its orders dead-lettered.
+	DeliverBy *time.Time `json:"deliver_by,omitempty"`
 }
 
 // OrderLine is one line of an order.
@@ -149,17 +156,27 @@ func DecodePayload(e Event) (any, error) {
 	default:
 		return nil, fmt.Errorf("unknown event type %q", e.Type)
 	}
-	dec := json.NewDecoder(bytes.NewReader(e.Payload))
-	if err := dec.Decode(v); err != nil {
-		return nil, fmt.Errorf("%s payload: %w", e.Type, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%s payload: data after the object", e.Type)
-	}
-	if err := v.validate(); err != nil {
-		return nil, fmt.Errorf("%s payload: %w", e.Type, err)
+	if err := decodeValid(e, v); err != nil {
+		return nil, err
 	}
 	return v, nil
+}
+
+// decodeValid decodes e's payload into v, ignoring unknown fields, and
+// validates it: DecodePayload's work once it has chosen v's type. A test
+// runs it with the types of an older cloud.
+func decodeValid(e Event, v interface{ validate() error }) error {
+	dec := json.NewDecoder(bytes.NewReader(e.Payload))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s payload: %w", e.Type, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%s payload: data after the object", e.Type)
+	}
+	if err := v.validate(); err != nil {
+		return fmt.Errorf("%s payload: %w", e.Type, err)
+	}
+	return nil
 }
 
 func (o *OrderPlaced) validate() error {
@@ -178,6 +195,9 @@ func (o *OrderPlaced) validate() error {
 	c.text("cost_center", o.CostCenter, maxCode)
 	c.text("cancel_reason", o.CancelReason, maxNote)
 	c.time("created_at", o.CreatedAt)
+	if o.DeliverBy != nil {
+		c.time("deliver_by", *o.DeliverBy)
+	}
 	if o.CatalogRev < 0 {
 		c.fail("catalog_revision %d is negative", o.CatalogRev)
 	}

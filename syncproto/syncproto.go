@@ -22,6 +22,14 @@
 //     that says, in the Pantry-Sync-Capability header, that it decodes it
 //     (capability.go); an edge without the header gets the configuration
 //     as before, and an edge reading a cloud without stations gets "".
+//   - Version 1 (2026-12-06): order.placed carries an optional
+//     deliver_by (OrderPlaced.DeliverBy, RFC 3339 UTC, omitted when the
+//     order is for as soon as possible). Event schema stays 1: the
+//     field is in an event the edge sends, and DecodePayload ignores
+//     fields it does not know, so a cloud from before it applies such
+//     an order without its deliver_by (TestOlderCloudReadsDeliverBy).
+//     Upgrade the cloud first, as for any field an edge sends, or the
+//     deliver-by times of the orders pushed meanwhile are not kept.
 package syncproto
 
 import "time"

@@ -39,12 +39,14 @@ func raw(v any) json.RawMessage {
 
 func eur(n int64) Money { return Money{Amount: n, Currency: "EUR"} }
 
+func ptr[T any](v T) *T { return &v }
+
 // events is one of every event, as an edge writes them.
 func events() []Event {
 	placed := OrderPlaced{ID: order, SiteID: site, SpaceID: room, SessionID: sess, Status: "placed",
 		Lines: []OrderLine{{ItemID: item, Name: "Coffee", Quantity: 2, UnitPrice: eur(250), LineTotal: eur(500)}},
 		Note:  "oat milk", DeliverTo: "room", Subtotal: eur(500), Discount: eur(50), Total: eur(450), Coupon: "WELCOME10",
-		CostCenter: "CC-1001", Payment: "cost_center", CatalogRev: 7, CreatedAt: t0, UpdatedAt: t0}
+		CostCenter: "CC-1001", Payment: "cost_center", CatalogRev: 7, CreatedAt: t0, UpdatedAt: t0, DeliverBy: ptr(t0.Add(time.Hour))}
 	payloads := []struct {
 		typ string
 		v   any
@@ -211,6 +213,8 @@ func TestDecodePayloadRefuses(t *testing.T) {
 		"DoesNotAddUp":     {EventOrderPlaced, 1, mut(func(o *OrderPlaced) { o.Total.Amount++ }), "add up"},
 		"NoCreatedAt":      {EventOrderPlaced, 1, mut(func(o *OrderPlaced) { o.CreatedAt = time.Time{} }), "created_at"},
 		"LongNote":         {EventOrderPlaced, 1, mut(func(o *OrderPlaced) { o.Note = strings.Repeat("x", 501) }), "note"},
+		"ZeroDeliverBy":    {EventOrderPlaced, 1, mut(func(o *OrderPlaced) { o.DeliverBy = &time.Time{} }), "deliver_by"},
+		"DeliverByNotTime": {EventOrderPlaced, 1, json.RawMessage(strings.Replace(string(base.Payload), `"deliver_by":"`, `"deliver_by":"soon`, 1)), "payload"},
 		"ZeroStockDelta":   {EventStockMoved, 1, raw(StockMovement{ID: order, ItemID: item, Reason: "sale", CreatedAt: t0}), "delta"},
 		"BadStockReason":   {EventStockMoved, 1, raw(StockMovement{ID: order, ItemID: item, Delta: 1, Reason: "theft", CreatedAt: t0}), "reason"},
 		"SessionBackwards": {EventSessionOpened, 1, raw(Session{ID: sess, SiteID: site, SpaceID: room, CreatedAt: t0, ExpiresAt: t0.Add(-time.Second)}), "expires_at"},

@@ -131,7 +131,7 @@ func (s *Store) GetOrder(ctx context.Context, orgID, id string) (cloud.OrderDeta
 
 const orderSelect = `SELECT o.id, o.site_id, o.space_id, sp.name, o.session_id, o.status, o.note, o.deliver_to,
 	o.subtotal, o.discount, o.total, o.currency, o.coupon_code, o.cost_center, o.payment_method,
-	o.catalog_revision, o.cancel_reason, o.created_at, o.updated_at
+	o.catalog_revision, o.cancel_reason, o.created_at, o.updated_at, o.deliver_by
 	FROM orders o JOIN spaces sp ON sp.organization_id = o.organization_id AND sp.id = o.space_id`
 
 func scanOrder(row pgx.CollectableRow) (pantry.Order, error) {
@@ -139,12 +139,16 @@ func scanOrder(row pgx.CollectableRow) (pantry.Order, error) {
 	var session *string
 	err := row.Scan(&o.ID, &o.SiteID, &o.SpaceID, &o.SpaceName, &session, &o.Status, &o.Note, &o.DeliverTo,
 		&o.Subtotal.Amount, &o.Discount.Amount, &o.Total.Amount, &o.Subtotal.Currency, &o.Coupon, &o.CostCenter,
-		&o.Payment, &o.CatalogRev, &o.CancelReason, &o.CreatedAt, &o.UpdatedAt)
+		&o.Payment, &o.CatalogRev, &o.CancelReason, &o.CreatedAt, &o.UpdatedAt, &o.DeliverBy)
 	if session != nil {
 		o.SessionID = *session
 	}
 	o.Discount.Currency, o.Total.Currency = o.Subtotal.Currency, o.Subtotal.Currency
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	if o.DeliverBy != nil {
+		at := o.DeliverBy.UTC()
+		o.DeliverBy = &at
+	}
 	o.Lines = []pantry.OrderLine{}
 	return o, err
 }
@@ -283,6 +287,7 @@ type orderBatch struct {
 	id, site, space, session, status, note, deliver, currency, coupon, costCenter, method, cancel []string
 	subtotal, discount, total, rev, units                                                         []int64
 	created, updated                                                                              []time.Time
+	deliverBy                                                                                     []*time.Time // nil: as soon as possible
 
 	line struct {
 		order, item, name, note []string
@@ -382,7 +387,7 @@ func (b *orderBatch) addOrder(o pantry.Order) time.Time {
 	b.currency, b.coupon, b.costCenter = append(b.currency, o.Total.Currency), append(b.coupon, o.Coupon), append(b.costCenter, o.CostCenter)
 	b.method, b.cancel, b.rev = append(b.method, string(o.Payment)), append(b.cancel, o.CancelReason), append(b.rev, o.CatalogRev)
 	b.subtotal, b.discount, b.total = append(b.subtotal, o.Subtotal.Amount), append(b.discount, o.Discount.Amount), append(b.total, o.Total.Amount)
-	b.created, b.updated = append(b.created, o.CreatedAt), append(b.updated, updated)
+	b.created, b.updated, b.deliverBy = append(b.created, o.CreatedAt), append(b.updated, updated), append(b.deliverBy, o.DeliverBy)
 	var units int64
 	for _, l := range o.Lines {
 		units += int64(l.Quantity)
@@ -419,14 +424,16 @@ func (b *orderBatch) addHistory(o pantry.Order, updated time.Time) {
 }
 
 const insertOrdersSQL = `INSERT INTO orders (organization_id, id, site_id, space_id, session_id, node_id, status, note, deliver_to,
-	subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_revision, cancel_reason, created_at, updated_at, units)
+	subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_revision, cancel_reason, created_at, updated_at, units,
+	deliver_by)
 	SELECT $1, t.id, t.site_id, t.space_id, NULLIF(t.session_id, '')::uuid, $2::uuid, t.status, t.note, t.deliver_to,
-		t.subtotal, t.discount, t.total, t.currency, t.coupon, t.cost_center, t.method, t.rev, t.cancel, t.created, t.updated, t.units
+		t.subtotal, t.discount, t.total, t.currency, t.coupon, t.cost_center, t.method, t.rev, t.cancel, t.created, t.updated, t.units,
+		t.deliver_by
 	FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
 		$12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[], $19::timestamptz[], $20::timestamptz[],
-		$21::bigint[])
+		$21::bigint[], $22::timestamptz[])
 	AS t(id, site_id, space_id, session_id, status, note, deliver_to, subtotal, discount, total, currency, coupon, cost_center,
-		method, rev, cancel, created, updated, units)`
+		method, rev, cancel, created, updated, units, deliver_by)`
 
 const insertLinesSQL = `INSERT INTO order_lines (organization_id, order_id, line_no, item_id, name, quantity, unit_price, line_total, note)
 	SELECT $1, t.* FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::bigint[], $9::text[]) AS t`
@@ -495,7 +502,8 @@ func (b *orderBatch) insert(ctx context.Context, tx pgx.Tx, orgID, nodeID string
 // daily rollup. node is the edge node's id, or nil.
 func (b *orderBatch) queue(batch *pgx.Batch, orgID string, node any) {
 	batch.Queue(insertOrdersSQL, orgID, node, b.id, b.site, b.space, b.session, b.status, b.note, b.deliver,
-		b.subtotal, b.discount, b.total, b.currency, b.coupon, b.costCenter, b.method, b.rev, b.cancel, b.created, b.updated, b.units)
+		b.subtotal, b.discount, b.total, b.currency, b.coupon, b.costCenter, b.method, b.rev, b.cancel, b.created, b.updated, b.units,
+		b.deliverBy)
 	l := &b.line
 	batch.Queue(insertLinesSQL, orgID, l.order, l.no, l.item, l.name, l.qty, l.unit, l.total, l.note)
 	if len(b.payment.id) > 0 {

@@ -225,7 +225,11 @@ func equalOrder(a, b pantry.Order) bool {
 	if !a.CreatedAt.Equal(b.CreatedAt) || !a.UpdatedAt.Equal(b.UpdatedAt) {
 		return false
 	}
+	if (a.DeliverBy == nil) != (b.DeliverBy == nil) || a.DeliverBy != nil && !a.DeliverBy.Equal(*b.DeliverBy) {
+		return false
+	}
 	a.CreatedAt, a.UpdatedAt, b.CreatedAt, b.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	a.DeliverBy, b.DeliverBy = nil, nil
 	return reflect.DeepEqual(a, b)
 }
 

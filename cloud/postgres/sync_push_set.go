@@ -184,7 +184,8 @@ func placedOrder(p *syncproto.OrderPlaced) pantry.Order {
 		ID: p.ID, SiteID: p.SiteID, SpaceID: p.SpaceID, SessionID: p.SessionID, Status: pantry.OrderStatus(p.Status),
 		Note: p.Note, DeliverTo: pantry.Delivery(p.DeliverTo), Subtotal: m(p.Subtotal), Discount: m(p.Discount), Total: m(p.Total),
 		Coupon: p.Coupon, CostCenter: p.CostCenter, Payment: pantry.PaymentMethod(p.Payment), CatalogRev: p.CatalogRev,
-		CancelReason: p.CancelReason, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Lines: make([]pantry.OrderLine, len(p.Lines)),
+		CancelReason: p.CancelReason, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, DeliverBy: p.DeliverBy,
+		Lines: make([]pantry.OrderLine, len(p.Lines)),
 	}
 	for i, l := range p.Lines {
 		o.Lines[i] = pantry.OrderLine{ItemID: l.ItemID, Name: l.Name, Quantity: int(l.Quantity),

@@ -328,6 +328,9 @@ func (w *world) attendees(ctx context.Context, e *edgeNode, rng *rand.Rand) {
 			lines = append(lines, map[string]any{"item_id": w.items[rng.IntN(len(w.items))], "quantity": 1})
 		}
 		body := map[string]any{"lines": lines, "deliver_to": "room"}
+		if rng.IntN(3) == 0 { // "for 14:30": compare checks the cloud keeps the time
+			body["deliver_by"] = time.Now().Add(time.Duration(10+rng.IntN(120)) * time.Minute).Format(time.RFC3339)
+		}
 		key := fmt.Sprintf("e2e-%d-%d", e.i, rng.Uint64())
 		for attempt := 0; attempt < 50 && ctx.Err() == nil; attempt++ {
 			status, o := doJSON("POST", e.url()+"/api/v1/orders", tok, body, map[string]string{"Idempotency-Key": key})
@@ -547,6 +550,9 @@ func (w *world) compare() {
 		sets := []struct{ name, edge, cloud string }{
 			{"orders", `SELECT id || '|' || status || '|' || total FROM orders`,
 				`SELECT id || '|' || status || '|' || total FROM orders WHERE site_id = $1`},
+			// Whole seconds both sides: the edge keeps unix nanoseconds.
+			{"deliver-by times", `SELECT id || '|' || (deliver_by / 1000000000) FROM orders WHERE deliver_by IS NOT NULL`,
+				`SELECT id || '|' || extract(epoch FROM deliver_by)::bigint FROM orders WHERE site_id = $1 AND deliver_by IS NOT NULL`},
 			{"order lines", `SELECT order_id || '|' || line_no || '|' || item_id || '|' || quantity || '|' || line_total FROM order_lines`,
 				`SELECT l.order_id || '|' || l.line_no || '|' || l.item_id || '|' || l.quantity || '|' || l.line_total
 					FROM order_lines l JOIN orders o ON o.organization_id = l.organization_id AND o.id = l.order_id WHERE o.site_id = $1`},

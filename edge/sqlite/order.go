@@ -57,6 +57,11 @@ func (s *Store) PlaceOrder(ctx context.Context, sess pantry.Session, key string,
 				return err
 			}
 		}
+		// After the replay: a retry of an order placed for 14:30 gets
+		// its order back even once 14:30 has passed.
+		if err := req.CheckDeliverBy(s.now()); err != nil {
+			return err
+		}
 		if err := checkOrderLimit(ctx, tx, sess.ID, limit, s.now()); err != nil {
 			return err
 		}
@@ -116,7 +121,7 @@ func (s *Store) placeOrder(ctx context.Context, tx *wtx, sess pantry.Session, re
 	o := pantry.Order{
 		ID: pantry.NewID(), SiteID: sess.SiteID, SpaceID: sess.SpaceID, SpaceName: sess.SpaceName,
 		SessionID: sess.ID, Status: pantry.StatusPlaced, Note: req.Note, DeliverTo: req.DeliverTo,
-		CreatedAt: now, UpdatedAt: now, Payment: pantry.PayComplimentary,
+		DeliverBy: req.DeliverBy, CreatedAt: now, UpdatedAt: now, Payment: pantry.PayComplimentary,
 	}
 	var err error
 	if o.CatalogRev, err = catalogRevision(ctx, tx); err != nil {
@@ -241,11 +246,11 @@ func chargeCostCenter(ctx context.Context, tx *wtx, o *pantry.Order, code string
 
 func insertOrder(ctx context.Context, tx *wtx, o pantry.Order) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO orders (id, session_id, space_id, status, note, deliver_to,
-		subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_rev, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_rev, created_at, updated_at, deliver_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.SessionID, o.SpaceID, string(o.Status), o.Note, string(o.DeliverTo),
 		o.Subtotal.Amount, o.Discount.Amount, o.Total.Amount, o.Total.Currency, o.Coupon, o.CostCenter,
-		string(o.Payment), o.CatalogRev, o.CreatedAt.UnixNano(), o.UpdatedAt.UnixNano())
+		string(o.Payment), o.CatalogRev, o.CreatedAt.UnixNano(), o.UpdatedAt.UnixNano(), nullNanos(o.DeliverBy))
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}

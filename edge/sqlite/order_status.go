@@ -263,16 +263,21 @@ func (s *Store) Orders(ctx context.Context, f OrderFilter) ([]pantry.Order, erro
 
 const orderColumns = `o.id, sp.site_id, o.space_id, sp.name, o.session_id, o.status, o.note, o.deliver_to,
 	o.subtotal, o.discount, o.total, o.currency, o.coupon_code, o.cost_center, o.payment_method,
-	o.catalog_rev, o.cancel_reason, o.created_at, o.updated_at`
+	o.catalog_rev, o.cancel_reason, o.created_at, o.updated_at, o.deliver_by`
 
 func scanOrder(sc interface{ Scan(...any) error }) (pantry.Order, error) {
 	var o pantry.Order
 	var created, updated int64
+	var deliverBy sql.NullInt64
 	err := sc.Scan(&o.ID, &o.SiteID, &o.SpaceID, &o.SpaceName, &o.SessionID, &o.Status, &o.Note, &o.DeliverTo,
 		&o.Subtotal.Amount, &o.Discount.Amount, &o.Total.Amount, &o.Total.Currency, &o.Coupon, &o.CostCenter,
-		&o.Payment, &o.CatalogRev, &o.CancelReason, &created, &updated)
+		&o.Payment, &o.CatalogRev, &o.CancelReason, &created, &updated, &deliverBy)
 	o.Subtotal.Currency, o.Discount.Currency = o.Total.Currency, o.Total.Currency
 	o.CreatedAt, o.UpdatedAt = fromNanos(created), fromNanos(updated)
+	if deliverBy.Valid {
+		t := fromNanos(deliverBy.Int64)
+		o.DeliverBy = &t
+	}
 	return o, err
 }
 

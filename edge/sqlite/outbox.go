@@ -98,6 +98,15 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// nullNanos is an optional time as a column holds it: unix nanoseconds,
+// or NULL for none.
+func nullNanos(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
+}
+
 func jsonArray(v []any) string {
 	b, _ := json.Marshal(v)
 	return string(b)

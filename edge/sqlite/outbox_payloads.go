@@ -28,7 +28,7 @@ func orderPlaced(o pantry.Order) syncproto.OrderPlaced {
 		Lines: orderLines(o.Lines), Note: o.Note, DeliverTo: string(o.DeliverTo),
 		Subtotal: money(o.Subtotal), Discount: money(o.Discount), Total: money(o.Total),
 		Coupon: o.Coupon, CostCenter: o.CostCenter, Payment: string(o.Payment), CatalogRev: o.CatalogRev,
-		CancelReason: o.CancelReason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		CancelReason: o.CancelReason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, DeliverBy: o.DeliverBy,
 	}
 }
 

@@ -51,12 +51,13 @@ func TestOutboxPayloadsAreSyncproto(t *testing.T) {
 		t.Fatal(err)
 	}
 	sess := sc.openSession()
+	deliverBy := sc.now.Add(90 * time.Minute)
 	placed := sc.placeOrder(sess, pantry.PlaceOrder{
 		Lines: []pantry.LineRequest{
 			{ItemID: sc.item("Flat white").ID, Quantity: 2, Note: "oat milk"},
 			{ItemID: sc.item("Croissant").ID, Quantity: 1},
 		},
-		Note: "by 10", DeliverTo: pantry.DeliverPickup, Coupon: "welcome10", CostCenter: "cc-1001",
+		Note: "by 10", DeliverTo: pantry.DeliverPickup, Coupon: "welcome10", CostCenter: "cc-1001", DeliverBy: &deliverBy,
 	})
 	sc.placeOrder(sess, pantry.PlaceOrder{Lines: []pantry.LineRequest{{ItemID: sc.item("Espresso").ID, Quantity: 1}}})
 	sc.setStatus(placed, pantry.StatusPlaced, pantry.StatusAccepted, "")
@@ -157,7 +158,8 @@ func (sc *outboxScenario) openSession() pantry.Session {
 // placeOrder places req and expects its events: a sale per line, the
 // order, its payment and, with a coupon, the redemption. Prices come from
 // the demo menu, the discount from its 10 % coupon; an order that names
-// no delivery goes to the room.
+// no delivery goes to the room. req's DeliverBy, if any, must be in UTC
+// and whole seconds, as the store keeps it.
 func (sc *outboxScenario) placeOrder(sess pantry.Session, req pantry.PlaceOrder) pantry.Order {
 	at := sc.tick()
 	res, err := sc.s.PlaceOrder(sc.ctx, sess, "", req, sqlite.OrderLimit{})
@@ -166,7 +168,8 @@ func (sc *outboxScenario) placeOrder(sess pantry.Session, req pantry.PlaceOrder)
 	}
 	o := res.Order
 	want := &syncproto.OrderPlaced{ID: o.ID, SiteID: sc.d.SiteID, SpaceID: sess.SpaceID, SessionID: sess.ID, Status: "placed",
-		Note: req.Note, DeliverTo: string(req.DeliverTo), Payment: "complimentary", CatalogRev: 1, CreatedAt: at, UpdatedAt: at}
+		Note: req.Note, DeliverTo: string(req.DeliverTo), Payment: "complimentary", CatalogRev: 1, CreatedAt: at, UpdatedAt: at,
+		DeliverBy: req.DeliverBy}
 	if req.DeliverTo == "" {
 		want.DeliverTo = "room"
 	}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pantry/pantry/edge/web"
@@ -17,6 +18,10 @@ func FuzzDecodePlaceOrder(f *testing.F) {
 	f.Add([]byte(`{"lines":[{"item_id":"a","quantity":1e3}]}`))
 	f.Add([]byte("{\"note\":\"\xff\"}"))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"lines":[{"item_id":"a","quantity":1}],"deliver_by":"2026-12-06T14:30:00.123456789+05:30"}`))
+	f.Add([]byte(`{"lines":[{"item_id":"a","quantity":1}],"deliver_by":null}`))
+	f.Add([]byte(`{"lines":[{"item_id":"a","quantity":1}],"deliver_by":"14:30"}`))
+	f.Add([]byte(`{"lines":[{"item_id":"a","quantity":1}],"deliver_by":1764077400}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := web.DecodePlaceOrder(body)
 		if err != nil {
@@ -38,6 +43,11 @@ func FuzzDecodePlaceOrder(f *testing.F) {
 		}
 		if req.DeliverTo != pantry.DeliverRoom && req.DeliverTo != pantry.DeliverPickup {
 			t.Fatalf("accepted deliver_to %q", req.DeliverTo)
+		}
+		// Whether deliver_by is in range is the store's to say (it needs
+		// the node's clock); the decoder hands it on in UTC, to the second.
+		if at := req.DeliverBy; at != nil && (at.Location() != time.UTC || at.Nanosecond() != 0) {
+			t.Fatalf("accepted deliver_by %v, want UTC whole seconds", *at)
 		}
 	})
 }

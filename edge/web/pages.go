@@ -147,6 +147,9 @@ func (a *app) handleOrderForm(c *fiber.Ctx) error {
 	if err := req.Validate(); err != nil {
 		return a.renderRoom(c, http.StatusBadRequest, sess, code, pantry.ErrorMessage(err), form)
 	}
+	if err := a.formDeliverBy(c, &req, form["deliver_at"]); err != nil {
+		return a.renderRoom(c, http.StatusBadRequest, sess, code, pantry.ErrorMessage(err), form)
+	}
 	res, err := a.placeOrder(c, form["key"], req)
 	if err != nil {
 		status, _ := httpx.Resolve(err)
@@ -196,6 +199,10 @@ type orderPage struct {
 	Order     pantry.Order
 	Code      string
 	PlacedAgo string
+	// DeliverBy says when the order is wanted on the building's clock
+	// ("Deliver by 14:30"), "" for as soon as possible; DeliverByAt is
+	// that instant in RFC 3339, for machines.
+	DeliverBy, DeliverByAt string
 }
 
 func (a *app) handleOrderPage(c *fiber.Ctx) error {
@@ -210,7 +217,12 @@ func (a *app) handleOrderPage(c *fiber.Ctx) error {
 	// Honest about a pantry nobody is watching: a placed order that no
 	// tablet showing its lines has been connected since.
 	unseen := o.Status == pantry.StatusPlaced && a.StaffSeen != nil && !a.StaffSeen(o)
-	return render(c, http.StatusOK, "order.html", orderPage{Order: o, Code: code, PlacedAgo: o.CreatedAt.Format(time.Kitchen), Unseen: unseen})
+	loc := a.location(c)
+	page := orderPage{Order: o, Code: code, PlacedAgo: o.CreatedAt.In(loc).Format("15:04"), Unseen: unseen}
+	if o.DeliverBy != nil {
+		page.DeliverBy, page.DeliverByAt = deliverByText(o, loc), o.DeliverBy.UTC().Format(time.RFC3339)
+	}
+	return render(c, http.StatusOK, "order.html", page)
 }
 
 func sessionFilter(sessionID string) sqlite.OrderFilter {

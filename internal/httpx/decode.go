@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pantry/pantry/internal/pantry"
@@ -34,10 +35,19 @@ func DecodeJSON(body []byte, v any) error {
 	return nil
 }
 
+// timeFormatHint says what a time field takes. encoding/json does not
+// say which field a time.Time refused, so the hint names none.
+const timeFormatHint = `a time must be an RFC 3339 string with its offset, such as "2026-11-25T14:30:00+01:00"`
+
 func describeJSONError(err error) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
+	var pe *time.ParseError
 	switch {
+	case errors.As(err, &pe):
+		return timeFormatHint
+	case strings.HasPrefix(err.Error(), "Time.UnmarshalJSON:"): // a number, object or array where a time goes
+		return timeFormatHint
 	case errors.As(err, &te):
 		if te.Field != "" {
 			return fmt.Sprintf("field %q must be %s", te.Field, te.Type)

@@ -123,8 +123,12 @@ type Order struct {
 	Payment      PaymentMethod `json:"payment"`
 	CatalogRev   int64         `json:"catalog_revision"`
 	CancelReason string        `json:"cancel_reason,omitempty"`
-	CreatedAt    time.Time     `json:"created_at"`
-	UpdatedAt    time.Time     `json:"updated_at"`
+	// DeliverBy is when the attendee wants the order delivered (or ready
+	// to pick up), in UTC to the second; nil for as soon as possible.
+	// Tablets flag an open order late once it has passed.
+	DeliverBy *time.Time `json:"deliver_by,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 // OrderLine is one item of an order, priced when the order was placed.
@@ -158,13 +162,29 @@ const (
 	MaxReasonLength = 500
 )
 
+// Bounds of an order's deliver-by time, checked when it is placed
+// (PlaceOrder.CheckDeliverBy). A pantry works a queue, not a calendar: a
+// time more than MaxDeliverAhead ahead is a mistake (a wrong date, a
+// phone set to another year), not a booking. DeliverBySkew forgives a
+// time just past: the phone's clock and the node's disagree by seconds,
+// and "14:30" chosen at 14:30:20 means now, not a refusal.
+const (
+	MaxDeliverAhead = 24 * time.Hour
+	DeliverBySkew   = time.Minute
+)
+
 // PlaceOrder is an attendee's request to place an order.
+//
+// DeliverBy is omitted from the JSON when nil, so a request without one
+// encodes (and hashes, for its Idempotency-Key) as it did before the
+// field existed.
 type PlaceOrder struct {
 	Lines      []LineRequest `json:"lines"`
 	Note       string        `json:"note"`
 	DeliverTo  Delivery      `json:"deliver_to"`
 	Coupon     string        `json:"coupon"`
 	CostCenter string        `json:"cost_center"`
+	DeliverBy  *time.Time    `json:"deliver_by,omitempty"`
 }
 
 // LineRequest is one requested line of a PlaceOrder.
@@ -175,7 +195,11 @@ type LineRequest struct {
 }
 
 // Validate checks the request's shape: bounds, lengths and UTF-8. Whether
-// items exist and are in stock is the store's business.
+// items exist and are in stock is the store's business, and so is
+// whether DeliverBy is in range (CheckDeliverBy needs the node's clock);
+// Validate only normalises it to UTC and whole seconds, the precision
+// every store keeps (PostgreSQL keeps microseconds, SQLite nanoseconds:
+// the edge and the cloud must hold the same instant).
 func (p *PlaceOrder) Validate() error {
 	if len(p.Lines) == 0 {
 		return Errorf(EINVALID, "choose at least one item")
@@ -198,6 +222,10 @@ func (p *PlaceOrder) Validate() error {
 	if err := CheckText("cost_center", p.CostCenter, MaxCodeLen); err != nil {
 		return err
 	}
+	if p.DeliverBy != nil {
+		t := p.DeliverBy.UTC().Truncate(time.Second)
+		p.DeliverBy = &t
+	}
 	seen := make(map[string]bool, len(p.Lines))
 	for i, l := range p.Lines {
 		if l.ItemID == "" || len(l.ItemID) > MaxCodeLen {
@@ -213,6 +241,25 @@ func (p *PlaceOrder) Validate() error {
 		if err := CheckText("line note", l.Note, MaxNoteLen); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CheckDeliverBy checks DeliverBy against now, the node's clock: at
+// most DeliverBySkew in the past and at most MaxDeliverAhead ahead. No
+// DeliverBy (as soon as possible) is always fine.
+func (p *PlaceOrder) CheckDeliverBy(now time.Time) error {
+	if p.DeliverBy == nil {
+		return nil
+	}
+	at, now := p.DeliverBy.UTC(), now.UTC().Truncate(time.Second)
+	if at.Before(now.Add(-DeliverBySkew)) {
+		return Errorf(EINVALID, "deliver_by %s has passed (it is %s here); leave it out to have the order as soon as possible",
+			at.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	if at.After(now.Add(MaxDeliverAhead)) {
+		return Errorf(EINVALID, "deliver_by %s is more than %d hours ahead (it is %s here): the pantry takes orders for the next %d hours only",
+			at.Format(time.RFC3339), int(MaxDeliverAhead.Hours()), now.Format(time.RFC3339), int(MaxDeliverAhead.Hours()))
 	}
 	return nil
 }

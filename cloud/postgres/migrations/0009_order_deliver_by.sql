@@ -1,0 +1,12 @@
+-- orders.deliver_by: when the attendee wants the order ("coffee for 10
+-- at 14:30"), NULL for as soon as possible. The edge that took the order
+-- decided and checked it (pantry.MaxDeliverAhead); the cloud stores what
+-- the order.placed event says (syncproto changelog, 2026-12-06). Orders
+-- stored before this migration, and those pushed by edges from before the
+-- field, have none.
+--
+-- Nullable and without a default, so adding it rewrites nothing and
+-- needs no backfill: no FORCE ROW LEVEL SECURITY to lift (see 0002), and
+-- the policies on orders cover the new column as they cover the others.
+-- No index: nothing filters on it yet.
+ALTER TABLE orders ADD COLUMN deliver_by timestamptz;
