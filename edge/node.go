@@ -32,6 +32,11 @@ type Config struct {
 	HTTPAddr   string
 	MQTTAddr   string
 	MQTTWSAddr string // "" disables MQTT over WebSocket
+	// MQTTWSAdvertise is the port the staff app's browsers reach the
+	// WebSocket listener on, on the host they loaded the page from, when a
+	// TLS-terminating proxy or a port forward sits in front of it: a port
+	// number, or "" for the listener's own port. New refuses anything else.
+	MQTTWSAdvertise string
 	// Demo seeds a demo site on first start (idempotent afterwards).
 	Demo bool
 	// PublicURL is the base URL printed in QR codes; default derived
@@ -63,8 +68,14 @@ type Config struct {
 	// removed with the CLI or signed out stays connected; a pull that
 	// changes the configuration triggers a check at once.
 	CredentialCheckEvery time.Duration
-	Log                  *slog.Logger
-	Now                  func() time.Time
+	// Escalations are when the staff app's tickets turn amber and red,
+	// per station (default web.DefaultEscalations).
+	Escalations web.Escalations
+	// RingRepeat is how often a tablet set to ring until accepted rings
+	// again (default 30 s).
+	RingRepeat time.Duration
+	Log        *slog.Logger
+	Now        func() time.Time
 }
 
 // Node is a running edge node.
@@ -88,6 +99,9 @@ type Node struct {
 // listener, so that a port in use or an unwritable data directory fails
 // here with one clear sentence, before anything is served.
 func New(ctx context.Context, cfg Config) (*Node, error) {
+	if _, err := advertisedWSPort(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -175,10 +189,12 @@ func (n *Node) listen(ctx context.Context) error {
 		bus.Close()
 		return fmt.Errorf("start sync: %w", err)
 	}
+	wsAdvertise, _ := advertisedWSPort(n.cfg) // checked by New
 	n.app = web.New(web.Config{
-		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, MQTTWSAddr: n.cfg.MQTTWSAddr, Registry: reg,
+		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, MQTTWSAddr: n.cfg.MQTTWSAddr, MQTTWSAdvertise: wsAdvertise, Registry: reg,
 		SessionTTL: n.cfg.SessionTTL, SessionOrders: n.cfg.SessionOrders, AddressRPM: n.cfg.AddressRPM,
-		StaffSeen: n.StaffSeen, Stop: n.stop, Now: n.cfg.Now,
+		StaffSeen: n.StaffSeen, Stop: n.stop, Now: n.cfg.Now, Escalations: n.cfg.Escalations,
+		RingRepeat: n.cfg.RingRepeat,
 	})
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pantry/pantry/edge"
 	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/edge/web"
 )
 
 func newEdgeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -24,6 +25,7 @@ func newEdgeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	var cfg edge.Config
 	var jsonLogs bool
+	var escalate string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the building: attendee pages, staff API, MQTT broker",
@@ -33,6 +35,7 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8080", "HTTP listen address")
 	e.String(&cfg.MQTTAddr, "mqtt", "PANTRY_MQTT_ADDR", ":1883", "MQTT (TCP) listen address")
 	e.String(&cfg.MQTTWSAddr, "mqtt-ws", "PANTRY_MQTT_WS_ADDR", ":1884", "MQTT over WebSocket listen address (empty disables)")
+	e.String(&cfg.MQTTWSAdvertise, "mqtt-ws-advertise", "PANTRY_MQTT_WS_ADVERTISE", "", "port the staff app's browsers reach the MQTT WebSocket listener on, behind a proxy or port forward (default: the --mqtt-ws port)")
 	e.String(&cfg.PublicURL, "public-url", "PANTRY_PUBLIC_URL", "", "base URL printed in QR codes (default http://LAN-ADDRESS:PORT)")
 	e.Bool(&cfg.Demo, "demo", "PANTRY_DEMO", false, "seed a demo site on first start")
 	e.Duration(&cfg.SessionTTL, "session-ttl", "PANTRY_SESSION_TTL", 3*time.Hour, "attendee session lifetime")
@@ -41,10 +44,17 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 	e.String(&cfg.CloudURL, "cloud", "PANTRY_CLOUD_URL", "", "the cloud's URL (default: the one given to `pantry edge init`)")
 	e.Duration(&cfg.SyncMaxBackoff, "sync-max-backoff", "PANTRY_SYNC_MAX_BACKOFF", 30*time.Second, "longest wait between failed sync attempts")
 	e.Duration(&cfg.StaffAbsentAfter, "staff-absent-after", "PANTRY_STAFF_ABSENT_AFTER", 2*time.Minute, "alert (staff.absent) when a station's open orders have had no tablet connected this long")
+	e.String(&escalate, "escalate", "PANTRY_ESCALATE", web.DefaultEscalations().String(),
+		"when the staff app's tickets turn amber/red, per station (\"*\" for the others): STATION=AMBER/RED,...")
+	e.Duration(&cfg.RingRepeat, "staff-ring-every", "PANTRY_STAFF_RING_EVERY", 30*time.Second, "how often a tablet set to ring until accepted rings again")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
 			return e.err
+		}
+		var err error
+		if cfg.Escalations, err = web.ParseEscalations(escalate); err != nil {
+			return fmt.Errorf("--escalate: %w", err)
 		}
 		cfg.Log = newLogger(stderr, jsonLogs)
 		n, err := edge.New(cmd.Context(), cfg)

@@ -8,5 +8,10 @@ import (
 )
 
 // TestMain stops the test PostgreSQL that the cloud tests start on first
-// use (internal/pgtest); the edge tests never start it.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// use (internal/pgtest; the edge tests never start it) and removes the
+// binary the process tests built.
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	removeBuilt()
+	os.Exit(code)
+}

@@ -11,20 +11,43 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 )
 
-// buildPantry builds the real binary once per test binary run.
+// built is the real binary, built once per test binary run into a
+// directory TestMain removes.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildPantry builds the real binary once per test binary run: linking
+// it takes seconds, and every process test needs the same one.
 func buildPantry(tb testing.TB) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "pantry")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "pantry-test-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "pantry")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		tb.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+// removeBuilt removes the binary buildPantry built, if it did.
+func removeBuilt() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
 }
 
 func freeAddr(tb testing.TB) string {
@@ -37,43 +60,11 @@ func freeAddr(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
+// proc is a process a test spawned.
 type proc struct {
 	cmd    *exec.Cmd
 	url    string
 	stderr *bytes.Buffer
-}
-
-// startEdge starts `pantry edge serve --demo` as a real process and waits
-// until it is ready.
-func startEdge(tb testing.TB, bin, dir string) *proc {
-	tb.Helper()
-	httpAddr := freeAddr(tb)
-	cmd := exec.Command(bin, "edge", "serve", "--demo", "--data", dir, "--http", httpAddr,
-		"--mqtt", freeAddr(tb), "--mqtt-ws", freeAddr(tb))
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	p := &proc{cmd: cmd, url: "http://" + httpAddr, stderr: &stderr}
-	tb.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(p.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tb.Fatalf("edge process not ready within 30 s:\n%s", stderr.String())
-	return nil
 }
 
 func call(tb testing.TB, method, url, token string, body any, headers ...string) (int, map[string]any) {
@@ -102,8 +93,8 @@ func call(tb testing.TB, method, url, token string, body any, headers ...string)
 // its stock movement and its outbox events.
 func TestOrderSurvivesKill9(t *testing.T) {
 	bin := buildPantry(t)
-	dir := t.TempDir()
-	p := startEdge(t, bin, dir)
+	dir, addrs := t.TempDir(), newEdgeAddrs(t)
+	p := startEdgeAt(t, bin, dir, addrs)
 	var demo struct {
 		Rooms  []struct{ Code string }
 		Tablet struct{ Username, Password string }
@@ -130,12 +121,9 @@ func TestOrderSurvivesKill9(t *testing.T) {
 		}
 		ids = append(ids, o["id"].(string))
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Wait()
+	p.kill9(t)
 
-	p = startEdge(t, bin, dir)
+	p = startEdgeAt(t, bin, dir, addrs)
 	for _, id := range ids {
 		if status, o := call(t, "GET", p.url+"/api/v1/orders/"+id, token, nil); status != http.StatusOK || o["status"] != "placed" {
 			t.Fatalf("order %s after kill -9: %d %v", id, status, o)

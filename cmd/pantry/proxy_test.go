@@ -40,6 +40,13 @@ func newLinkProxy(tb testing.TB, target string) *linkProxy {
 
 func (p *linkProxy) URL() string { return "http://" + p.ln.Addr().String() }
 
+// open counts the connections the proxy relays now.
+func (p *linkProxy) open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
 // setUp restores or cuts the link.
 func (p *linkProxy) setUp(up bool) {
 	p.up.Store(up)

@@ -26,7 +26,7 @@ func TestPulledStockReachesTablets(t *testing.T) {
 	alert := `{"event":"inventory.low","item_id":"` + coffee + `","level":0,"name":"Coffee"}`
 	staff.Await(t, "alert "+alert, func(m edgetest.Message) bool { return string(m.Payload) == alert })
 	late := subscribedTablet(t, e, "pantry/"+e.siteID+"/stock/"+coffee)
-	stock := `{"item_id":"` + coffee + `","level":0,"low":true}`
+	stock := `{"item_id":"` + coffee + `","level":0,"low":true,"sold_out":false}`
 	late.Await(t, "retained stock level "+stock, func(m edgetest.Message) bool { return m.Retain && string(m.Payload) == stock })
 }
 

@@ -132,7 +132,7 @@ func TestPublishStock(t *testing.T) {
 	if err := json.Unmarshal(m.Payload, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got["item_id"] != "coffee" || got["level"] != 3.0 || got["low"] != true || len(got) != 3 {
+	if got["item_id"] != "coffee" || got["level"] != 3.0 || got["low"] != true || got["sold_out"] != false || len(got) != 4 {
 		t.Fatalf("payload=%s", m.Payload)
 	}
 }

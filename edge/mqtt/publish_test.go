@@ -32,7 +32,7 @@ func TestPublishStockChange(t *testing.T) {
 	if got, want := m.Topic, "pantry/S/stock/coffee"; got != want || !m.Retain {
 		t.Fatalf("topic=%s retain=%v, want %s retained", got, m.Retain, want)
 	}
-	if got, want := string(m.Payload), `{"item_id":"coffee","level":2,"low":true}`; got != want {
+	if got, want := string(m.Payload), `{"item_id":"coffee","level":2,"low":true,"sold_out":false}`; got != want {
 		t.Fatalf("stock payload=%s, want %s", got, want)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pantry/pantry/edge/edgetest"
+	"github.com/pantry/pantry/internal/browsertest"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
@@ -39,10 +40,10 @@ func BenchmarkOrderToTicket(b *testing.B) {
 			b.Fatalf("restock: %d %s", r.Status, r.Body)
 		}
 	}
-	br := newBrowserAt(b, n, true, tabletWidth, tabletHeight, false)
+	br := newBrowserAt(b, n, true, browsertest.Tablet)
 	signIn(b, br, n, "all")
-	br.waitFor(b, "the live connection", `!document.querySelector('[data-banner="edge"]')`)
-	eval[bool](b, br, `(() => { window.__seen = {};
+	br.WaitFor(b, "the live connection", `!document.querySelector('[data-banner="edge"]')`)
+	browsertest.Eval[bool](b, br.Browser, `(() => { window.__seen = {};
 		new MutationObserver(() => { for (const t of document.querySelectorAll("[data-order-id]")) if (!(t.dataset.orderId in __seen)) __seen[t.dataset.orderId] = Date.now(); })
 			.observe(document.querySelector("[data-queue]"), {childList: true, subtree: true}); return true; })()`)
 	sess := n.Session(b, 0)
@@ -62,8 +63,8 @@ func BenchmarkOrderToTicket(b *testing.B) {
 			<-tick.C
 		}
 		tick.Stop()
-		br.waitFor(b, "every ticket", strconv.Itoa(total)+` <= Object.keys(window.__seen).length`)
-		seen := eval[map[string]int64](b, br, `window.__seen`)
+		br.WaitFor(b, "every ticket", strconv.Itoa(total)+` <= Object.keys(window.__seen).length`)
+		seen := browsertest.Eval[map[string]int64](b, br.Browser, `window.__seen`)
 		var ms []float64
 		for id, at := range sent {
 			ms = append(ms, float64(seen[id]-at.UnixMilli()))
@@ -76,9 +77,9 @@ func BenchmarkOrderToTicket(b *testing.B) {
 		// A tablet coming back to the whole queue: reload, and wait for
 		// every ticket and the live connection.
 		start := time.Now()
-		eval[bool](b, br, `(() => { location.reload(); return true; })()`)
+		browsertest.Eval[bool](b, br.Browser, `(() => { location.reload(); return true; })()`)
 		time.Sleep(50 * time.Millisecond) // let the old page go
-		br.waitFor(b, "every ticket after a reload", strconv.Itoa(total)+` <= document.querySelectorAll("[data-order-id]").length && !!window.mqtt && !document.querySelector('[data-banner="edge"]')`)
+		br.WaitFor(b, "every ticket after a reload", strconv.Itoa(total)+` <= document.querySelectorAll("[data-order-id]").length && !!window.mqtt && !document.querySelector('[data-banner="edge"]')`)
 		b.ReportMetric(float64(time.Since(start).Milliseconds()), "reload-ms")
 	}
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"encoding/json"
+	"html/template"
 	"net"
 	"net/http"
 	"net/url"
@@ -45,28 +47,18 @@ type staffPage struct {
 	WSPort  string
 	Orders  []pantry.Order // the station's open orders
 	Now     time.Time
+
+	escalations Escalations
+	// RepeatSeconds is how often the tablet rings again, if asked to, while
+	// a ticket waits to be accepted.
+	RepeatSeconds int
 }
 
-// Escalation is when a station's tickets turn amber, then red ("late").
-// The page hands it to its script, so the server's tickets and the live
-// ones agree.
-type Escalation struct{ Amber, Red time.Duration }
-
-// escalations are the stations' escalations; other stations, and "all",
-// use the default.
-var escalations = map[string]Escalation{
-	"drinks": {5 * time.Minute, 10 * time.Minute},
-	"food":   {10 * time.Minute, 15 * time.Minute},
-}
-
-var defaultEscalation = Escalation{5 * time.Minute, 10 * time.Minute}
-
-// Escalation is the page's station's.
-func (p staffPage) Escalation() Escalation {
-	if e, ok := escalations[p.Station]; ok {
-		return e
-	}
-	return defaultEscalation
+// EscalationJSON hands the stations' escalations to the page's script, so
+// the server's tickets and the live ones agree.
+func (p staffPage) EscalationJSON() (template.JS, error) {
+	b, err := json.Marshal(p.escalations.seconds())
+	return template.JS(b), err
 }
 
 // handleStaffPage shows the app to a signed-in tablet and the sign-in form
@@ -83,9 +75,13 @@ func (a *app) handleStaffPage(c *fiber.Ctx) error {
 	}
 	station := cleanStation(c.Cookies(stationCookie))
 	orders = slices.DeleteFunc(orders, func(o pantry.Order) bool { return !forStation(o, station) })
+	slices.SortStableFunc(orders, func(x, y pantry.Order) int {
+		return a.Escalations.ForOrder(x, station).FireAt(x).Compare(a.Escalations.ForOrder(y, station).FireAt(y))
+	})
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return a.renderStaff(c, http.StatusOK, staffPage{
-		Tablet: t, Station: station, Token: token, WSPort: a.wsPort(), Orders: orders, Now: a.Now(),
+		Tablet: t, Station: station, Token: token, WSPort: a.wsPort(), Orders: orders, Now: a.Now().In(a.location(c)),
+		escalations: a.Escalations, RepeatSeconds: int(a.RingRepeat / time.Second),
 	})
 }
 
@@ -177,12 +173,17 @@ func cleanStation(s string) string {
 	return s
 }
 
-// wsPort is the port of the broker's WebSocket listener, "" if it has
-// none: the page connects to it on the host it was loaded from.
+// wsPort is the port the page connects to the broker's WebSocket
+// listener on, on the host it was loaded from: the advertised one (a
+// proxy or a port forward in front of the listener) or the listener's
+// own; "" if there is no listener.
 func (a *app) wsPort() string {
 	_, port, err := net.SplitHostPort(a.MQTTWSAddr)
 	if err != nil {
 		return ""
+	}
+	if a.MQTTWSAdvertise != 0 {
+		return strconv.Itoa(a.MQTTWSAdvertise)
 	}
 	return port
 }
@@ -207,6 +208,9 @@ type ticket struct {
 	Cancellable                       bool
 	Lines                             []ticketLine
 	Age, AgeText                      string
+	// Due is where a scheduled order stands ("later", "soon", "late"; ""
+	// for as soon as possible) and DueAt its deliver-by time, "14:30".
+	Due, DueAt string
 }
 
 // ticketLine is an order line; Other marks a line of another station,
@@ -238,11 +242,10 @@ func (p staffPage) Ticket(o pantry.Order) ticket {
 	if o.Payment == pantry.PayCostCenter {
 		t.Payment = "Cost center " + o.CostCenter
 	}
-	switch e := p.Escalation(); {
-	case age >= e.Red:
-		t.Age = "red"
-	case age >= e.Amber:
-		t.Age = "amber"
+	t.Age, t.Due = p.escalations.ForOrder(o, p.Station).Level(o, p.Now)
+	if o.DeliverBy != nil {
+		t.DueAt = o.DeliverBy.In(p.Now.Location()).Format("15:04")
+		t.AgeText = dueText(o.DeliverBy.Sub(p.Now))
 	}
 	return t
 }
@@ -254,6 +257,21 @@ func ageText(d time.Duration) string {
 		return "just now"
 	}
 	return strconv.Itoa(m) + " min"
+}
+
+// dueText says how far a scheduled order's deliver-by time is: "in 1 h
+// 5 min", "in 25 min", "now", "3 min late".
+func dueText(left time.Duration) string {
+	switch m := int(left / time.Minute); {
+	case left > 0 && m >= 60:
+		return "in " + strconv.Itoa(m/60) + " h " + strconv.Itoa(m%60) + " min"
+	case left > 0 && m >= 1:
+		return "in " + strconv.Itoa(m) + " min"
+	case left > -time.Minute:
+		return "now"
+	default:
+		return strconv.Itoa(-m) + " min late"
+	}
 }
 
 // statusTitle is a status as pages show it: "Placed".

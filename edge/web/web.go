@@ -27,6 +27,10 @@ type Config struct {
 	// MQTTWSAddr is the broker's WebSocket listener ("" if none), which the
 	// staff app connects to on the host the page was loaded from.
 	MQTTWSAddr string
+	// MQTTWSAdvertise is the port the staff app's browsers reach that
+	// listener on, when a TLS-terminating proxy or a port forward puts it
+	// on another port than its own (0: the listener's own port).
+	MQTTWSAdvertise int
 	// Registry receives the HTTP metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	// SessionTTL is how long an attendee session lives (default 3 h).
@@ -44,6 +48,12 @@ type Config struct {
 	// StaffSeen), so that the attendee's page can say honestly that the
 	// pantry has not seen the order yet. nil: unknown (say neither).
 	StaffSeen func(o pantry.Order) bool
+	// Escalations are when tickets turn amber and red, per station (nil:
+	// DefaultEscalations).
+	Escalations Escalations
+	// RingRepeat is how often a tablet that asks for it rings again while
+	// one of its tickets waits to be accepted (default 30 s).
+	RingRepeat time.Duration
 	// Stop ends long-lived responses (Server-Sent Events) at shutdown:
 	// fiber's shutdown does not end open streams by itself.
 	Stop <-chan struct{}
@@ -73,6 +83,12 @@ func New(cfg Config) *fiber.App {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Escalations == nil {
+		cfg.Escalations = DefaultEscalations()
+	}
+	if cfg.RingRepeat < time.Second {
+		cfg.RingRepeat = 30 * time.Second
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()

@@ -3,6 +3,7 @@
 // SQLite or mochi, syncproto imports only the standard library, the
 // domains in internal/pantry and cloud import no adapter, the cloud's API
 // and sync server depend on the domain's services rather than on the
-// store, and the store imports no auth) over the module's real dependency
-// graph, as `go list -deps` reports it.
+// store, the store imports no auth, and only tests import
+// internal/browsertest) over the module's real dependency graph, as
+// `go list -deps` reports it.
 package archtest

@@ -41,7 +41,7 @@ func TestImportRules(t *testing.T) {
 // rule forbids the packages in one directory of the module, and their
 // tests, to depend on some import paths.
 type rule struct {
-	dir    string // module-relative; "edge" covers edge and edge/...
+	dir    string // module-relative; "edge" covers edge and edge/..., "." the whole module
 	why    string
 	forbid func(importPath string) bool
 	// required: the directory must hold packages, or the rule proves nothing.
@@ -56,8 +56,11 @@ type rule struct {
 // scope names the packages r covers: "cloud/" (and below), or "cloud"
 // (the package alone).
 func (r rule) scope() string {
-	if r.exact {
+	switch {
+	case r.exact:
 		return r.dir
+	case r.dir == ".":
+		return "./..."
 	}
 	return r.dir + "/"
 }
@@ -69,7 +72,10 @@ func (r rule) covers(module, importPath string) bool {
 	if r.codeOnly && name != importPath {
 		return false
 	}
-	if r.exact {
+	switch {
+	case r.dir == ".":
+		return under(module)(name)
+	case r.exact:
 		return name == module+"/"+r.dir
 	}
 	return under(module + "/" + r.dir)(name)
@@ -83,6 +89,7 @@ func rules(module string) []rule {
 	cloudPkgs := func(p string) bool { return strings.HasPrefix(p, module+"/cloud/") }
 	store, auth := under(module+"/cloud/postgres"), under(module+"/cloud/auth")
 	api, web, server := under(module+"/cloud/api"), under(module+"/cloud/web"), under(module+"/cloud/server")
+	browsertest := under(module + "/internal/browsertest")
 	return []rule{
 		{dir: "edge", required: true, why: "edge never imports cloud or pgx", forbid: anyOf(cloud, pgx)},
 		{dir: "cloud", why: "cloud never imports edge, SQLite or mochi", forbid: anyOf(edge, sqlite, mochi)},
@@ -102,6 +109,8 @@ func rules(module string) []rule {
 			forbid: anyOf(auth, under(module+"/cloud/syncserver"), api, web, server, fiber)},
 		{dir: "cloud/auth", required: true, why: "auth decides, with no storage and no transport",
 			forbid: anyOf(store, api, web, server, pgx, fiber)},
+		{dir: ".", codeOnly: true, required: true, why: "only tests drive a browser: internal/browsertest is for _test files",
+			forbid: browsertest},
 	}
 }
 
@@ -368,6 +377,17 @@ func TestCheck(t *testing.T) {
 			m + "/cloud/syncserver": {m + "/cloud", m + "/internal/pgtest"},
 			m + "/internal/pgtest":  {"github.com/jackc/pgx/v5"},
 		}, []string{m + "/cloud/syncserver imports github.com/jackc/pgx/v5 via " + m + "/internal/pgtest: the sync server's policy reaches the database only through its Store"}},
+		{"HelperImportsBrowsertest", map[string][]string{
+			m + "/edge/edgetest":        {m + "/internal/browsertest"},
+			m + "/internal/browsertest": {"github.com/chromedp/chromedp"},
+		}, []string{m + "/edge/edgetest imports " + m + "/internal/browsertest: only tests drive a browser: internal/browsertest is for _test files"}},
+		{"TestsImportBrowsertest", map[string][]string{
+			m + "/edge/web": {"net/http"},
+			m + "/edge/web_test [" + m + "/edge/web.test]":                         {m + "/edge/web", m + "/internal/browsertest"},
+			m + "/cmd/pantry [" + m + "/cmd/pantry.test]":                          {m + "/edge", m + "/internal/browsertest"},
+			m + "/internal/browsertest":                                            {"github.com/chromedp/chromedp"},
+			m + "/internal/browsertest_test [" + m + "/internal/browsertest.test]": {m + "/internal/browsertest"},
+		}, nil},
 		{"SiblingSharingAPrefix", map[string][]string{
 			m + "/edgeproxy": {m + "/cloud"},
 			m + "/edge/web":  {"github.com/jackc/pgxlisten"},
@@ -398,8 +418,8 @@ func TestCheckCountsPackages(t *testing.T) {
 		m + "/edge/sqlite [" + m + "/edge/sqlite.test]": nil,
 		m + "/internal/pantry":                          nil,
 	}), rules(m))
-	want := map[string]int{"edge/": 2, "internal/pantry/": 1}
-	for _, scope := range []string{"edge/", "cloud/", "cloud", "syncproto/", "internal/pantry/", "cloud/api/"} {
+	want := map[string]int{"edge/": 2, "internal/pantry/": 1, "./...": 3}
+	for _, scope := range []string{"edge/", "cloud/", "cloud", "syncproto/", "internal/pantry/", "cloud/api/", "./..."} {
 		if got, want := matched[scope], want[scope]; got != want {
 			t.Errorf("matched[%s]=%d, want %d", scope, got, want)
 		}

@@ -25,10 +25,11 @@
   const stockPanel = document.getElementById("stock");
   const stockBody = document.querySelector("[data-stock]");
 
-  // Ages at which a ticket turns amber and red, in minutes: the station's,
-  // as the server set them on the page.
-  const amberMin = Number(body.dataset.amberMin) || 5;
-  const redMin = Number(body.dataset.redMin) || 10;
+  // Ages at which tickets turn amber and red, per station, in seconds, as
+  // the server set them on the page ("" for other stations).
+  let escalations = {};
+  try { escalations = JSON.parse(body.dataset.escalations || "{}"); } catch (e) { /* defaults below */ }
+  const fallback = escalations[""] || [300, 600];
   const advanceLabels = { placed: "Accept", accepted: "Start", preparing: "Ready", ready: "Delivered" };
   const openStatuses = new Set(["placed", "accepted", "preparing", "ready"]);
   const recallWindowMs = 60 * 1000;
@@ -222,16 +223,56 @@
   function title(s) {
     return s ? s[0].toUpperCase() + s.slice(1) : "";
   }
-  function ageMinutes(o) {
-    return Math.floor((Date.now() - version(o.created_at)[0]) / 60000);
+  function ageSeconds(o) {
+    return (Date.now() - version(o.created_at)[0]) / 1000;
+  }
+  // escalation is the station's, or on an "all" tablet the earliest of the
+  // order's lines' stations (edge/web Escalations.ForOrder).
+  // A scheduled order (deliver_by) escalates by its due time instead:
+  // amber the station's lead before it, red ("late") once it has passed.
+  function escalation(o) {
+    const of = (s) => escalations[s] || fallback;
+    if (cfg.station !== "all") return of(cfg.station);
+    const lines = o.lines || [];
+    if (!lines.length) return fallback;
+    const all = lines.map((l) => of(l.station || ""));
+    return [Math.min(...all.map((e) => e[0])), Math.min(...all.map((e) => e[1])), Math.max(...all.map((e) => e[2] || e[0]))];
+  }
+  function dueLeft(o) {
+    return (version(o.deliver_by)[0] - Date.now()) / 1000;
   }
   function ageLevel(o) {
-    const m = ageMinutes(o);
-    return m >= redMin ? "red" : m >= amberMin ? "amber" : "ok";
+    const [amber, red, lead] = escalation(o);
+    if (o.deliver_by) {
+      const left = dueLeft(o);
+      return left <= 0 ? "red" : left <= (lead || amber) ? "amber" : "ok";
+    }
+    const s = ageSeconds(o);
+    return s >= red ? "red" : s >= amber ? "amber" : "ok";
+  }
+  function due(o) {
+    if (!o.deliver_by) return null;
+    const lvl = ageLevel(o);
+    return lvl === "red" ? "late" : lvl === "amber" ? "soon" : "later";
   }
   function ageText(o) {
-    const m = ageMinutes(o);
+    if (o.deliver_by) {
+      const left = dueLeft(o), m = Math.floor(Math.abs(left) / 60);
+      if (left > 0 && m >= 60) return "in " + Math.floor(m / 60) + " h " + (m % 60) + " min";
+      return left > 0 && m >= 1 ? "in " + m + " min" : left > -60 ? "now" : m + " min late";
+    }
+    const m = Math.floor(ageSeconds(o) / 60);
     return m < 1 ? "just now" : m + " min";
+  }
+  function dueAt(o) {
+    const d = new Date(version(o.deliver_by)[0]);
+    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  }
+  // fireAt orders the queue: when work on the order should start.
+  function fireAt(o) {
+    const placed = version(o.created_at)[0];
+    if (!o.deliver_by) return placed;
+    return Math.max(placed, version(o.deliver_by)[0] - (escalation(o)[2] || 0) * 1000);
   }
   function labels(list, cls, icon, what) {
     return (list || []).map((x) => el("span", { class: cls, "aria-label": what + ": " + x }, icon + " " + x));
@@ -247,10 +288,11 @@
   function ticketEl(o) {
     const isPending = [...pending.values()].some((p) => p.id === o.id);
     const payment = o.payment === "cost_center" ? "Cost center " + (o.cost_center || "") : "Complimentary";
-    return el("article", { class: "ticket", "data-order-id": o.id, "data-status": o.status, "data-age": ageLevel(o), "data-pending": isPending },
+    return el("article", { class: "ticket", "data-order-id": o.id, "data-status": o.status, "data-age": ageLevel(o), "data-due": due(o), "data-pending": isPending },
       el("header", {},
         el("h3", {}, o.space_name || "Room"),
         el("span", { class: "status" }, title(o.status)),
+        o.deliver_by ? el("span", { class: "due" }, "for " + dueAt(o)) : null,
         el("span", { class: "age", "data-age-text": true }, ageText(o))),
       el("ul", { class: "lines" }, ...(o.lines || []).map(lineEl)),
       o.note ? el("p", { class: "order-note" }, o.note) : null,
@@ -260,8 +302,14 @@
         o.status === "placed" || o.status === "accepted" ? el("button", { type: "button", "data-action": "cancel", "data-from": o.status, class: "danger", disabled: isPending }, "Cancel") : null));
   }
 
+  function before(a, b) {
+    const fa = fireAt(a), fb = fireAt(b);
+    if (fa !== fb) return fa < fb;
+    if (a.created_at !== b.created_at) return newer(b.created_at, a.created_at);
+    return a.id < b.id;
+  }
   function sorted() {
-    return [...orders.values()].filter(mine).sort((a, b) => (newer(a.created_at, b.created_at) ? 1 : newer(b.created_at, a.created_at) ? -1 : a.id < b.id ? -1 : 1));
+    return [...orders.values()].filter(mine).sort((a, b) => (before(a, b) ? -1 : 1));
   }
 
   // render updates the queue in place: only the tickets that changed are
@@ -294,10 +342,10 @@
       if (cur.outerHTML !== fresh.outerHTML) cur.replaceWith(fresh);
       return;
     }
-    // After the last ticket placed no later than o.
-    let before = queueEl.lastElementChild;
-    while (before && newer(orders.get(before.dataset.orderId)?.created_at, o.created_at)) before = before.previousElementSibling;
-    if (before) before.after(fresh);
+    // After the last ticket that comes before o.
+    let prev = queueEl.lastElementChild;
+    while (prev && orders.has(prev.dataset.orderId) && before(o, orders.get(prev.dataset.orderId))) prev = prev.previousElementSibling;
+    if (prev) prev.after(fresh);
     else queueEl.prepend(fresh);
   }
 
@@ -315,6 +363,7 @@
       const lvl = ageLevel(o);
       if (lvl === "red" && t.dataset.age !== "red") ring(1);
       t.dataset.age = lvl;
+      if (o.deliver_by) t.dataset.due = due(o);
       t.querySelector("[data-age-text]").textContent = ageText(o);
     }
     recallBtn.disabled = !(lastBump && Date.now() - lastBump.at < recallWindowMs);
@@ -431,6 +480,26 @@
   });
 
   // ---- sound ----
+  // A new order rings twice and a ticket turning red once. With "repeat"
+  // on (kept per tablet), the tablet rings again every repeatSec while any
+  // of its tickets waits to be accepted, so a busy pantry cannot miss one.
+  const repeatBtn = document.querySelector("[data-sound-repeat]");
+  const repeatMs = (Number(body.dataset.repeatSec) || 30) * 1000;
+  let repeat = localStorage.getItem("pantry.repeat") === "on";
+  let lastRing = 0;
+  function showRepeat() {
+    repeatBtn.setAttribute("aria-pressed", repeat ? "true" : "false");
+  }
+  repeatBtn.addEventListener("click", () => {
+    repeat = !repeat;
+    localStorage.setItem("pantry.repeat", repeat ? "on" : "off");
+    showRepeat();
+  });
+  showRepeat();
+  setInterval(() => {
+    if (!repeat || Date.now() - lastRing < repeatMs - 250) return;
+    if ([...orders.values()].some((o) => o.status === "placed" && mine(o))) ring(2);
+  }, Math.min(repeatMs, 5000));
   let audio = null;
   function soundOn() {
     return audio && audio.state === "running";
@@ -448,6 +517,7 @@
   });
   function ring(times) {
     if (!soundOn()) { showSoundState(); return; }
+    lastRing = Date.now();
     for (let i = 0; i < times; i++) {
       const osc = audio.createOscillator(), gain = audio.createGain();
       const start = audio.currentTime + i * 0.35;
@@ -462,40 +532,86 @@
   showSoundState();
 
   // ---- stock ----
+  // The panel lists every item's level (live from the retained stock
+  // topics), low items first, with the sold-out switch and a dialog to
+  // record a restock, waste or count with its reason.
   const stock = new Map();
+  const stockDialog = document.querySelector("[data-stock-dialog]");
+  const stockForm = document.querySelector("[data-stock-form]");
+  const stockError = document.querySelector("[data-stock-error]");
+  const qtyLabel = document.querySelector("[data-stock-qty-label]");
+  let stockItem = null;
   function stockLevel(m) {
     const s = stock.get(m.item_id) || { item_id: m.item_id, name: m.item_id };
-    Object.assign(s, { level: m.level, low: m.low });
+    Object.assign(s, { level: m.level, low: m.low, sold_out: !!m.sold_out });
     stock.set(m.item_id, s);
     renderStock();
   }
   async function loadStock() {
     try {
       const r = await api("GET", "/api/v1/staff/stock");
-      for (const it of r.items || []) stock.set(it.item_id, Object.assign(stock.get(it.item_id) || {}, it));
+      for (const it of r.items || []) stock.set(it.item_id, Object.assign(stock.get(it.item_id) || {}, it, { sold_out: !!it.sold_out }));
       renderStock();
     } catch (e) { console.warn("stock", e); }
   }
   function renderStock() {
+    if (stockPanel.hidden) return;
     const rows = [...stock.values()].sort((a, b) => (a.low === b.low ? (a.name || "").localeCompare(b.name || "") : a.low ? -1 : 1));
-    stockBody.replaceChildren(...rows.map((s) => el("tr", { "data-item-id": s.item_id, class: s.low ? "low" : "" },
-      el("th", { scope: "row" }, s.name || s.item_id),
-      el("td", {}, String(s.level), s.low ? el("span", { class: "low-flag" }, " ⚠ low") : null),
-      el("td", {}, el("button", { type: "button", "data-stock-action": "soldout", "aria-label": "Sold out: " + (s.name || "") }, "Sold out")),
-      el("td", { class: "move" },
-        el("button", { type: "button", "data-stock-action": "restock", "aria-label": "Restock " + (s.name || "") + " by 10" }, "+10"),
-        el("button", { type: "button", "data-stock-action": "waste", "aria-label": "Waste one " + (s.name || "") }, "−1")))));
+    stockBody.replaceChildren(...rows.map((s) => {
+      const name = s.name || s.item_id;
+      return el("tr", { "data-item-id": s.item_id, "data-sold-out": s.sold_out, class: s.low ? "low" : "" },
+        el("th", { scope: "row" }, name),
+        el("td", { "data-level": true }, String(s.level), s.low ? el("span", { class: "low-flag" }, " ⚠ low") : null),
+        el("td", {}, s.sold_out ? el("span", { class: "sold-out" }, "Sold out ") : null,
+          el("button", { type: "button", "data-stock-action": s.sold_out ? "back" : "soldout", "aria-label": (s.sold_out ? "Back on the menu: " : "Sold out: ") + name },
+            s.sold_out ? "Back" : "Sold out")),
+        el("td", {}, el("button", { type: "button", "data-stock-action": "move", "aria-label": "Restock, waste or count " + name }, "Adjust…")));
+    }));
   }
   stockBody.addEventListener("click", async (ev) => {
     const btn = ev.target.closest("button[data-stock-action]");
     if (!btn) return;
     const item = btn.closest("[data-item-id]").dataset.itemId;
+    const a = btn.dataset.stockAction;
+    if (a === "move") {
+      stockItem = item;
+      stockForm.reset();
+      stockError.hidden = true;
+      stockDialog.querySelector("h2").textContent = "Stock: " + ((stock.get(item) || {}).name || item);
+      showQtyLabel();
+      stockDialog.showModal();
+      return;
+    }
+    btn.disabled = true;
     try {
-      const a = btn.dataset.stockAction;
-      if (a === "soldout") await api("POST", "/api/v1/staff/items/" + encodeURIComponent(item) + "/availability", { available: false });
-      if (a === "restock") await api("POST", "/api/v1/staff/stock/movements", { item_id: item, delta: 10, reason: "restock" });
-      if (a === "waste") await api("POST", "/api/v1/staff/stock/movements", { item_id: item, delta: -1, reason: "waste" });
-    } catch (e) { toast(e.message); }
+      const r = await api("POST", "/api/v1/staff/items/" + encodeURIComponent(item) + "/availability", { available: a === "back", action_id: newID() });
+      const s = stock.get(item);
+      if (s && r) s.sold_out = a !== "back";
+      renderStock();
+    } catch (e) {
+      btn.disabled = false;
+      toast(e.message);
+    }
+  });
+  function showQtyLabel() {
+    qtyLabel.textContent = stockForm.reason.value === "count" ? "Level counted on the shelf" : "How many";
+  }
+  stockForm.addEventListener("change", showQtyLabel);
+  stockForm.addEventListener("submit", async (ev) => {
+    if (!ev.submitter || ev.submitter.value !== "save") return;
+    ev.preventDefault();
+    const reason = stockForm.reason.value;
+    const qty = Number(stockForm.qty.value);
+    const body = { item_id: stockItem, reason };
+    if (reason === "count") body.level = qty;
+    else body.delta = reason === "waste" ? -qty : qty;
+    try {
+      stockLevel(await api("POST", "/api/v1/staff/stock/movements", body));
+      stockDialog.close();
+    } catch (e) {
+      stockError.textContent = e.message;
+      stockError.hidden = false;
+    }
   });
   document.querySelector("[data-toggle-stock]").addEventListener("click", (ev) => {
     const open = stockPanel.hidden;
