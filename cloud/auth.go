@@ -60,3 +60,25 @@ type UserAccess struct {
 	Role    Role
 	SiteIDs []string
 }
+
+// WebSessionStart is a dashboard sign-in to record: who, how (Method
+// "password" or "sso"), from where, the hash of the cookie's secret, and
+// its deadlines.
+type WebSessionStart struct {
+	OrgID, UserID, Method string
+	UserAgent, Address    string
+	Hash                  []byte
+	Now                   time.Time
+	IdleUntil, ExpiresAt  time.Time
+}
+
+// WebSession is a live dashboard sign-in with what its user may do now.
+type WebSession struct {
+	ID, OrgID, UserID string
+	Method            string
+	Email, Name       string
+	OrgName           string
+	Access            UserAccess
+	CreatedAt         time.Time
+	ExpiresAt         time.Time
+}

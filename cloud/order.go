@@ -11,6 +11,10 @@ import (
 	"github.com/pantry/pantry/internal/pantry"
 )
 
+// StatusOpen is the OrderFilter.Status that selects every order still
+// being worked on (placed, accepted, preparing or ready).
+const StatusOpen = "open"
+
 // OrderFilter selects orders. Zero fields select everything. Times are
 // half-open: From is inclusive and To exclusive, so consecutive ranges
 // (one day, the next day) never count an order twice; From after To is

@@ -32,6 +32,13 @@ type Services struct {
 	Audit   AuditService
 	Nodes   NodeService
 	Sync    SyncService
+	// Sessions keeps the dashboard's sign-ins.
+	Sessions WebSessionService
+	// SSO keeps single sign-on (cloud/sso runs the protocol).
+	SSO SSOService
+	// OrderFeed tells the dashboard's live pages of order changes, from
+	// whichever instance stored them.
+	OrderFeed OrderFeed
 }
 
 // SiteService manages an organization's buildings: sites, their rooms
@@ -99,6 +106,17 @@ type OrderService interface {
 	Consumption(ctx context.Context, orgID string, f ReportFilter) ([]ReportRow, error)
 }
 
+// OrderFeed is the live feed of an organization's order changes (new
+// orders, status changes), fed through PostgreSQL by every cloud
+// instance: see OrderChange for what it promises. SubscribeOrders does
+// no I/O and never blocks; the channel is buffered, and a subscriber
+// that does not keep up gets an OrdersResync in place of what it did not
+// read. The channel is closed by cancel, which the subscriber must call
+// when done, or when the service shuts down.
+type OrderFeed interface {
+	SubscribeOrders(orgID string) (changes <-chan OrderChange, cancel func())
+}
+
 // UserService manages an organization's people and technicians' API keys.
 type UserService interface {
 	CreateUser(ctx context.Context, orgID string, who Actor, in UserInput) (User, error)
@@ -132,6 +150,21 @@ type LoginService interface {
 	TouchAPIKey(ctx context.Context, orgID, id string, now time.Time) error
 }
 
+// WebSessionService keeps the dashboard's sign-ins. A session is found by
+// the hash of its secret within the organization its cookie names, and
+// comes back with who is signed in and what they may do now: a role
+// changed or a user disabled takes effect on their next page.
+type WebSessionService interface {
+	StartWebSession(ctx context.Context, in WebSessionStart) (WebSession, error)
+	// WebSession returns the live session with hash in orgID as of now,
+	// moving its idle deadline on to idleUntil; EUNAUTHORIZED if there is
+	// none (ended, expired, idle too long, or its user disabled).
+	WebSession(ctx context.Context, orgID string, hash []byte, now, idleUntil time.Time) (WebSession, error)
+	// EndWebSession revokes the session with hash; ending one that is
+	// already gone is not an error.
+	EndWebSession(ctx context.Context, orgID string, hash []byte, now time.Time) error
+}
+
 // AuditService reads the audit log every change writes.
 type AuditService interface {
 	ListAudit(ctx context.Context, orgID string, f AuditFilter, p Page) ([]AuditEntry, string, error)
@@ -156,4 +189,31 @@ type SyncService interface {
 	Push(ctx context.Context, node Node, req syncproto.PushRequest) (syncproto.PushResponse, error)
 	Pull(ctx context.Context, node Node, req syncproto.PullRequest) (syncproto.PullResponse, error)
 	ReapplyDeadLetter(ctx context.Context, orgID string, who Actor, id string) (DeadLetter, error)
+}
+
+// SSOService keeps single sign-on over OpenID Connect: each
+// organization's identity-provider setup, the sign-ins in progress, and
+// the users they find or create. cloud/sso runs the protocol; this
+// stores. A sign-in names its organization before anyone is
+// authenticated: the login page's org parameter, then the state the
+// callback brings back ("<organization id>.<secret>"), whose hash exists
+// only under the organization that made it.
+type SSOService interface {
+	// GetSSOConfig returns the configuration, never the client secret;
+	// ENOTFOUND if the organization has none.
+	GetSSOConfig(ctx context.Context, orgID string) (SSOConfig, error)
+	// PutSSOConfig creates or replaces the configuration, audited.
+	PutSSOConfig(ctx context.Context, orgID string, who Actor, in SSOConfigInput) (SSOConfig, error)
+	// SSOProvider returns what a sign-in needs, client secret included;
+	// ENOTFOUND if the organization does not exist or has no configuration.
+	SSOProvider(ctx context.Context, orgID string) (SSOProvider, error)
+	// BeginSSO stores a sign-in in progress.
+	BeginSSO(ctx context.Context, st SSOState) error
+	// TakeSSOState returns the organization's sign-in whose state hashes
+	// to stateHash and spends it, once: EUNAUTHORIZED if it is unknown,
+	// spent or expired.
+	TakeSSOState(ctx context.Context, orgID string, stateHash []byte, now time.Time) (SSOState, error)
+	// FindOrCreateSSOUser finds the organization's user with the email, or
+	// creates one just in time; role changes and creations are audited.
+	FindOrCreateSSOUser(ctx context.Context, orgID string, in SSOUserInput) (SSOUser, error)
 }

@@ -33,6 +33,10 @@ type Config struct {
 	Passwords auth.PasswordParams
 	// Throttle limits failed logins per account and per client address.
 	Throttle auth.ThrottlePolicy
+	// Login checks sign-ins; nil makes one from Logins, Passwords and
+	// Throttle. The server shares one with the dashboard, so both count
+	// against the same bound on concurrent hashes.
+	Login *auth.PasswordLogin
 	// QRBaseURL is where phones in a building reach its edge node (a local
 	// DNS name all buildings share); a room's qr_url is QRBaseURL/q/CODE.
 	QRBaseURL string
@@ -59,8 +63,9 @@ func limitBody(n int) fiber.Handler {
 type app struct {
 	Config
 	metrics *metrics
-	// hashing bounds concurrent password hashes: each holds 19 MiB.
-	hashing chan struct{}
+	// login checks passwords and hashes new ones (shared with the
+	// dashboard through Config.Login when the server wires both).
+	login *auth.PasswordLogin
 }
 
 // New builds the fiber app.
@@ -80,7 +85,10 @@ func New(cfg Config) *fiber.App {
 	if cfg.Throttle == (auth.ThrottlePolicy{}) {
 		cfg.Throttle = auth.DefaultThrottlePolicy()
 	}
-	a := &app{Config: cfg, metrics: newMetrics(cfg.Registry), hashing: make(chan struct{}, 4)}
+	if cfg.Login == nil {
+		cfg.Login = auth.NewPasswordLogin(cfg.Logins, cfg.Passwords, cfg.Throttle)
+	}
+	a := &app{Config: cfg, metrics: newMetrics(cfg.Registry), login: cfg.Login}
 	f := fiber.New(fiber.Config{
 		Immutable: true, // strings from the request outlive the handler safely
 		// A little over the largest body any route takes, so that one

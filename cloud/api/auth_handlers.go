@@ -30,64 +30,24 @@ func (a *app) handleLogin(c *fiber.Ctx) error {
 	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
 		return err
 	}
-	if len(req.Email) > 254 || len(req.Password) > auth.MaxPasswordBytes {
-		return auth.ErrPasswordMismatch
-	}
 	ctx, cancel := a.ctx(c)
 	defer cancel()
 	now := a.Now()
-	accountKey, addrKey := "email:"+cloud.NormalizeEmail(req.Email), "ip:"+c.IP()
-	since := a.Throttle.WindowStart(now)
-	acct, err := a.Logins.LoginFailures(ctx, accountKey, since)
-	if err != nil {
-		return err
+	user, outcome, throttle, err := a.login.Check(ctx, req.Email, req.Password, c.IP(), now)
+	if outcome != "" {
+		a.metrics.logins.WithLabelValues(string(outcome)).Inc()
 	}
-	addr, err := a.Logins.LoginFailures(ctx, addrKey, since)
 	if err != nil {
-		return err
-	}
-	if t := a.Throttle.Decide(acct, addr, now); !t.Allowed {
-		a.metrics.logins.WithLabelValues("throttled").Inc()
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(t.RetryAfter.Seconds())))
-		return t.Err()
-	}
-	user, err := a.checkLogin(c, req.Email, req.Password)
-	if err != nil {
-		a.metrics.logins.WithLabelValues("failed").Inc()
-		if rerr := a.Logins.RecordLoginFailure(ctx, now, accountKey, addrKey); rerr != nil {
-			a.Log.Warn("record login failure", "err", rerr)
+		if !throttle.Allowed {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(throttle.RetryAfter.Seconds())))
 		}
 		return err
 	}
-	a.metrics.logins.WithLabelValues("ok").Inc()
 	refresh, hash := auth.NewRefreshToken()
 	if err := a.Logins.IssueRefreshToken(ctx, user.OrgID, user.UserID, pantry.NewID(), hash, now.Add(auth.RefreshTokenTTL)); err != nil {
 		return err
 	}
 	return a.respondTokens(c, user.OrgID, user.UserID, refresh)
-}
-
-// checkLogin verifies the password, spending the same time whether or not
-// the account exists, with at most a few hashes running at once.
-func (a *app) checkLogin(c *fiber.Ctx, email, password string) (cloud.LoginLookup, error) {
-	ctx, cancel := a.ctx(c)
-	defer cancel()
-	user, lookupErr := a.Logins.LookupLogin(ctx, email)
-	if lookupErr != nil && pantry.ErrorCode(lookupErr) != pantry.ENOTFOUND {
-		return user, lookupErr
-	}
-	a.hashing <- struct{}{}
-	defer func() { <-a.hashing }()
-	if lookupErr != nil {
-		return user, a.Passwords.CheckDummy(password)
-	}
-	if err := auth.CheckPassword(user.PasswordHash, password); err != nil {
-		return user, auth.ErrPasswordMismatch
-	}
-	if user.Disabled {
-		return user, auth.ErrPasswordMismatch
-	}
-	return user, nil
 }
 
 func (a *app) respondTokens(c *fiber.Ctx, orgID, userID, refresh string) error {

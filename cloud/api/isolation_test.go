@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -9,14 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pantry/pantry/cloud/cloudtest"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
 
-// tenantA is one organization with one of everything, made through the API.
+// tenantA is one organization with one of everything (cloudtest.Tenant).
 type tenantA struct {
 	org                                                         cloudtest.Org
 	site, space, item, coupon, costCenter, tablet, user, apiKey string
@@ -41,93 +38,15 @@ func idOf(tb testing.TB, r cloudtest.Response) string {
 
 func seedTenant(tb testing.TB, s *cloudtest.Server, name string) tenantA {
 	tb.Helper()
-	t := tenantA{org: s.NewOrg(tb, name)}
-	tok := t.org.Token
-	secret := "secret-" + name
-	t.names = []string{secret}
-	r := s.Do(tb, "POST", "/api/v1/sites", tok, map[string]string{"name": secret + " HQ", "timezone": "Europe/Berlin", "currency": "EUR"})
-	must(tb, r, 201, "create site")
-	t.site = idOf(tb, r)
-	r = s.Do(tb, "POST", "/api/v1/sites/"+t.site+"/spaces", tok, map[string]string{"name": secret + " room", "floor": "3"})
-	must(tb, r, 201, "create space")
-	t.space = idOf(tb, r)
-	r = s.Do(tb, "POST", "/api/v1/items", tok, map[string]any{"name": secret + " coffee", "price": map[string]any{"amount": 350, "currency": "EUR"}, "tags": []string{"hot"}, "allergens": []string{}, "low_stock_threshold": 5})
-	must(tb, r, 201, "create item")
-	t.item = idOf(tb, r)
-	must(tb, s.Do(tb, "PUT", "/api/v1/sites/"+t.site+"/menu", tok, map[string]any{"items": []map[string]any{{"item_id": t.item, "available": true}}}), 200, "put menu")
-	must(tb, s.Do(tb, "POST", "/api/v1/sites/"+t.site+"/stock/movements", tok, map[string]any{"item_id": t.item, "delta": 40, "reason": "restock"}), 201, "restock")
-	now := time.Now().UTC()
-	r = s.Do(tb, "POST", "/api/v1/coupons", tok, map[string]any{"code": strings.ToUpper(name) + "10", "kind": "percent", "value": 10, "valid_from": now, "valid_to": now.Add(24 * time.Hour)})
-	must(tb, r, 201, "create coupon")
-	t.coupon = idOf(tb, r)
-	r = s.Do(tb, "POST", "/api/v1/cost-centers", tok, map[string]string{"code": "CC-" + name, "name": secret + " facilities"})
-	must(tb, r, 201, "create cost center")
-	t.costCenter = idOf(tb, r)
-	r = s.Do(tb, "POST", "/api/v1/sites/"+t.site+"/tablets", tok, map[string]string{"name": secret + " tablet"})
-	must(tb, r, 201, "create tablet")
-	t.tablet = idOf(tb, r)
-	r = s.Do(tb, "POST", "/api/v1/users", tok, map[string]any{"email": "viewer@" + name + ".test", "name": secret + " viewer", "role": "viewer", "password": cloudtest.Password})
-	must(tb, r, 201, "create user")
-	t.user = idOf(tb, r)
-	r = s.Do(tb, "POST", "/api/v1/api-keys", tok, map[string]string{"name": secret + " key"})
-	must(tb, r, 201, "create API key")
-	t.apiKey = idOf(tb, r)
-	t.order = insertOrder(tb, s, t)
-	t.node, t.nodeCredential = enrollNode(tb, s, t.org.Token, t.site)
-	t.deadLetter = pushPoison(tb, s, t.org.Token, t.node, t.nodeCredential)
-	return t
+	t := cloudtest.SeedTenant(tb, s, name)
+	return tenantA{org: t.Org, site: t.Site, space: t.Space, item: t.Item, coupon: t.Coupon, costCenter: t.CostCenter,
+		tablet: t.Tablet, user: t.User, apiKey: t.APIKey, order: t.Order, node: t.Node, nodeCredential: t.NodeCredential,
+		deadLetter: t.DeadLetter, names: t.Names}
 }
 
-// enrollNode enrolls an edge node for site through the API, as `pantry
-// edge init` does, and returns its id and credential.
 func enrollNode(tb testing.TB, s *cloudtest.Server, token, site string) (id, credential string) {
 	tb.Helper()
-	r := s.Do(tb, "POST", "/api/v1/sites/"+site+"/enrollment-tokens", token, map[string]any{})
-	must(tb, r, 201, "create enrollment token")
-	var tok struct{ Token string }
-	r.Decode(tb, &tok)
-	r = s.Do(tb, "POST", syncproto.PathEnroll, "", syncproto.EnrollRequest{Version: syncproto.Version, Token: tok.Token, Name: "edge", SoftwareVersion: "test"})
-	must(tb, r, 201, "enroll")
-	var e syncproto.EnrollResponse
-	r.Decode(tb, &e)
-	return e.NodeID, e.Credential
-}
-
-// pushPoison pushes one event the cloud cannot apply and returns the id
-// of the dead letter it became.
-func pushPoison(tb testing.TB, s *cloudtest.Server, token, node, credential string) string {
-	tb.Helper()
-	push := syncproto.PushRequest{Version: syncproto.Version, NodeID: node, SoftwareVersion: "test", SentAt: time.Now().UTC(),
-		Events: []syncproto.Event{{Seq: 1, ID: pantry.NewID(), Type: "order.placed", Schema: 1, EntityID: pantry.NewID(),
-			Payload: []byte(`{"poison":true}`), CreatedAt: time.Now().UTC()}}}
-	r := s.Do(tb, "POST", syncproto.PathPush, credential, push)
-	must(tb, r, 200, "push")
-	r = s.Do(tb, "GET", "/api/v1/dead-letters?node_id="+node, token, nil)
-	must(tb, r, 200, "list dead letters")
-	var dl struct {
-		DeadLetters []struct{ ID string } `json:"dead_letters"`
-	}
-	r.Decode(tb, &dl)
-	if len(dl.DeadLetters) != 1 {
-		tb.Fatalf("dead letters after a poison push: %s", r.Body)
-	}
-	return dl.DeadLetters[0].ID
-}
-
-// insertOrder stores an order as an edge's sync would deliver it.
-func insertOrder(tb testing.TB, s *cloudtest.Server, t tenantA) string {
-	tb.Helper()
-	now := time.Now().UTC().Add(-time.Hour)
-	eur := func(n int64) pantry.Money { return pantry.Money{Amount: n, Currency: "EUR"} }
-	o := pantry.Order{
-		ID: pantry.NewID(), SiteID: t.site, SpaceID: t.space, Status: pantry.StatusPlaced, DeliverTo: pantry.DeliverRoom,
-		Lines:    []pantry.OrderLine{{ItemID: t.item, Name: t.names[0] + " coffee", Quantity: 2, UnitPrice: eur(350), LineTotal: eur(700)}},
-		Subtotal: eur(700), Discount: eur(0), Total: eur(700), Payment: pantry.PayComplimentary, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := s.Store().InsertOrders(context.Background(), t.org.ID, []pantry.Order{o}, ""); err != nil {
-		tb.Fatalf("insert order: %v", err)
-	}
-	return o.ID
+	return cloudtest.EnrollNode(tb, s, token, site)
 }
 
 type attack struct {
@@ -206,6 +125,13 @@ var public = map[string]bool{
 	"POST /api/v1/auth/login": true, "POST /api/v1/auth/refresh": true, "POST /api/v1/auth/logout": true,
 }
 
+// apiRoute reports whether route ("GET /path") is the API's or the sync
+// protocol's, or health: the rest are the dashboard's pages.
+func apiRoute(route string) bool {
+	path := strings.Fields(route)[1]
+	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/sync/") || public[route]
+}
+
 // TestTenantIsolation aims every route, with organization B's owner's
 // credentials, at organization A's ids: each answers 404 or 403 (or, for
 // lists and creates, only B's own data), never shows any of A's data, and
@@ -218,6 +144,9 @@ func TestTenantIsolation(t *testing.T) {
 	table := attacks(a)
 	var missing []string
 	for _, route := range s.Routes() {
+		if !apiRoute(route) {
+			continue // a dashboard page: cloud/web's isolation suite
+		}
 		if _, ok := table[route]; !ok && !public[route] {
 			missing = append(missing, route)
 		}
@@ -258,34 +187,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-// fingerprint summarizes an organization's rows, read as the superuser
-// (bypassing RLS) so that it sees what is really there.
 func fingerprint(tb testing.TB, s *cloudtest.Server, orgID string) string {
 	tb.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, s.DBURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var fp string
-	err = conn.QueryRow(ctx, `SELECT concat_ws(' ',
-		(SELECT string_agg(name || coalesce(archived_at::text, ''), ',' ORDER BY id) FROM sites WHERE organization_id = $1),
-		(SELECT string_agg(name || code, ',' ORDER BY id) FROM spaces WHERE organization_id = $1),
-		(SELECT string_agg(name || price_amount::text, ',' ORDER BY id) FROM items WHERE organization_id = $1),
-		(SELECT string_agg(item_id::text || available::text, ',' ORDER BY item_id) FROM site_menu_items WHERE organization_id = $1),
-		(SELECT sum(delta) FROM stock_movements WHERE organization_id = $1),
-		(SELECT string_agg(code || value::text, ',' ORDER BY id) FROM coupons WHERE organization_id = $1),
-		(SELECT string_agg(code || name, ',' ORDER BY id) FROM cost_centers WHERE organization_id = $1),
-		(SELECT string_agg(username || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM tablets WHERE organization_id = $1),
-		(SELECT string_agg(email || role || coalesce(disabled_at::text, ''), ',' ORDER BY id) FROM users WHERE organization_id = $1),
-		(SELECT string_agg(name || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM api_keys WHERE organization_id = $1),
-		(SELECT string_agg(id::text || applied_seq::text || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM edge_nodes WHERE organization_id = $1),
-		(SELECT string_agg(id::text || coalesce(reapplied_at::text, ''), ',' ORDER BY id) FROM dead_letters WHERE organization_id = $1),
-		(SELECT count(*) FROM enrollment_tokens WHERE organization_id = $1),
-		(SELECT count(*) FROM audit_log WHERE organization_id = $1))`, orgID).Scan(&fp)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return fp
+	return cloudtest.Fingerprint(tb, s, orgID)
 }

@@ -38,19 +38,8 @@ func timeRange(c *fiber.Ctx) (from, to time.Time, err error) {
 // same 404 as one that does not exist.
 func siteScope(c *fiber.Ctx, p auth.Principal) (scope []string, site string, err error) {
 	site = c.Query("site_id")
-	if site != "" {
-		if !pantry.ValidID(site) || !p.CanSeeSite(site) {
-			return nil, "", pantry.Errorf(pantry.ENOTFOUND, "site %s not found", site)
-		}
-	}
-	ids, all := p.Sites()
-	if all {
-		return nil, site, nil
-	}
-	if ids == nil {
-		ids = []string{}
-	}
-	return ids, site, nil
+	scope, err = p.Scope(site)
+	return scope, site, err
 }
 
 func (a *app) handleListOrders(c *fiber.Ctx) error {

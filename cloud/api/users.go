@@ -56,7 +56,9 @@ func (a *app) handleCreateUser(c *fiber.Ctx) error {
 	if err := auth.ValidatePassword(req.Password); err != nil {
 		return err
 	}
-	hash, err := a.hashPassword(req.Password)
+	hashCtx, cancel := a.ctx(c)
+	defer cancel()
+	hash, err := a.login.Hash(hashCtx, req.Password)
 	if err != nil {
 		return err
 	}
@@ -69,12 +71,6 @@ func (a *app) handleCreateUser(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(u)
-}
-
-func (a *app) hashPassword(pw string) (string, error) {
-	a.hashing <- struct{}{}
-	defer func() { <-a.hashing }()
-	return a.Passwords.Hash(pw)
 }
 
 func (a *app) handleUpdateUser(c *fiber.Ctx) error {

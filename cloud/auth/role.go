@@ -136,6 +136,25 @@ func (p Principal) Sites() (ids []string, all bool) {
 	return nil, true
 }
 
+// Scope is what a list p asks for may cover: the sites filter to give the
+// store (nil: every site of the organization; otherwise only these, and
+// an empty one none) and site, the one site asked for ("" for all),
+// which must be one p can see (else ENOTFOUND, as for another
+// organization's site).
+func (p Principal) Scope(site string) (scope []string, err error) {
+	if site != "" && (!pantry.ValidID(site) || !p.CanSeeSite(site)) {
+		return nil, pantry.Errorf(pantry.ENOTFOUND, "site %s not found", site)
+	}
+	ids, all := p.Sites()
+	if all {
+		return nil, nil
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, nil
+}
+
 // CanManageUser returns nil if p may create, change or delete a user whose
 // role is, or becomes, any of roles: ActionManageOwners if an owner is
 // involved, ActionManageUsers otherwise. Pass the new role when creating,

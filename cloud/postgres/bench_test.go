@@ -131,7 +131,9 @@ const stockLevelsSQL = `SELECT item_id, sum(delta) FROM stock_movements
 	WHERE organization_id = $1 AND site_id = $2 GROUP BY item_id`
 
 func benchQueries() []benchQuery {
-	open := func(t benchTarget) cloud.OrderFilter { return cloud.OrderFilter{SiteID: t.site, Status: StatusOpen} }
+	open := func(t benchTarget) cloud.OrderFilter {
+		return cloud.OrderFilter{SiteID: t.site, Status: cloud.StatusOpen}
+	}
 	day := func(t benchTarget) cloud.OrderFilter {
 		return cloud.OrderFilter{SiteID: t.site, From: t.day, To: t.day.Add(24 * time.Hour)}
 	}

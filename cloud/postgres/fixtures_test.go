@@ -91,6 +91,13 @@ func seedTenant(tb testing.TB, s *Store, label string) tenant {
 			[]any{t.org, pantry.NewID(), t.site, t.item, t.order}},
 		{`INSERT INTO dead_letters (organization_id, id, node_id, seq, event_type, payload, reason) VALUES ($1, $2, $3, 7, 'order.placed', '{"bad":true}'::bytea, 'unknown item')`,
 			[]any{t.org, pantry.NewID(), t.node}},
+		{`INSERT INTO web_sessions (organization_id, id, user_id, token_hash, method, created_at, last_seen_at, idle_until, expires_at)
+			VALUES ($1, $2, $3, $4, 'password', now(), now(), now() + interval '2 hours', now() + interval '12 hours')`,
+			[]any{t.org, pantry.NewID(), t.owner, randomBytes(32)}},
+		{`INSERT INTO sso_configs (organization_id, issuer, client_id, client_secret, allowed_domains, default_role) VALUES ($1, 'https://idp.example.com', 'pantry', 'secret', '{example.com}', 'viewer')`,
+			[]any{t.org}},
+		{`INSERT INTO sso_logins (organization_id, id, state_hash, code_verifier, nonce, redirect_url, expires_at) VALUES ($1, $2, $3, repeat('v', 43), repeat('n', 43), 'https://pantry.example.com/login/sso/callback', now() + interval '10 minutes')`,
+			[]any{t.org, pantry.NewID(), randomBytes(32)}},
 	}
 	err = s.InTenant(ctx, t.org, func(tx pgx.Tx) error {
 		for _, st := range stmts {

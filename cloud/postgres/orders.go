@@ -26,10 +26,6 @@ import (
 // parameter, which a generic plan cannot see) is what lets it.
 const openStatusSQL = `o.status IN ('placed', 'accepted', 'preparing', 'ready')`
 
-// StatusOpen is the OrderFilter.Status that selects every order still
-// being worked on (placed, accepted, preparing or ready).
-const StatusOpen = "open"
-
 // ListOrders lists an organization's orders matching f, newest first by
 // (created_at, id), one page at a time; next is the cursor of the
 // following page, empty on the last one. Lines come in one extra query
@@ -78,11 +74,11 @@ func orderListQuery(orgID string, f cloud.OrderFilter, p cloud.Page) (sql string
 		return "", nil, 0, err
 	}
 	switch {
-	case f.Status == StatusOpen:
+	case f.Status == cloud.StatusOpen:
 		q.where(openStatusSQL)
 	case f.Status != "":
 		if !pantry.OrderStatus(f.Status).Valid() {
-			return "", nil, 0, pantry.Errorf(pantry.EINVALID, "status must be %q or one of placed, accepted, preparing, ready, delivered, cancelled", StatusOpen)
+			return "", nil, 0, pantry.Errorf(pantry.EINVALID, "status must be %q or one of placed, accepted, preparing, ready, delivered, cancelled", cloud.StatusOpen)
 		}
 		q.where("o.status = " + q.arg(f.Status))
 	}
@@ -483,7 +479,8 @@ func rebuildOrderDays(ctx context.Context, tx pgx.Tx, orgID, siteID string) erro
 	return nil
 }
 
-// insert sends the five statements in one round trip.
+// insert sends the five statements, and the order feed's notifications
+// of the new orders, in one round trip.
 func (b *orderBatch) insert(ctx context.Context, tx pgx.Tx, orgID, nodeID string) error {
 	var node any
 	if nodeID != "" {
@@ -491,6 +488,8 @@ func (b *orderBatch) insert(ctx context.Context, tx pgx.Tx, orgID, nodeID string
 	}
 	var batch pgx.Batch
 	b.queue(&batch, orgID, node)
+	ids, created := orderNotes(b.id, nil)
+	batch.Queue(notifyOrdersSQL, orgID, ids, created)
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return err
 	}

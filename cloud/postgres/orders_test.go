@@ -295,8 +295,8 @@ func TestListOrdersFilters(t *testing.T) {
 		"All":        {cloud.OrderFilter{}, []string{"s0r0NextDay", "s1r1Cancelled", "s1r0Accepted", "s0r0Ready", "s0r1Placed", "s0r0Delivered", "s0r0DayBefore"}},
 		"Site":       {cloud.OrderFilter{SiteID: sh.sites[1]}, []string{"s1r1Cancelled", "s1r0Accepted"}},
 		"Space":      {cloud.OrderFilter{SpaceID: sh.spaces[0][1]}, []string{"s0r1Placed"}},
-		"Open":       {cloud.OrderFilter{Status: StatusOpen}, []string{"s0r0NextDay", "s1r0Accepted", "s0r0Ready", "s0r1Placed"}},
-		"OpenAtSite": {cloud.OrderFilter{Status: StatusOpen, SiteID: sh.sites[0]}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
+		"Open":       {cloud.OrderFilter{Status: cloud.StatusOpen}, []string{"s0r0NextDay", "s1r0Accepted", "s0r0Ready", "s0r1Placed"}},
+		"OpenAtSite": {cloud.OrderFilter{Status: cloud.StatusOpen, SiteID: sh.sites[0]}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
 		"OneStatus":  {cloud.OrderFilter{Status: "placed"}, []string{"s0r1Placed"}},
 		"Cancelled":  {cloud.OrderFilter{Status: "cancelled"}, []string{"s1r1Cancelled"}},
 		// From is inclusive (the order at exactly midnight is in), To is
@@ -311,7 +311,7 @@ func TestListOrdersFilters(t *testing.T) {
 		// A facility manager asking for a site that is not theirs gets
 		// nothing, not the site's orders.
 		"RestrictedOtherSite": {cloud.OrderFilter{SiteIDs: []string{sh.sites[1]}, SiteID: sh.sites[0]}, nil},
-		"RestrictedOpen":      {cloud.OrderFilter{SiteIDs: []string{sh.sites[0]}, Status: StatusOpen}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
+		"RestrictedOpen":      {cloud.OrderFilter{SiteIDs: []string{sh.sites[0]}, Status: cloud.StatusOpen}, []string{"s0r0NextDay", "s0r0Ready", "s0r1Placed"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, next, err := s.ListOrders(t.Context(), sh.org, tc.f, cloud.Page{})

@@ -32,8 +32,8 @@ func TestReadsTenantIsolation(t *testing.T) {
 
 	t.Run("Orders", func(t *testing.T) {
 		for name, f := range map[string]cloud.OrderFilter{
-			"All": {}, "Open": {Status: StatusOpen}, "ASite": {SiteID: a.sites[0]}, "ASpace": {SpaceID: a.spaces[0][0]},
-			"ASites": {SiteIDs: a.sites[:]}, "ASiteOpen": {SiteID: a.sites[1], Status: StatusOpen},
+			"All": {}, "Open": {Status: cloud.StatusOpen}, "ASite": {SiteID: a.sites[0]}, "ASpace": {SpaceID: a.spaces[0][0]},
+			"ASites": {SiteIDs: a.sites[:]}, "ASiteOpen": {SiteID: a.sites[1], Status: cloud.StatusOpen},
 		} {
 			got, _, err := s.ListOrders(ctx, b.org, f, cloud.Page{})
 			if err != nil {

@@ -88,7 +88,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		indexes []string // any of them
 	}{
 		"OpenOrdersOfSite": {func() (string, []any, error) {
-			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{SiteID: site, Status: StatusOpen}, cloud.Page{})
+			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{SiteID: site, Status: cloud.StatusOpen}, cloud.Page{})
 			return sql, args, err
 		}, []string{"orders_open"}},
 		"OrdersOfSiteForDay": {func() (string, []any, error) {

@@ -48,8 +48,8 @@ type Options struct {
 	// MaxConns caps the pool (default: pgxpool's, the larger of 4 and the
 	// number of CPUs, unless the URL sets pool_max_conns).
 	MaxConns int32
-	// Logger receives what the store does in the background (the site
-	// feed's listener losing its connection). Default: discarded.
+	// Logger receives what the store does in the background (the
+	// listener losing its connection). Default: discarded.
 	Logger *slog.Logger
 }
 
@@ -57,9 +57,10 @@ type Options struct {
 type Store struct {
 	pool *pgxpool.Pool
 	role string
-	// feed wakes long-polling pulls (WaitForChange); its listener starts
-	// with the first wait and stops in Close.
-	feed *siteFeed
+	// feed wakes long-polling pulls (WaitForChange) and feeds order
+	// subscribers (SubscribeOrders); its listener starts with the first
+	// wait or subscription and stops in Close.
+	feed *listener
 }
 
 // Open connects to the database at url, makes every connection act as the
@@ -104,15 +105,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	// The listener's connection says what it is in pg_stat_activity.
 	listenCfg := cfg.ConnConfig.Copy()
-	listenCfg.RuntimeParams["application_name"] = siteFeedApplication
+	listenCfg.RuntimeParams["application_name"] = listenerApplication
 	connect := func(ctx context.Context) (*pgx.Conn, error) { return connectAsService(ctx, listenCfg, role) }
-	return &Store{pool: pool, role: role, feed: newSiteFeed(connect, log)}, nil
+	return &Store{pool: pool, role: role, feed: newListener(connect, log)}, nil
 }
 
 // connectAsService opens one connection outside the pool, acting as the
-// service role as pooled ones do: the site feed's listener holds it for
-// as long as it listens, where a pooled connection would be lost to the
-// pool (and LISTEN on a pooled connection outlives its user).
+// service role as pooled ones do: the listener holds it for as long as
+// it listens, where a pooled connection would be lost to the pool (and
+// LISTEN on a pooled connection outlives its user).
 func connectAsService(ctx context.Context, cfg *pgx.ConnConfig, role string) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 	if err != nil {
@@ -158,8 +159,8 @@ func becomeServiceRole(ctx context.Context, conn *pgx.Conn, role string) error {
 	return nil
 }
 
-// Close stops the site feed's listener, if it runs, and closes every
-// connection of the pool.
+// Close stops the listener, if it runs (closing the order feed's
+// subscriptions), and closes every connection of the pool.
 func (s *Store) Close() {
 	s.feed.stop()
 	s.pool.Close()

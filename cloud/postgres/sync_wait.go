@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -30,14 +31,20 @@ import (
 // the pooler picks and hands on. So a waiting pull also reads its site's
 // counters from the database every feedRecheck: at worst a change
 // reaches a waiting edge that much later.
+//
+// The same listener, on the same connection, carries the live order feed
+// (order_feed.go): one connection per instance whatever it listens to.
 
 // siteChannel is the channel of the site feed's notifications; the
 // payload is "<organization id>/<site id>".
 const siteChannel = "pantry_site"
 
-// siteFeedApplication is the application_name of the listener's
+// listenerApplication is the application_name of the listener's
 // connection, to tell it apart in pg_stat_activity.
-const siteFeedApplication = "pantry-site-feed"
+const listenerApplication = "pantry-listener"
+
+// listenSQL is what the listener runs on each new connection.
+const listenSQL = "LISTEN " + siteChannel + "; LISTEN " + orderChannel
 
 // notifySiteSQL announces a site whose feed moved: a select-list
 // expression over a row with the site's organization_id and id.
@@ -110,8 +117,9 @@ func (s *Store) feedMoved(ctx context.Context, node cloud.Node, after syncproto.
 	return st.moved(after), nil
 }
 
-// siteFeed is a Store's listener and the pulls waiting on it, by site.
-type siteFeed struct {
+// listener is a Store's listener, the pulls waiting on it by site, and
+// the subscribers of the order feed.
+type listener struct {
 	connect func(context.Context) (*pgx.Conn, error)
 	log     *slog.Logger
 	recheck time.Duration // feedRecheck; tests shorten or lengthen it
@@ -120,17 +128,51 @@ type siteFeed struct {
 	cancel context.CancelFunc // set by start, with done
 	done   chan struct{}      // closed when the listener has stopped
 
+	upOnce sync.Once
+	up     chan struct{} // closed once the listener first listens
+
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{} // by "<org>/<site>"
+
+	orders *orderSubscribers
 }
 
-func newSiteFeed(connect func(context.Context) (*pgx.Conn, error), log *slog.Logger) *siteFeed {
-	return &siteFeed{connect: connect, log: log, recheck: feedRecheck, waiters: map[string]map[chan struct{}]struct{}{}}
+func newListener(connect func(context.Context) (*pgx.Conn, error), log *slog.Logger) *listener {
+	return &listener{connect: connect, log: log, recheck: feedRecheck, up: make(chan struct{}),
+		waiters: map[string]map[chan struct{}]struct{}{}, orders: newOrderSubscribers(log)}
 }
 
-// start starts the listener, once: the first long poll starts it, so a
-// Store that never serves one (the CLI's) never holds the connection.
-func (f *siteFeed) start() {
+// Listen starts the store's listener if it is not running, and waits
+// until it first listens, or ctx ends. A server calls it as it starts:
+// the listener then listens before anyone subscribes, and a subscriber
+// hears every order change committed after SubscribeOrders returns
+// rather than a resync first. Without Listen, the listener connects at
+// the first WaitForChange or SubscribeOrders; never after Close.
+func (s *Store) Listen(ctx context.Context) error {
+	errClosed := errors.New("start the listener: the store is closed")
+	f := s.feed
+	f.start()
+	if f.done == nil { // stopped before it started
+		return errClosed
+	}
+	select {
+	case <-f.up:
+	case <-f.done:
+	case <-ctx.Done():
+		return fmt.Errorf("start the listener: %w", ctx.Err())
+	}
+	select {
+	case <-f.done: // whether or not it listened first
+		return errClosed
+	default:
+		return nil
+	}
+}
+
+// start starts the listener, once: the first long poll or order
+// subscription starts it, so a Store that never serves one (the CLI's)
+// never holds the connection.
+func (f *listener) start() {
 	f.once.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		f.cancel, f.done = cancel, make(chan struct{})
@@ -138,20 +180,22 @@ func (f *siteFeed) start() {
 	})
 }
 
-// stop stops the listener and waits for it to let go of its connection.
-// A feed stopped before it started never starts.
-func (f *siteFeed) stop() {
+// stop stops the listener and waits for it to let go of its connection,
+// then closes the order subscribers' channels. A listener stopped before
+// it started never starts.
+func (f *listener) stop() {
 	f.once.Do(func() {})
 	if f.cancel != nil {
 		f.cancel()
 		<-f.done
 	}
+	f.orders.close()
 }
 
 // subscribe registers a waiter for site key. The channel receives a
 // value (it has room for one, and is never blocked on) when the site's
 // feed may have moved; cancel unregisters it.
-func (f *siteFeed) subscribe(key string) (woken <-chan struct{}, cancel func()) {
+func (f *listener) subscribe(key string) (woken <-chan struct{}, cancel func()) {
 	ch := make(chan struct{}, 1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -170,7 +214,7 @@ func (f *siteFeed) subscribe(key string) (woken <-chan struct{}, cancel func()) 
 }
 
 // wake wakes the waiters of site key, or of every site if key is "".
-func (f *siteFeed) wake(key string) {
+func (f *listener) wake(key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for k, chans := range f.waiters {
@@ -187,7 +231,7 @@ func (f *siteFeed) wake(key string) {
 }
 
 // run listens until ctx ends, reconnecting after every failure.
-func (f *siteFeed) run(ctx context.Context) {
+func (f *listener) run(ctx context.Context) {
 	defer close(f.done)
 	backoff := listenBackoffMin
 	for {
@@ -196,7 +240,7 @@ func (f *siteFeed) run(ctx context.Context) {
 			return
 		}
 		delay := backoff/2 + rand.N(backoff/2+1) // jitter: instances that lost the database together don't return together
-		f.log.Warn("site feed listener lost its connection; waiting pulls fall back to polling", "err", err, "retry_in", delay)
+		f.log.Warn("listener lost its connection; waiting pulls fall back to polling, order feeds resync when it is back", "err", err, "retry_in", delay)
 		select {
 		case <-ctx.Done():
 			return
@@ -206,22 +250,24 @@ func (f *siteFeed) run(ctx context.Context) {
 	}
 }
 
-// listen connects, LISTENs and wakes waiters as notifications arrive,
-// until the connection fails or ctx ends. listening is called once the
-// LISTEN is in place.
-func (f *siteFeed) listen(ctx context.Context, listening func()) error {
+// listen connects, LISTENs, and wakes waiters and tells order
+// subscribers as notifications arrive, until the connection fails or ctx
+// ends. listening is called once the LISTEN is in place.
+func (f *listener) listen(ctx context.Context, listening func()) error {
 	conn, err := f.connect(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer closeConn(conn)
-	if _, err := conn.Exec(ctx, "LISTEN "+siteChannel); err != nil {
+	if _, err := conn.Exec(ctx, listenSQL); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	listening()
 	// Changes committed while there was no listener were never heard:
-	// every waiter checks again.
+	// every waiter checks again, every order subscriber reads again.
 	f.wake("")
+	f.orders.resyncAll()
+	f.upOnce.Do(func() { close(f.up) })
 	for {
 		waitCtx, cancel := context.WithTimeout(ctx, listenPing)
 		n, err := conn.WaitForNotification(waitCtx)
@@ -230,7 +276,7 @@ func (f *siteFeed) listen(ctx context.Context, listening func()) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err == nil:
-			f.wake(n.Payload)
+			f.notified(n)
 		case pgconn.Timeout(err):
 			// A timeout leaves the connection usable: check it answers.
 			pingCtx, cancel := context.WithTimeout(ctx, listenPingTimeout)
@@ -242,5 +288,15 @@ func (f *siteFeed) listen(ctx context.Context, listening func()) error {
 		default:
 			return fmt.Errorf("wait for notification: %w", err)
 		}
+	}
+}
+
+// notified hands a notification to those it concerns.
+func (f *listener) notified(n *pgconn.Notification) {
+	switch n.Channel {
+	case siteChannel:
+		f.wake(n.Payload)
+	case orderChannel:
+		f.orders.publish(n.Payload)
 	}
 }

@@ -170,8 +170,8 @@ func (f *catalogFixture) listenerPID(t *testing.T, not int) int {
 	for deadline := time.Now().Add(longWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var pid int
 		err := f.super.QueryRow(t.Context(), `SELECT coalesce(max(pid), 0) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = $1 AND query = 'LISTEN pantry_site' AND pid <> $2`,
-			siteFeedApplication, not).Scan(&pid)
+			WHERE datname = current_database() AND application_name = $1 AND query = $2 AND pid <> $3`,
+			listenerApplication, listenSQL, not).Scan(&pid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +229,7 @@ func TestCloseStopsListener(t *testing.T) {
 	for deadline := time.Now().Add(longWait); ; time.Sleep(20 * time.Millisecond) {
 		var n int
 		if err := f.super.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`,
-			siteFeedApplication).Scan(&n); err != nil {
+			listenerApplication).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 0 {

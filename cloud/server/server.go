@@ -25,6 +25,7 @@ import (
 	"github.com/pantry/pantry/cloud/auth"
 	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/cloud/syncserver"
+	"github.com/pantry/pantry/cloud/web"
 )
 
 // Config configures a Server. DatabaseURL and HTTPAddr are required.
@@ -52,10 +53,17 @@ type Server struct {
 	keys  atomic.Pointer[auth.KeySet]
 	app   *fiber.App
 	ln    net.Listener
+	// stop is closed when Run ends, to end the dashboard's live streams.
+	stop chan struct{}
 }
 
+// listenTimeout bounds how long New waits for the store's listener to
+// LISTEN on a database that has just answered.
+const listenTimeout = 10 * time.Second
+
 // New opens the database (refusing one whose schema is behind), loads or
-// creates the signing keys and binds the listener.
+// creates the signing keys, starts the store's LISTEN connection and
+// binds the HTTP listener.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -66,12 +74,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.KeyReload <= 0 {
 		cfg.KeyReload = time.Minute
 	}
-	s := &Server{cfg: cfg, log: cfg.Log}
+	s := &Server{cfg: cfg, log: cfg.Log, stop: make(chan struct{})}
 	var err error
 	if s.store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{ServiceRole: cfg.ServiceRole, Logger: cfg.Log}); err != nil {
 		return nil, err
 	}
 	if err := s.loadKeys(ctx, true); err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	// The dashboard's live pages hear order changes through the store's
+	// listener: listening before serving means a page that subscribes
+	// hears every change from then on, rather than a resync first.
+	listenCtx, cancel := context.WithTimeout(ctx, listenTimeout)
+	err = s.store.Listen(listenCtx)
+	cancel()
+	if err != nil {
 		s.store.Close()
 		return nil, err
 	}
@@ -84,10 +102,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	services := Services(s.store, cfg.Now)
+	login := auth.NewPasswordLogin(services.Logins, cfg.Passwords, auth.ThrottlePolicy{})
 	s.app = api.New(api.Config{
-		Log: cfg.Log, Services: Services(s.store, cfg.Now), Ready: s.store.Ping,
+		Log: cfg.Log, Services: services, Ready: s.store.Ping, Login: login,
 		Keys: &s.keys, Passwords: cfg.Passwords, QRBaseURL: cfg.QRBaseURL, Registry: reg, Now: cfg.Now,
 	})
+	web.Register(s.app, web.Config{Log: cfg.Log, Services: services, Login: login, Stop: s.stop, Now: cfg.Now})
 	return s, nil
 }
 
@@ -97,6 +118,9 @@ func Services(store *postgres.Store, now func() time.Time) cloud.Services {
 	return cloud.Services{
 		Sites: store, Catalog: store, Stock: store, Orders: store, Users: store,
 		Logins: store, Audit: store, Nodes: store, Sync: syncserver.New(store, syncserver.Options{Now: now}),
+		OrderFeed: store,
+		Sessions:  store,
+		SSO:       store,
 	}
 }
 
@@ -173,6 +197,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-errc:
 		err = fmt.Errorf("serve HTTP: %w", err)
 	}
+	close(s.stop)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if e := s.app.ShutdownWithContext(shutdownCtx); e != nil {

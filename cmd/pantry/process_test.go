@@ -62,9 +62,8 @@ func freeAddr(tb testing.TB) string {
 
 // proc is a process a test spawned.
 type proc struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *bytes.Buffer
+	cmd *exec.Cmd
+	url string
 }
 
 func call(tb testing.TB, method, url, token string, body any, headers ...string) (int, map[string]any) {
