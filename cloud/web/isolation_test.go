@@ -44,6 +44,25 @@ type pageAttack struct {
 	want int
 }
 
+// attackSets are the attacks of each area of the dashboard: an area's
+// test file adds its own in an init function, next to its pages' tests.
+var attackSets = []func(a cloudtest.Tenant) map[string]pageAttack{pageAttacks}
+
+// allAttacks merges every area's attacks.
+func allAttacks(tb testing.TB, a cloudtest.Tenant) map[string]pageAttack {
+	tb.Helper()
+	out := map[string]pageAttack{}
+	for _, set := range attackSets {
+		for route, at := range set(a) {
+			if _, dup := out[route]; dup {
+				tb.Fatalf("two attacks for %s", route)
+			}
+			out[route] = at
+		}
+	}
+	return out
+}
+
 func pageAttacks(a cloudtest.Tenant) map[string]pageAttack {
 	return map[string]pageAttack{
 		"GET /":                     {path: "/", want: http.StatusOK},
@@ -65,7 +84,7 @@ func TestDashboardTenantIsolation(t *testing.T) {
 	s := cloudtest.Start(t)
 	a := cloudtest.SeedTenant(t, s, "alpha")
 	b := cloudtest.SeedTenant(t, s, "beta")
-	table := pageAttacks(a)
+	table := allAttacks(t, a)
 	var missing []string
 	for _, route := range s.Routes() {
 		if _, ok := table[route]; dashboardRoute(route) && !ok && !signedOut[route] {

@@ -29,6 +29,8 @@ import (
 // which has no session yet, uses a double-submit cookie instead.
 
 const (
+	flashCookie   = "pantry_flash"
+	maxFlash      = 300
 	sessionCookie = "pantry_session"
 	loginCSRF     = "pantry_login_csrf"
 	csrfField     = "csrf"
@@ -98,6 +100,12 @@ func (a *app) signedIn(c *fiber.Ctx) error {
 		return a.errorPage(c, nil, err)
 	}
 	v := &view{Session: s, CSRF: csrfToken(secret)}
+	if msg := c.Cookies(flashCookie); msg != "" && c.Method() == fiber.MethodGet {
+		if text, err := url.QueryUnescape(msg); err == nil && len(text) <= maxFlash {
+			v.Flash = text
+		}
+		c.Cookie(&fiber.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode})
+	}
 	c.Locals("view", v)
 	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
 		got := c.FormValue(csrfField)
@@ -229,4 +237,15 @@ func (a *app) handleLogout(c *fiber.Ctx) error {
 func (a *app) clearSession(c *fiber.Ctx) {
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HTTPOnly: true,
 		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+}
+
+// done redirects to path (POST/redirect/GET) with a message the next
+// page shows once, at its top ("Site saved.").
+func (a *app) done(c *fiber.Ctx, path, msg string) error {
+	if len(msg) > maxFlash {
+		msg = msg[:maxFlash]
+	}
+	c.Cookie(&fiber.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteLaxMode, Secure: c.Protocol() == "https"})
+	return c.Redirect(path, http.StatusSeeOther)
 }

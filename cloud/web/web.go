@@ -63,6 +63,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"money": func(m pantry.Money) string { return m.String() },
 	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"deref": func(p *int64) int64 { return *p },
+	"field": field,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // pageCSP lets a page load and reach only what the cloud serves: no inline

@@ -1,0 +1,4 @@
+package web
+
+// stockRoutes lists this area's pages (being built).
+func (a *app) stockRoutes(page pageFunc) {}
