@@ -57,6 +57,10 @@ type SiteService interface {
 	UpdateSpace(ctx context.Context, orgID string, who Actor, siteID, spaceID string, up SpaceUpdate) (Space, error)
 	// RotateSpaceCode gives a room a new code: its old QR code stops working.
 	RotateSpaceCode(ctx context.Context, orgID string, who Actor, siteID, spaceID string) (Space, error)
+	// CountSpaces counts the rooms (not archived) of each of siteIDs, for
+	// a list of sites; a site without rooms, or not the organization's,
+	// is absent from the map.
+	CountSpaces(ctx context.Context, orgID string, siteIDs []string) (map[string]int, error)
 
 	// CreateTablet returns the tablet and its password, shown this once.
 	CreateTablet(ctx context.Context, orgID string, who Actor, siteID, name string) (Tablet, string, error)
@@ -95,6 +99,11 @@ type StockService interface {
 	// is not "".
 	ListStockMovements(ctx context.Context, orgID, siteID, itemID string, p Page) ([]StockMovement, string, error)
 	RecordStockMovement(ctx context.Context, orgID string, who Actor, siteID, itemID string, delta int64, reason string) (StockMovement, error)
+	// ParLevels returns a site's par levels (ParLevel), by item id.
+	ParLevels(ctx context.Context, orgID, siteID string) ([]ParLevel, error)
+	// SetParLevels sets or clears the par levels of the items changes
+	// name (others keep theirs), audited, and returns the site's par levels.
+	SetParLevels(ctx context.Context, orgID string, who Actor, siteID string, changes []ParLevelChange) ([]ParLevel, error)
 }
 
 // OrderService reads what the edges took: orders, payments, and the
@@ -127,6 +136,7 @@ type UserService interface {
 	// CreateAPIKey stores a key by its hash (cloud/auth makes keys).
 	CreateAPIKey(ctx context.Context, orgID string, who Actor, name, prefix string, hash []byte) (APIKey, error)
 	ListAPIKeys(ctx context.Context, orgID string, p Page) ([]APIKey, string, error)
+	GetAPIKey(ctx context.Context, orgID, id string) (APIKey, error)
 	RevokeAPIKey(ctx context.Context, orgID string, who Actor, id string) (APIKey, error)
 }
 
@@ -177,6 +187,7 @@ type NodeService interface {
 	GetNode(ctx context.Context, orgID, id string) (NodeStatus, error)
 	RevokeNode(ctx context.Context, orgID string, who Actor, nodeID string) (NodeStatus, error)
 	ListDeadLetters(ctx context.Context, orgID string, f DeadLetterFilter, p Page) ([]DeadLetter, string, error)
+	GetDeadLetter(ctx context.Context, orgID, id string) (DeadLetter, error)
 }
 
 // SyncService is the cloud's side of replication (syncproto): edge nodes

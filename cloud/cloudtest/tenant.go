@@ -147,11 +147,12 @@ func Fingerprint(tb testing.TB, s *Server, orgID string) string {
 	defer conn.Close(ctx)
 	var fp string
 	err = conn.QueryRow(ctx, `SELECT concat_ws(' ',
-		(SELECT string_agg(name || coalesce(archived_at::text, ''), ',' ORDER BY id) FROM sites WHERE organization_id = $1),
-		(SELECT string_agg(name || code, ',' ORDER BY id) FROM spaces WHERE organization_id = $1),
+		(SELECT string_agg(name || timezone || coalesce(archived_at::text, ''), ',' ORDER BY id) FROM sites WHERE organization_id = $1),
+		(SELECT string_agg(name || floor || code || coalesce(archived_at::text, ''), ',' ORDER BY id) FROM spaces WHERE organization_id = $1),
 		(SELECT string_agg(name || price_amount::text, ',' ORDER BY id) FROM items WHERE organization_id = $1),
-		(SELECT string_agg(item_id::text || available::text, ',' ORDER BY item_id) FROM site_menu_items WHERE organization_id = $1),
+		(SELECT string_agg(item_id::text || available::text || coalesce(price_amount::text, ''), ',' ORDER BY item_id) FROM site_menu_items WHERE organization_id = $1),
 		(SELECT sum(delta) FROM stock_movements WHERE organization_id = $1),
+		(SELECT string_agg(site_id::text || item_id::text || par::text, ',' ORDER BY site_id, item_id) FROM par_levels WHERE organization_id = $1),
 		(SELECT string_agg(code || value::text, ',' ORDER BY id) FROM coupons WHERE organization_id = $1),
 		(SELECT string_agg(code || name, ',' ORDER BY id) FROM cost_centers WHERE organization_id = $1),
 		(SELECT string_agg(username || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM tablets WHERE organization_id = $1),
@@ -160,6 +161,8 @@ func Fingerprint(tb testing.TB, s *Server, orgID string) string {
 		(SELECT string_agg(id::text || applied_seq::text || coalesce(revoked_at::text, ''), ',' ORDER BY id) FROM edge_nodes WHERE organization_id = $1),
 		(SELECT string_agg(id::text || coalesce(reapplied_at::text, ''), ',' ORDER BY id) FROM dead_letters WHERE organization_id = $1),
 		(SELECT count(*) FROM enrollment_tokens WHERE organization_id = $1),
+		(SELECT concat_ws('|', issuer, client_id, md5(client_secret), allowed_domains::text, role_claim, role_map::text, default_role, enabled::text, updated_at::text)
+			FROM sso_configs WHERE organization_id = $1),
 		(SELECT count(*) FROM audit_log WHERE organization_id = $1))`, orgID).Scan(&fp)
 	if err != nil {
 		tb.Fatal(err)

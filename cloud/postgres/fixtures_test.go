@@ -89,6 +89,8 @@ func seedTenant(tb testing.TB, s *Store, label string) tenant {
 			[]any{t.org, pantry.NewID(), t.site, coupon, t.order}},
 		{`INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, order_id, origin, created_at) VALUES ($1, $2, $3, $4, -1, 'sale', $5, 'edge', now())`,
 			[]any{t.org, pantry.NewID(), t.site, t.item, t.order}},
+		{`INSERT INTO par_levels (organization_id, site_id, item_id, par) VALUES ($1, $2, $3, 24)`,
+			[]any{t.org, t.site, t.item}},
 		{`INSERT INTO dead_letters (organization_id, id, node_id, seq, event_type, payload, reason) VALUES ($1, $2, $3, 7, 'order.placed', '{"bad":true}'::bytea, 'unknown item')`,
 			[]any{t.org, pantry.NewID(), t.node}},
 		{`INSERT INTO web_sessions (organization_id, id, user_id, token_hash, method, created_at, last_seen_at, idle_until, expires_at)

@@ -24,6 +24,7 @@ import (
 	"github.com/pantry/pantry/cloud/api"
 	"github.com/pantry/pantry/cloud/auth"
 	"github.com/pantry/pantry/cloud/postgres"
+	"github.com/pantry/pantry/cloud/sso"
 	"github.com/pantry/pantry/cloud/syncserver"
 	"github.com/pantry/pantry/cloud/web"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	Passwords auth.PasswordParams
 	Log       *slog.Logger
 	Now       func() time.Time
+	// SSO tunes the dashboard's single sign-on (zero: production's rules;
+	// tests allow the loopback test identity provider).
+	SSO sso.Options
 }
 
 // Server is a running cloud instance.
@@ -108,7 +112,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Log: cfg.Log, Services: services, Ready: s.store.Ping, Login: login,
 		Keys: &s.keys, Passwords: cfg.Passwords, QRBaseURL: cfg.QRBaseURL, Registry: reg, Now: cfg.Now,
 	})
-	web.Register(s.app, web.Config{Log: cfg.Log, Services: services, Login: login, Stop: s.stop, Now: cfg.Now})
+	web.Register(s.app, web.Config{Log: cfg.Log, Services: services, Login: login, QRBaseURL: cfg.QRBaseURL, SSOOptions: cfg.SSO, Stop: s.stop, Now: cfg.Now})
 	return s, nil
 }
 

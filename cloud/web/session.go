@@ -146,6 +146,8 @@ func safeNext(next string) string {
 
 type loginPage struct {
 	Title, Email, Error, Next, CSRF string
+	// Org and SSOError are the single sign-on form's (sso.go).
+	Org, SSOError string
 }
 
 func (a *app) handleLoginPage(c *fiber.Ctx) error {
@@ -164,6 +166,7 @@ func (a *app) handleLoginPage(c *fiber.Ctx) error {
 func (a *app) renderLogin(c *fiber.Ctx, status int, p loginPage) error {
 	p.Title = "Sign in"
 	p.CSRF = newSecret()
+	c.Set("Content-Security-Policy", loginCSP) // sso.go: its form leads to an identity provider
 	c.Cookie(&fiber.Cookie{Name: loginCSRF, Value: p.CSRF, Path: "/login", HTTPOnly: true,
 		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
 	return render(c, status, "login.html", p)

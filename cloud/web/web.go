@@ -28,6 +28,7 @@ import (
 
 	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/sso"
 	"github.com/pantry/pantry/internal/buildinfo"
 	"github.com/pantry/pantry/internal/httpx"
 	"github.com/pantry/pantry/internal/pantry"
@@ -46,6 +47,14 @@ type Config struct {
 	// Version is the cloud's software version, which nodes are compared
 	// with (default buildinfo.Version()).
 	Version string
+	// QRBaseURL is where phones in a building reach its edge node: a
+	// room's QR code encodes QRBaseURL/q/CODE, as the API's qr_url says
+	// (default http://pantry.local:8080, the API's default too).
+	QRBaseURL string
+	// SSOOptions tune single sign-on's flow (cloud/sso); the zero value is
+	// production's: identity providers on private networks are refused
+	// (tests and self-hosted clouds set AllowPrivateNetworks).
+	SSOOptions sso.Options
 	// Stop ends the live streams at shutdown: fiber's shutdown waits for
 	// open streams, it does not end them.
 	Stop <-chan struct{}
@@ -88,6 +97,9 @@ func Register(f *fiber.App, cfg Config) {
 	}
 	if cfg.Version == "" {
 		cfg.Version = buildinfo.Version()
+	}
+	if cfg.QRBaseURL == "" {
+		cfg.QRBaseURL = "http://pantry.local:8080"
 	}
 	a := &app{Config: cfg}
 	a.routes(f)

@@ -64,3 +64,29 @@
   es.addEventListener("resync", () => { reload().catch((err) => console.warn("reload", err)); });
   es.addEventListener("signed-out", () => { es.close(); location.assign("/login"); });
 })();
+
+// A page made to be printed (the restock list) has a Print button
+// (data-print), hidden until this script can make it work.
+(() => {
+  for (const button of document.querySelectorAll("[data-print]")) {
+    button.hidden = false;
+    button.addEventListener("click", () => window.print());
+  }
+})();
+
+// A secret shown once (an enrollment command, a tablet's password) has a
+// "Copy" button, hidden unless the page can copy: data-copy names the id
+// of the element whose text it copies.
+(() => {
+  if (!navigator.clipboard) return;
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) continue;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      navigator.clipboard.writeText(source.textContent.trim())
+        .then(() => { button.textContent = "Copied"; })
+        .catch((err) => console.warn("copy", err));
+    });
+  }
+})();
