@@ -45,6 +45,10 @@ type StatusChange struct {
 type OrderDetail struct {
 	pantry.Order
 	History []StatusChange `json:"history"`
+	// NodeID and NodeName name the edge node that took the order ("" if
+	// it was not stored by a node's push).
+	NodeID   string `json:"node_id,omitempty"`
+	NodeName string `json:"node_name,omitempty"`
 }
 
 // PaymentFilter selects payments. Zero fields select everything; times

@@ -116,6 +116,13 @@ func (s *Store) GetOrder(ctx context.Context, orgID, id string) (cloud.OrderDeta
 			return err
 		}
 		d.Order = orders[0]
+		// The edge node that took it: the one whose push stored it (none
+		// for orders stored otherwise, as seeds and imports are).
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(n.id::text, ''), COALESCE(n.name, '') FROM orders o
+			LEFT JOIN edge_nodes n ON n.organization_id = o.organization_id AND n.id = o.node_id
+			WHERE o.organization_id = $1 AND o.id = $2`, orgID, id).Scan(&d.NodeID, &d.NodeName); err != nil {
+			return fmt.Errorf("query order's node: %w", err)
+		}
 		d.History, err = loadHistory(ctx, tx, orgID, id)
 		return err
 	})

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -8,9 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pantry/pantry/cloud/cloudtest"
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // client is a browser without a browser: a cookie jar, redirects not
@@ -267,5 +270,31 @@ func TestSecurityHeaders(t *testing.T) {
 	c.signIn(t, org.OwnerEmail, cloudtest.Password)
 	for _, path := range []string{"/", "/orders", "/orders/" + pantry.NewID(), "/static/dashboard/dashboard.css"} {
 		check(path, c.get(t, path))
+	}
+}
+
+// TestOrderPageNamesItsEdge: an order pushed by a building's edge node
+// says on its page which node took it.
+func TestOrderPageNamesItsEdge(t *testing.T) {
+	t.Parallel()
+	s := cloudtest.Start(t)
+	a := cloudtest.SeedTenant(t, s, "acme")
+	now := time.Now().UTC().Truncate(time.Second)
+	eur := func(n int64) syncproto.Money { return syncproto.Money{Amount: n, Currency: "EUR"} }
+	placed, _ := json.Marshal(syncproto.OrderPlaced{ID: pantry.NewID(), SiteID: a.Site, SpaceID: a.Space, Status: "placed",
+		Lines: []syncproto.OrderLine{{ItemID: a.Item, Name: "coffee", Quantity: 1, UnitPrice: eur(350), LineTotal: eur(350)}},
+		DeliverTo: "room", Subtotal: eur(350), Discount: eur(0), Total: eur(350), Payment: "complimentary", CreatedAt: now, UpdatedAt: now})
+	var o struct{ ID string }
+	_ = json.Unmarshal(placed, &o)
+	push := syncproto.PushRequest{Version: syncproto.Version, NodeID: a.Node, SoftwareVersion: "test", SentAt: now,
+		Events: []syncproto.Event{{Seq: 2, ID: pantry.NewID(), Type: syncproto.EventOrderPlaced, Schema: 1, EntityID: o.ID, Payload: placed, CreatedAt: now}}}
+	if r := s.Do(t, "POST", syncproto.PathPush, a.NodeCredential, push); r.Status != http.StatusOK {
+		t.Fatalf("push: %d %s", r.Status, r.Body)
+	}
+	c := newClient(t, s)
+	c.signIn(t, a.Org.OwnerEmail, cloudtest.Password)
+	p := c.get(t, "/orders/"+o.ID)
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, `<dd data-node>edge node edge</dd>`) {
+		t.Fatalf("the order page does not name the edge that took it: %d\n%s", p.Status, p.Body)
 	}
 }
