@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,14 +48,13 @@ func (s *samples) merge(o *samples) {
 // for dur.
 func (e *pageBench) closedLoop(clients int, dur time.Duration) *samples {
 	var out samples
-	var next atomic.Int64
 	deadline := time.Now().Add(dur)
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(c), 7))
 			for time.Now().Before(deadline) {
-				kind, session, path := e.pick(int(next.Add(1)-1), rng)
+				kind, session, path := e.pick(rng)
 				start := time.Now()
 				status, body := e.get(e.cloudA.URL, session, path)
 				out.add(sample{kind: kind, took: time.Since(start), status: status, path: path, body: body})
@@ -79,7 +77,7 @@ func (e *pageBench) openLoop(rate int, dur time.Duration) *samples {
 	for i := range n {
 		due := start.Add(time.Duration(i) * interval)
 		time.Sleep(time.Until(due))
-		kind, session, path := e.pick(i, rng)
+		kind, session, path := e.pick(rng)
 		wg.Go(func() {
 			status, body := e.get(e.cloudA.URL, session, path)
 			out.add(sample{kind: kind, took: time.Since(due), status: status, path: path, body: body})

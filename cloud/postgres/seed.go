@@ -18,6 +18,12 @@ import (
 	"github.com/pantry/pantry/internal/pantry"
 )
 
+// SeedLoad is for benchmarks and tests only. It lives in a regular file,
+// not a _test.go one, so that the benchmarks of other packages (cloud/web's
+// dashboard pages over HTTP) seed exactly the load this package's
+// BenchmarkDashboardReads does; nothing in the pantry binary calls it, so
+// the linker leaves it out.
+
 // SeedSpec sizes the synthetic load SeedLoad creates.
 type SeedSpec struct {
 	Orgs, SitesPerOrg, SpacesPerSite, Items int
