@@ -18,32 +18,51 @@ import (
 	"github.com/pantry/pantry/edge/loadgen"
 )
 
+// loadOptions are the flags of `pantry edge loadtest` that every phase shares.
+type loadOptions struct {
+	url, mqttAddr, demoPath string
+	attendees               int
+	tablets                 int
+	openOrders              int
+	liveClients             int
+	statusRate              float64
+	duration                time.Duration
+}
+
 func newEdgeLoadtestCmd(stdout, stderr io.Writer) *cobra.Command {
-	var url, mqttAddr, demoPath string
-	var attendees int
+	var o loadOptions
 	var rates []float64
-	var duration time.Duration
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "loadtest",
 		Short: "Drive an edge node with concurrent attendees and measure orders/s and order-to-tablet latency",
 		Long: `Without --url, starts its own demo node (a child process, limits off) in a
-temp dir and measures that. With --url, drives a running node; --demo-file
-gives its site, rooms and tablet login (a demo.json), and --mqtt its broker.
-Only point it at nodes on this machine or your own test network.`,
+temp dir and measures that, and reports its memory. With --url, drives a
+running node; --demo-file gives its site, rooms and tablet login (a
+demo.json), and --mqtt its broker. Only point it at nodes on this machine
+or your own test network.
+
+--tablets MQTT clients time every order; --open-orders are placed before
+each phase and left open; --live-clients attendee order pages stay open
+over Server-Sent Events through the phase, and --status-rate staff status
+changes a second on their orders are timed until their page shows them.`,
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "url", "", "base URL of a running node (default: start one)")
-	f.StringVar(&mqttAddr, "mqtt", "", "MQTT address of that node")
-	f.StringVar(&demoPath, "demo-file", "", "demo.json of that node")
-	f.IntVar(&attendees, "attendees", 64, "concurrent attendee sessions")
+	f.StringVar(&o.url, "url", "", "base URL of a running node (default: start one)")
+	f.StringVar(&o.mqttAddr, "mqtt", "", "MQTT address of that node")
+	f.StringVar(&o.demoPath, "demo-file", "", "demo.json of that node")
+	f.IntVar(&o.attendees, "attendees", 64, "concurrent attendee sessions")
+	f.IntVar(&o.tablets, "tablets", 1, "MQTT tablets, each on its own connection, timing every order")
+	f.IntVar(&o.openOrders, "open-orders", 0, "orders placed before each phase and left open")
+	f.IntVar(&o.liveClients, "live-clients", 0, "attendee order pages held open over Server-Sent Events during each phase")
+	f.Float64Var(&o.statusRate, "status-rate", 20, "staff status changes per second on live clients' orders, timed on their streams")
 	f.Float64SliceVar(&rates, "rate", []float64{0}, "target orders/s per phase; 0 = as fast as it answers")
-	f.DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
+	f.DurationVar(&o.duration, "duration", 10*time.Second, "length of each phase")
 	f.BoolVar(&asJSON, "json", false, "print results as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var results []loadgen.Result
 		for _, rate := range rates {
-			res, err := loadPhase(cmd.Context(), stderr, url, mqttAddr, demoPath, attendees, rate, duration)
+			res, err := loadPhase(cmd.Context(), stderr, o, rate)
 			if err != nil {
 				return fmt.Errorf("load test at rate %v: %w", rate, err)
 			}
@@ -67,20 +86,26 @@ Only point it at nodes on this machine or your own test network.`,
 // loadPhase runs one phase. Without a URL each phase gets a fresh node:
 // orders are never worked off during a load test, so the open queue (and
 // the broker's retained messages) would otherwise carry over and grow.
-func loadPhase(ctx context.Context, stderr io.Writer, url, mqttAddr, demoPath string, attendees int, rate float64, duration time.Duration) (loadgen.Result, error) {
-	if url == "" {
+// The node's memory, files and CPU are then read from its process.
+func loadPhase(ctx context.Context, stderr io.Writer, o loadOptions, rate float64) (loadgen.Result, error) {
+	var stats func() (loadgen.ProcessStats, error)
+	if o.url == "" {
 		node, err := spawnNode(ctx, stderr)
 		if err != nil {
 			return loadgen.Result{}, err
 		}
 		defer node.stop()
-		url, mqttAddr, demoPath = node.url, node.mqtt, filepath.Join(node.dir, "demo.json")
+		o.url, o.mqttAddr, o.demoPath = node.url, node.mqtt, filepath.Join(node.dir, "demo.json")
+		pid := node.cmd.Process.Pid
+		stats = func() (loadgen.ProcessStats, error) { return loadgen.ReadProcessStats(pid) }
 	}
-	cfg, err := loadgenConfig(demoPath)
+	cfg, err := loadgenConfig(o.demoPath)
 	if err != nil {
 		return loadgen.Result{}, err
 	}
-	cfg.URL, cfg.MQTTAddr, cfg.Attendees, cfg.Rate, cfg.Duration = url, mqttAddr, attendees, rate, duration
+	cfg.URL, cfg.MQTTAddr, cfg.Attendees, cfg.Rate, cfg.Duration = o.url, o.mqttAddr, o.attendees, rate, o.duration
+	cfg.Tablets, cfg.OpenOrders, cfg.LiveClients, cfg.StatusRate = o.tablets, o.openOrders, o.liveClients, o.statusRate
+	cfg.NodeStats = stats
 	return loadgen.Run(ctx, cfg)
 }
 
