@@ -20,10 +20,12 @@ test:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 # Go benchmarks (the raw store limit among them), then the load generator
-# against a real edge process: as fast as it answers, then at 500 orders/s.
+# against a real edge process: as fast as it answers, then at 500 orders/s;
+# then at staff scale (50 tablets, 5,000 open orders) at 200 and 500/s.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	./$(BIN) edge loadtest --rate 0 --rate 500 --duration 10s 2>/dev/null
+	./$(BIN) edge loadtest --tablets 50 --open-orders 5000 --rate 200 --rate 500 --duration 10s 2>/dev/null
 
 lint:
 	@unformatted="$$(gofmt -l .)"; \

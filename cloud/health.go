@@ -27,8 +27,14 @@ const (
 // Thresholds of NodeHealth.
 const (
 	// OfflineAfter is how long a node may go unseen before it is
-	// offline: two long polls and some.
+	// offline: two long polls and some. It is the default: a deployment
+	// may choose another (pantry cloud serve --node-offline-after), never
+	// under MinOfflineAfter.
 	OfflineAfter = 90 * time.Second
+	// MinOfflineAfter is the shortest offline threshold that cannot flag
+	// a node that is on line: a node is heard from at the start of each
+	// long poll, and a poll lasts up to 30 s (syncproto.MaxPullWait).
+	MinOfflineAfter = 30 * time.Second
 	// LagEvents is how many events may wait at the edge before the node
 	// is lagging whatever their age; LagAge how long any may wait.
 	LagEvents = 1000
@@ -52,16 +58,20 @@ func (h Health) Rank() int {
 }
 
 // NodeHealth says how node n stands at now, with the reason in words, for
-// a cloud running cloudVersion. A node is outdated when both versions are
-// release versions (semver) and the node's is older; development builds
-// are not compared.
-func NodeHealth(n NodeStatus, now time.Time, cloudVersion string) (Health, string) {
+// a cloud running cloudVersion. A node is offline once unseen for longer
+// than offlineAfter (OfflineAfter if zero). A node is outdated when both
+// versions are release versions (semver) and the node's is older;
+// development builds are not compared.
+func NodeHealth(n NodeStatus, now time.Time, cloudVersion string, offlineAfter time.Duration) (Health, string) {
+	if offlineAfter <= 0 {
+		offlineAfter = OfflineAfter
+	}
 	switch {
 	case n.RevokedAt != nil:
 		return HealthOffline, "revoked: " + n.RevokedReason
 	case n.LastSeenAt == nil:
 		return HealthOffline, "enrolled " + Ago(now.Sub(n.EnrolledAt)) + ", never seen since"
-	case now.Sub(*n.LastSeenAt) > OfflineAfter:
+	case now.Sub(*n.LastSeenAt) > offlineAfter:
 		return HealthOffline, "not seen for " + Ago(now.Sub(*n.LastSeenAt))
 	case n.DeadLetters > 0:
 		return HealthLagging, fmt.Sprintf("%d event(s) the cloud could not apply (dead letters)", n.DeadLetters)

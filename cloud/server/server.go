@@ -40,6 +40,9 @@ type Config struct {
 	// QRBaseURL is where phones in a building reach its edge node; rooms'
 	// qr_url is QRBaseURL/q/CODE (default http://pantry.local:8080).
 	QRBaseURL string
+	// NodeOfflineAfter is how long an edge node may go unseen before the
+	// dashboard shows it offline (default cloud.OfflineAfter).
+	NodeOfflineAfter time.Duration
 	// Passwords overrides the argon2id parameters (tests use cheap ones).
 	Passwords auth.PasswordParams
 	Log       *slog.Logger
@@ -112,7 +115,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Log: cfg.Log, Services: services, Ready: s.store.Ping, Login: login,
 		Keys: &s.keys, Passwords: cfg.Passwords, QRBaseURL: cfg.QRBaseURL, Registry: reg, Now: cfg.Now,
 	})
-	web.Register(s.app, web.Config{Log: cfg.Log, Services: services, Login: login, QRBaseURL: cfg.QRBaseURL, SSOOptions: cfg.SSO, Stop: s.stop, Now: cfg.Now})
+	web.Register(s.app, web.Config{Log: cfg.Log, Services: services, Login: login, QRBaseURL: cfg.QRBaseURL, SSOOptions: cfg.SSO, Stop: s.stop, Now: cfg.Now,
+		NodeOfflineAfter: cfg.NodeOfflineAfter})
 	return s, nil
 }
 

@@ -48,12 +48,13 @@ import (
 //	            timed until B's live stream tells a signed-in page of them
 //	LiveOrdersAtNpps  the same while A serves pages at the open loop's rate
 //
-// Each phase runs PANTRY_BENCH_DURATION (default 10s) per b.N: use
-// -benchtime 1x. The seed's size is set as for BenchmarkDashboardReads
+// Each phase runs PANTRY_BENCH_DURATION per b.N (default 8s, so that
+// `make bench` takes under a minute): use -benchtime 1x, or Nx for more
+// samples. The seed's size is set as for BenchmarkDashboardReads
 // (PANTRY_BENCH_ORDERS, _ORGS, _SITES, _DAYS), seeded once per run.
 func BenchmarkDashboardPages(b *testing.B) {
 	e := newPageBench(b)
-	dur := envDuration(b, "PANTRY_BENCH_DURATION", 10*time.Second)
+	dur := envDuration(b, "PANTRY_BENCH_DURATION", 8*time.Second)
 	b.Run("Max", func(b *testing.B) {
 		clients := envInt(b, "PANTRY_BENCH_CLIENTS", 4*runtime.GOMAXPROCS(0))
 		var all samples

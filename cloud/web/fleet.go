@@ -29,6 +29,8 @@ type fleetPage struct {
 	Filter string
 	Sites  int
 	Now    timeNow
+	// OfflineAfter is the offline threshold, in seconds.
+	OfflineAfter int
 }
 
 // maxFleet bounds the nodes one page lists: an organization with more
@@ -65,9 +67,10 @@ func (a *app) handleFleet(c *fiber.Ctx) error {
 	if filter != "" && !slices.Contains([]string{string(cloud.HealthOffline), string(cloud.HealthLagging), string(cloud.HealthOutdated), string(cloud.HealthOK)}, filter) {
 		return a.errorPage(c, v, pantry.Errorf(pantry.EINVALID, "unknown filter %q: choose offline, lagging, outdated or ok", filter))
 	}
-	page := fleetPage{view: v, Counts: map[string]int{}, Filter: filter, Sites: len(sites), Now: timeNow{now}}
+	page := fleetPage{view: v, Counts: map[string]int{}, Filter: filter, Sites: len(sites), Now: timeNow{now},
+		OfflineAfter: int(a.NodeOfflineAfter.Seconds())}
 	for _, n := range nodes {
-		h, reason := cloud.NodeHealth(n, now, a.Version)
+		h, reason := cloud.NodeHealth(n, now, a.Version, a.NodeOfflineAfter)
 		page.Counts[string(h)]++
 		if filter != "" && string(h) != filter {
 			continue

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -56,8 +57,10 @@ func (a *app) handleOrderEvents(c *fiber.Ctx) error {
 	stop := a.Stop
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
+		// Not a.ctx(c): the handler has returned and fiber has recycled c
+		// by the time the stream runs.
 		alive := func() bool {
-			ctx, done := a.ctx(c)
+			ctx, done := context.WithTimeout(context.Background(), 30*time.Second)
 			defer done()
 			now := a.Now()
 			_, err := a.Sessions.WebSession(ctx, orgID, hash, now, now.Add(a.SessionIdle))

@@ -282,7 +282,7 @@ func TestOrderPageNamesItsEdge(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	eur := func(n int64) syncproto.Money { return syncproto.Money{Amount: n, Currency: "EUR"} }
 	placed, _ := json.Marshal(syncproto.OrderPlaced{ID: pantry.NewID(), SiteID: a.Site, SpaceID: a.Space, Status: "placed",
-		Lines: []syncproto.OrderLine{{ItemID: a.Item, Name: "coffee", Quantity: 1, UnitPrice: eur(350), LineTotal: eur(350)}},
+		Lines:     []syncproto.OrderLine{{ItemID: a.Item, Name: "coffee", Quantity: 1, UnitPrice: eur(350), LineTotal: eur(350)}},
 		DeliverTo: "room", Subtotal: eur(350), Discount: eur(0), Total: eur(350), Payment: "complimentary", CreatedAt: now, UpdatedAt: now})
 	var o struct{ ID string }
 	_ = json.Unmarshal(placed, &o)

@@ -145,7 +145,7 @@ func (a *app) handleSites(c *fiber.Ctx) error {
 			continue
 		}
 		r := &page.Rows[i]
-		h, reason := cloud.NodeHealth(n, now, a.Version)
+		h, reason := cloud.NodeHealth(n, now, a.Version, a.NodeOfflineAfter)
 		if r.Nodes++; r.Health == "" || h.Rank() < r.Health.Rank() {
 			r.Health, r.Reason = h, reason
 		}

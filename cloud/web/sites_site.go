@@ -117,7 +117,7 @@ func (a *app) loadSitePage(ctx context.Context, p auth.Principal, siteID string)
 		}
 	}
 	for _, n := range nodes {
-		h, reason := cloud.NodeHealth(n, now, a.Version)
+		h, reason := cloud.NodeHealth(n, now, a.Version, a.NodeOfflineAfter)
 		page.Nodes = append(page.Nodes, fleetRow{NodeStatus: n, SiteName: site.Name, Health: h, Reason: reason})
 	}
 	page.Floors, page.Live = siteFloors(rooms)

@@ -47,6 +47,9 @@ type Config struct {
 	// Version is the cloud's software version, which nodes are compared
 	// with (default buildinfo.Version()).
 	Version string
+	// NodeOfflineAfter is how long a node may go unseen before the fleet
+	// shows it offline (default cloud.OfflineAfter).
+	NodeOfflineAfter time.Duration
 	// QRBaseURL is where phones in a building reach its edge node: a
 	// room's QR code encodes QRBaseURL/q/CODE, as the API's qr_url says
 	// (default http://pantry.local:8080, the API's default too).
@@ -94,6 +97,9 @@ func Register(f *fiber.App, cfg Config) {
 	}
 	if cfg.SessionIdle <= 0 {
 		cfg.SessionIdle = 2 * time.Hour
+	}
+	if cfg.NodeOfflineAfter <= 0 {
+		cfg.NodeOfflineAfter = cloud.OfflineAfter
 	}
 	if cfg.Version == "" {
 		cfg.Version = buildinfo.Version()

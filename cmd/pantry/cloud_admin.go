@@ -26,6 +26,8 @@ func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Comma
 	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8081", "HTTP listen address")
 	e.String(&cfg.ServiceRole, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
 	e.String(&cfg.QRBaseURL, "qr-base-url", "PANTRY_QR_BASE_URL", "http://pantry.local:8080", "where phones in a building reach its edge node (rooms' qr_url)")
+	e.Duration(&cfg.NodeOfflineAfter, "node-offline-after", "PANTRY_NODE_OFFLINE_AFTER", cloud.OfflineAfter,
+		"how long an edge node may go unheard before the dashboard shows it offline (at least 30s: nodes long-poll for up to 30 s)")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
@@ -33,6 +35,10 @@ func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Comma
 		}
 		if cfg.DatabaseURL == "" {
 			return errors.New("--database-url (or PANTRY_DATABASE_URL) is required")
+		}
+		if cfg.NodeOfflineAfter < cloud.MinOfflineAfter {
+			return fmt.Errorf("--node-offline-after %s is too short: an edge node on line is heard from only every 30 s at worst (its long poll), so it would show offline; use %s or more",
+				cfg.NodeOfflineAfter, cloud.MinOfflineAfter)
 		}
 		cfg.Log = newLogger(stderr, jsonLogs)
 		s, err := server.New(cmd.Context(), cfg)

@@ -45,7 +45,9 @@
     if (!res.ok) return;
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");
     const fresh = doc.querySelector("[data-orders]");
-    if (!fresh) return;
+    // Unchanged rows stay as they are: a row being clicked must not be
+    // swapped under the pointer for its twin.
+    if (!fresh || fresh.innerHTML.trim() === tbody.innerHTML.trim()) return;
     tbody.replaceChildren(...fresh.children);
     tbody.closest("table").hidden = tbody.children.length === 0;
     if (empty) empty.hidden = tbody.children.length > 0;
