@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"image/png"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -23,10 +21,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
-	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/pantry/pantry/cloud/qrsheet"
+	"github.com/pantry/pantry/cloud/qrsheet/qrsheettest"
 	"github.com/pantry/pantry/internal/browsertest"
 )
 
@@ -87,7 +85,7 @@ func TestPDF(t *testing.T) {
 			if math.Abs(info.w-tc.wantW) > 0.5 || math.Abs(info.h-tc.wantH) > 0.5 || info.format != tc.wantFormat {
 				t.Errorf("page size %v x %v pts (%s), want %v x %v (%s)", info.w, info.h, info.format, tc.wantW, tc.wantH, tc.wantFormat)
 			}
-			checkCodes(t, s, rasterise(t, pdf, 150), 150)
+			checkCodes(t, s, qrsheettest.Rasterise(t, pdf, 150), 150)
 			text := pdfText(t, pdf)
 			for _, want := range []string{s.Title, "Page 1 of 4", "Page 4 of 4", "Floor 10", "Mezzanine", qrsheet.DefaultInstruction} {
 				if !strings.Contains(text, want) {
@@ -105,7 +103,7 @@ func TestPDF(t *testing.T) {
 
 // checkCodes decodes every page and checks the codes against the sheet's
 // rooms, pages in order of floor.
-func checkCodes(t *testing.T, s qrsheet.Sheet, pages []grey, dpi float64) {
+func checkCodes(t *testing.T, s qrsheet.Sheet, pages []qrsheettest.Grey, dpi float64) {
 	t.Helper()
 	rooms := make(map[string]qrsheet.Room) // by URL
 	for _, r := range s.Rooms {
@@ -113,23 +111,23 @@ func checkCodes(t *testing.T, s qrsheet.Sheet, pages []grey, dpi float64) {
 	}
 	seen := make(map[string]int)
 	for i, img := range pages {
-		codes := decodeAll(t, img)
+		codes := qrsheettest.Decode(t, img)
 		if len(codes) == 0 {
 			t.Errorf("page %d: no QR code decodes", i+1)
 		}
 		for _, c := range codes {
-			seen[c.text]++
-			r, ok := rooms[c.text]
+			seen[c.Text]++
+			r, ok := rooms[c.Text]
 			switch {
 			case !ok:
-				t.Errorf("page %d: a code says %q, which is no room's URL", i+1, c.text)
+				t.Errorf("page %d: a code says %q, which is no room's URL", i+1, c.Text)
 				continue
 			case i < len(wantPages) && r.Floor != wantPages[i]:
 				t.Errorf("page %d: %s (floor %s) is on the page of floor %s", i+1, r.Name, r.Floor, wantPages[i])
-			case c.level != "M":
-				t.Errorf("%s: error correction level %q, want M as the edge's codes", r.Name, c.level)
+			case c.Level != "M":
+				t.Errorf("%s: error correction level %q, want M as the edge's codes", r.Name, c.Level)
 			}
-			if mm := c.sizePx / dpi * 25.4; mm < 40 {
+			if mm := c.SizePx / dpi * 25.4; mm < 40 {
 				t.Errorf("%s: the code is %.1f mm across, want at least 40 to scan across a table", r.Name, mm)
 			}
 		}
@@ -339,10 +337,10 @@ func TestSVGCodesScan(t *testing.T) {
 		names[r.URL] = r.Name
 	}
 	seen := make(map[string]int)
-	for _, c := range decodeAll(t, greyOf(img)) {
-		seen[c.text]++
-		if mm := c.sizePx / dpi * 25.4; mm < 40 {
-			t.Errorf("%s: the code is %.1f mm across, want at least 40", names[c.text], mm)
+	for _, c := range qrsheettest.Decode(t, qrsheettest.GreyOf(img)) {
+		seen[c.Text]++
+		if mm := c.SizePx / dpi * 25.4; mm < 40 {
+			t.Errorf("%s: the code is %.1f mm across, want at least 40", names[c.Text], mm)
 		}
 	}
 	for _, r := range s.Rooms {
@@ -452,18 +450,6 @@ func parseSVG(tb testing.TB, svg []byte) (texts, elements []string) {
 	return texts, elements
 }
 
-// poppler finds one of poppler-utils' commands, or fails the test saying
-// how to install them: never a skip, so CI cannot quietly stop checking
-// that the printed codes scan.
-func poppler(tb testing.TB, name string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		tb.Fatalf("%s is not installed: apt-get install poppler-utils", name)
-	}
-	return p
-}
-
 // writeTemp writes pdf to a file the poppler commands can read.
 func writeTemp(tb testing.TB, pdf []byte) string {
 	tb.Helper()
@@ -472,19 +458,6 @@ func writeTemp(tb testing.TB, pdf []byte) string {
 		tb.Fatal(err)
 	}
 	return path
-}
-
-func runPoppler(tb testing.TB, name string, args ...string) string {
-	tb.Helper()
-	out, err := exec.Command(poppler(tb, name), args...).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			tb.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, ee.Stderr)
-		}
-		tb.Fatalf("%s: %v", name, err)
-	}
-	return string(out)
 }
 
 type info struct {
@@ -499,7 +472,7 @@ var pagesLine = regexp.MustCompile(`(?m)^Pages:\s+(\d+)`)
 // pdfInfo reads the page count and the first page's size with pdfinfo.
 func pdfInfo(tb testing.TB, pdf []byte) info {
 	tb.Helper()
-	out := runPoppler(tb, "pdfinfo", writeTemp(tb, pdf))
+	out := qrsheettest.Run(tb, "pdfinfo", writeTemp(tb, pdf))
 	m, p := pageSizeLine.FindStringSubmatch(out), pagesLine.FindStringSubmatch(out)
 	if m == nil || p == nil {
 		tb.Fatalf("pdfinfo says no page size or count:\n%s", out)
@@ -515,127 +488,5 @@ func pdfInfo(tb testing.TB, pdf []byte) info {
 // pdfText is the PDF's text in reading order, as pdftotext extracts it.
 func pdfText(tb testing.TB, pdf []byte) string {
 	tb.Helper()
-	return runPoppler(tb, "pdftotext", "-raw", "-enc", "UTF-8", writeTemp(tb, pdf), "-")
-}
-
-// rasterise renders each page of pdf at dpi, in grey, with pdftoppm.
-func rasterise(tb testing.TB, pdf []byte, dpi int) []grey {
-	tb.Helper()
-	dir := tb.TempDir()
-	runPoppler(tb, "pdftoppm", "-r", strconv.Itoa(dpi), "-gray", writeTemp(tb, pdf), filepath.Join(dir, "page"))
-	files, err := filepath.Glob(filepath.Join(dir, "page-*.pgm"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	slices.Sort(files) // pdftoppm pads page numbers to the same width
-	var pages []grey
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		g, err := readPGM(b)
-		if err != nil {
-			tb.Fatalf("%s: %v", filepath.Base(f), err)
-		}
-		pages = append(pages, g)
-	}
-	return pages
-}
-
-// grey is an image in grey, a byte a pixel, row by row: what gozxing
-// reads. Tests build it without image.Image's At, which the race
-// detector slows to seconds a page.
-type grey struct {
-	pix  []byte
-	w, h int
-}
-
-// readPGM reads the binary greymap ("P5") pdftoppm -gray writes.
-func readPGM(b []byte) (grey, error) {
-	var g grey
-	var maxval int
-	r := bytes.NewReader(b)
-	var magic string
-	if _, err := fmt.Fscan(r, &magic, &g.w, &g.h, &maxval); err != nil || magic != "P5" {
-		return g, fmt.Errorf("read PGM header: %w", err)
-	}
-	if maxval != 255 {
-		return g, fmt.Errorf("PGM of %d levels, want 255", maxval)
-	}
-	data := b[len(b)-r.Len()+1:] // one whitespace byte ends the header
-	if len(data) != g.w*g.h {
-		return g, fmt.Errorf("PGM of %d bytes, want %d × %d", len(data), g.w, g.h)
-	}
-	g.pix = data
-	return g, nil
-}
-
-// greyOf converts img, reading the pixels of an RGBA image (a Chromium
-// screenshot) directly.
-func greyOf(img image.Image) grey {
-	b := img.Bounds()
-	g := grey{pix: make([]byte, 0, b.Dx()*b.Dy()), w: b.Dx(), h: b.Dy()}
-	if rgba, ok := img.(*image.RGBA); ok && rgba.Stride == 4*b.Dx() {
-		for p := rgba.Pix; len(p) >= 4; p = p[4:] {
-			g.pix = append(g.pix, byte((int(p[0])+2*int(p[1])+int(p[2]))/4))
-		}
-		return g
-	}
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			g.pix = append(g.pix, color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y)
-		}
-	}
-	return g
-}
-
-// decoded is a code found in an image.
-type decoded struct {
-	text   string
-	level  string  // error correction level
-	sizePx float64 // the width of the code, quiet zone excluded
-}
-
-// decodeAll finds and decodes every QR code in img with gozxing's
-// multi-code reader.
-func decodeAll(tb testing.TB, img grey) []decoded {
-	tb.Helper()
-	src, err := gozxing.NewPlanarYUVLuminanceSource(img.pix, img.w, img.h, 0, 0, img.w, img.h, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil && !errors.As(err, new(gozxing.NotFoundException)) {
-		tb.Fatalf("decode: %v", err)
-	}
-	var out []decoded
-	for _, r := range results {
-		level, _ := r.GetResultMetadata()[gozxing.ResultMetadataType_ERROR_CORRECTION_LEVEL].(string)
-		out = append(out, decoded{text: r.GetText(), level: level, sizePx: codeWidth(tb, r.GetResultPoints())})
-	}
-	return out
-}
-
-// codeWidth is a code's width from its three finder patterns: their
-// centres are 3.5 modules in from the code's edges, so the side of the
-// triangle they make is the width less 7 modules.
-func codeWidth(tb testing.TB, points []gozxing.ResultPoint) float64 {
-	tb.Helper()
-	if len(points) < 3 {
-		tb.Fatalf("a decoded code has %d finder patterns, want 3", len(points))
-	}
-	side := math.Inf(1)
-	for i := range 3 {
-		side = min(side, gozxing.ResultPoint_Distance(points[i], points[(i+1)%3]))
-	}
-	fp, ok := points[0].(interface{ GetEstimatedModuleSize() float64 })
-	if !ok {
-		tb.Fatalf("a finder pattern of type %T has no module size", points[0])
-	}
-	return side + 7*fp.GetEstimatedModuleSize()
+	return qrsheettest.Run(tb, "pdftotext", "-raw", "-enc", "UTF-8", writeTemp(tb, pdf), "-")
 }
