@@ -30,7 +30,7 @@ func (a *app) handleCreateSite(c *fiber.Ctx) error {
 	if err := httpx.DecodeJSON(c.Body(), &req); err != nil {
 		return err
 	}
-	p, err := can(c, auth.ActionWriteCatalog, "")
+	p, err := can(c, auth.ActionWriteSite, "") // with "": create a site (role.go)
 	if err != nil {
 		return err
 	}

@@ -95,6 +95,10 @@ func TestQueriesUseIndexes(t *testing.T) {
 			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{SiteID: site, From: day, To: day.Add(24 * time.Hour)}, cloud.Page{})
 			return sql, args, err
 		}, []string{"orders_site_time"}},
+		"NewestOrdersOfOrganization": {func() (string, []any, error) {
+			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{}, cloud.Page{})
+			return sql, args, err
+		}, []string{"orders_org_time"}},
 		"OrdersOfSiteNextPage": {func() (string, []any, error) {
 			sql, args, _, err := orderListQuery(org, cloud.OrderFilter{SiteID: site}, cloud.Page{Cursor: encodeCursor(day, pantry.NewID())})
 			return sql, args, err
@@ -114,6 +118,11 @@ func TestQueriesUseIndexes(t *testing.T) {
 				if !slices.ContainsFunc(tc.indexes, func(i string) bool { return scans[i] }) || scans["Seq Scan on orders"] {
 					t.Errorf("generic=%v: plan reads %v, want orders through %v and no sequential scan of orders:\n%s",
 						generic, scans, tc.indexes, plan)
+				}
+				// The newest orders come in the index's order: sorting
+				// would mean reading every order of the organization.
+				if name == "NewestOrdersOfOrganization" && (strings.Contains(plan, `"Node Type": "Sort"`) || strings.Contains(plan, `"Node Type": "Incremental Sort"`)) {
+					t.Errorf("generic=%v: the plan sorts the orders it lists:\n%s", generic, plan)
 				}
 			}
 		})

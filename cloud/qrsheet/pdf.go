@@ -27,16 +27,30 @@ func PDF(w io.Writer, s Sheet, paper Paper) error {
 		return err
 	}
 	title := clean(s.Title)
-	doc, err := newDoc(page, title)
+	instr := instruction(s)
+	doc, t, err := newDoc(page, title, inCore(sheetText(gs, title, instr)...))
 	if err != nil {
 		return err
 	}
-	p := &pdfSheet{doc: doc, t: typesetter{doc}, page: page, title: title, pages: pageCount(gs)}
-	p.render(gs, codes, instruction(s))
+	p := &pdfSheet{doc: doc, t: t, page: page, title: title, pages: pageCount(gs)}
+	p.render(gs, codes, instr)
 	if err := doc.Output(w); err != nil {
 		return fmt.Errorf("write PDF: %w", err)
 	}
 	return nil
+}
+
+// sheetText is every string a sheet of groups gs prints but page numbers
+// (digits and "Page … of …", which every font has).
+func sheetText(gs []floorGroup, title, instr string) []string {
+	out := []string{title, instr, "…"}
+	for _, g := range gs {
+		out = append(out, g.Heading)
+		for _, r := range g.Rooms {
+			out = append(out, r.Name, floorLabel(r.Floor))
+		}
+	}
+	return out
 }
 
 // instruction is the line s prints on each card.
@@ -116,13 +130,13 @@ func (p *pdfSheet) newPage(heading string) {
 	number := fmt.Sprintf("Page %d of %d", p.n, p.pages)
 	p.t.use("", pageNumberPt)
 	right := p.page.Wd - margin
-	numberW := p.doc.GetStringWidth(number)
-	p.doc.Text(right-numberW, margin+5, number)
+	numberW := p.t.width(number)
+	p.t.text(right-numberW, margin+5, number)
 	title, _ := p.t.fit("B", p.title, right-margin-numberW-5, titlePt, titleMinPt)
-	p.doc.Text(margin, margin+5, title)
+	p.t.text(margin, margin+5, title)
 	if heading != "" {
 		heading, _ = p.t.fit("B", heading, right-margin, headingPt, headingPt/2)
-		p.doc.Text(margin, margin+12.5, heading)
+		p.t.text(margin, margin+12.5, heading)
 	}
 }
 
@@ -174,5 +188,5 @@ func (p *pdfSheet) code(x, y, side float64, code [][]bool) {
 // centred writes s with its baseline at y, centred on x, in the font
 // selected.
 func (p *pdfSheet) centred(x, y float64, s string) {
-	p.doc.Text(x-p.doc.GetStringWidth(s)/2, y, s)
+	p.t.text(x-p.t.width(s)/2, y, s)
 }

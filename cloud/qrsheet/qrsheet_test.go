@@ -490,3 +490,114 @@ func pdfText(tb testing.TB, pdf []byte) string {
 	tb.Helper()
 	return qrsheettest.Run(tb, "pdftotext", "-raw", "-enc", "UTF-8", writeTemp(tb, pdf), "-")
 }
+
+// TestCache: the cache answers what PDF writes; a sheet that differs in
+// anything printed (a room's name, its URL, the paper) is made anew, and
+// one made before is not made again.
+func TestCache(t *testing.T) {
+	t.Parallel()
+	c, err := qrsheet.NewCache(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := site()
+	get := func(s qrsheet.Sheet, p qrsheet.Paper) []byte {
+		t.Helper()
+		b, err := c.PDF(s, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first := get(s, qrsheet.A4)
+	if want := renderPDF(t, s, qrsheet.A4); !bytes.Equal(first, want) {
+		t.Fatal("the cache's PDF differs from PDF's")
+	}
+	if again := get(s, qrsheet.A4); &again[0] != &first[0] {
+		t.Error("the same sheet was made again")
+	}
+	renamed := site()
+	renamed.Rooms = slices.Clone(renamed.Rooms)
+	renamed.Rooms[0].Name += " (new)"
+	moved := site()
+	moved.Rooms = slices.Clone(moved.Rooms)
+	moved.Rooms[0].URL += "x"
+	for name, tc := range map[string]struct {
+		s qrsheet.Sheet
+		p qrsheet.Paper
+	}{"Renamed": {renamed, qrsheet.A4}, "Rotated": {moved, qrsheet.A4}, "Letter": {s, qrsheet.Letter}} {
+		if b := get(tc.s, tc.p); bytes.Equal(b, first) || !bytes.Equal(b, renderPDF(t, tc.s, tc.p)) {
+			t.Errorf("%s: the cache answered another sheet's PDF", name)
+		}
+	}
+	if _, err := c.PDF(qrsheet.Sheet{Title: "x", Rooms: []qrsheet.Room{{Name: "No URL"}}}, qrsheet.A4); err == nil {
+		t.Error("a room without a URL was cached as a PDF")
+	}
+}
+
+// TestPDFFonts: a sheet whose text is all in Windows-1252 uses the
+// standard Helvetica, which every reader has, and embeds no font; one
+// with a name beyond it ("Переговорная") embeds DejaVu Sans. Both print
+// every name as text and every code so that it scans.
+func TestPDFFonts(t *testing.T) {
+	t.Parallel()
+	withCyrillic := site()
+	latin := site()
+	latin.Rooms = slices.DeleteFunc(slices.Clone(latin.Rooms), func(r qrsheet.Room) bool { return r.Name == "Переговорная" })
+	if len(latin.Rooms) != len(withCyrillic.Rooms)-1 {
+		t.Fatalf("the Latin sheet has %d rooms, want %d", len(latin.Rooms), len(withCyrillic.Rooms)-1)
+	}
+	polish := latin
+	polish.Rooms = append(slices.Clone(latin.Rooms), qrsheet.Room{Name: "Łódź", Floor: "2", URL: "https://pantry.example/q/lodz"}) // Ł is not in Windows-1252
+	latin.Rooms = append(latin.Rooms, qrsheet.Room{Name: "Salle Été — « Genève »", Floor: "2", URL: "https://pantry.example/q/geneve"})
+	for _, tc := range []struct {
+		name  string
+		s     qrsheet.Sheet
+		want  string // the font pdffonts lists
+		embed string // its "emb" column
+	}{
+		{"Latin", latin, "helvetica", "no"},
+		{"Cyrillic", withCyrillic, "dejavusans", "yes"},
+		{"Polish", polish, "dejavusans", "yes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pdf := renderPDF(t, tc.s, qrsheet.A4)
+			fonts := qrsheettest.Run(t, "pdffonts", writeTemp(t, pdf))
+			found := false
+			for _, line := range strings.Split(fonts, "\n")[2:] {
+				f := strings.Fields(line)
+				if len(f) < 5 {
+					continue
+				}
+				if !strings.Contains(strings.ToLower(f[0]), tc.want) {
+					t.Errorf("the PDF uses font %s, want only %s:\n%s", f[0], tc.want, fonts)
+				}
+				found = true
+				if emb := f[len(f)-5]; emb != tc.embed {
+					t.Errorf("font %s embedded %q, want %q:\n%s", f[0], emb, tc.embed, fonts)
+				}
+			}
+			if !found {
+				t.Fatalf("pdffonts lists no font:\n%s", fonts)
+			}
+			text := pdfText(t, pdf)
+			for _, r := range tc.s.Rooms {
+				if !strings.Contains(text, r.Name) {
+					t.Errorf("the PDF's text lacks the room %q", r.Name)
+				}
+			}
+			decoded := map[string]bool{}
+			for _, img := range qrsheettest.Rasterise(t, pdf, 150) {
+				for _, c := range qrsheettest.Decode(t, img) {
+					decoded[c.Text] = true
+				}
+			}
+			for _, r := range tc.s.Rooms {
+				if !decoded[r.URL] {
+					t.Errorf("%s: its code does not scan", r.Name)
+				}
+			}
+		})
+	}
+}

@@ -25,11 +25,11 @@ func SVG(w io.Writer, s Sheet) error {
 		return err
 	}
 	page, _ := A4.size()
-	doc, err := newDoc(page, "")
+	_, t, err := newDoc(page, "", false) // the SVG names DejaVu Sans: measure in it
 	if err != nil {
 		return err
 	}
-	sv := &svgSheet{t: typesetter{doc}, g: gridFor(page), width: page.Wd}
+	sv := &svgSheet{t: t, g: gridFor(page), width: page.Wd}
 	sv.render(clean(s.Title), gs, codes, instruction(s))
 	if _, err := w.Write(sv.buf.Bytes()); err != nil {
 		return fmt.Errorf("write SVG: %w", err)

@@ -43,6 +43,9 @@ type Config struct {
 	// NodeOfflineAfter is how long an edge node may go unseen before the
 	// dashboard shows it offline (default cloud.OfflineAfter).
 	NodeOfflineAfter time.Duration
+	// LiveRecheck is how often a dashboard's live stream rechecks its
+	// session (default a minute; tests shorten it).
+	LiveRecheck time.Duration
 	// Passwords overrides the argon2id parameters (tests use cheap ones).
 	Passwords auth.PasswordParams
 	Log       *slog.Logger
@@ -116,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Keys: &s.keys, Passwords: cfg.Passwords, QRBaseURL: cfg.QRBaseURL, Registry: reg, Now: cfg.Now,
 	})
 	web.Register(s.app, web.Config{Log: cfg.Log, Services: services, Login: login, QRBaseURL: cfg.QRBaseURL, SSOOptions: cfg.SSO, Stop: s.stop, Now: cfg.Now,
-		NodeOfflineAfter: cfg.NodeOfflineAfter})
+		NodeOfflineAfter: cfg.NodeOfflineAfter, LiveRecheck: cfg.LiveRecheck})
 	return s, nil
 }
 

@@ -24,7 +24,8 @@ const (
 	// liveHeartbeat keeps proxies from closing an idle stream.
 	liveHeartbeat = 15 * time.Second
 	// liveRecheck is how often a stream checks that its session still
-	// lives: signing out, or being disabled, ends the feed within it.
+	// lives, unless Config.LiveRecheck says otherwise: signing out, or
+	// being disabled, ends the feed within it.
 	liveRecheck = time.Minute
 	// liveMaxLife bounds one stream; EventSource reconnects by itself.
 	liveMaxLife = 30 * time.Minute
@@ -80,7 +81,7 @@ func (a *app) streamOrders(w *bufio.Writer, p auth.Principal, changes <-chan clo
 	}
 	heartbeat := time.NewTicker(liveHeartbeat)
 	defer heartbeat.Stop()
-	recheck := time.NewTicker(liveRecheck)
+	recheck := time.NewTicker(a.LiveRecheck)
 	defer recheck.Stop()
 	deadline := time.NewTimer(liveMaxLife)
 	defer deadline.Stop()

@@ -170,9 +170,8 @@ func (a *app) handleNewSite(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, "site-new.html", newSitePage{view: v, Form: f})
 }
 
-// handleCreateSite makes a site. The API asks ActionWriteCatalog here and
-// role.go documents ActionWriteSite with "": both allow exactly owners and
-// admins, and the dashboard asks the one documented for creating a site.
+// handleCreateSite makes a site: ActionWriteSite with "", as the API's
+// POST /api/v1/sites asks (role.go).
 func (a *app) handleCreateSite(c *fiber.Ctx) error {
 	v := viewOf(c)
 	v.Title, v.Nav = "New site", "sites"

@@ -34,11 +34,11 @@ func (a *app) handleSiteQRPDF(c *fiber.Ctx) error {
 	if err != nil {
 		return a.errorPage(c, v, err)
 	}
-	var buf bytes.Buffer
-	if err := qrsheet.PDF(&buf, sheet, paper); err != nil {
+	pdf, err := a.qrPDFs.PDF(sheet, paper)
+	if err != nil {
 		return a.errorPage(c, v, fmt.Errorf("QR sheet of site %s: %w", c.Params("site_id"), err))
 	}
-	return sendQR(c, buf.Bytes(), "application/pdf", "attachment", name+"-"+paper.String()+".pdf")
+	return sendQR(c, pdf, "application/pdf", "attachment", name+"-"+paper.String()+".pdf")
 }
 
 func (a *app) handleSiteQRSVG(c *fiber.Ctx) error {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/cloud/qrsheet"
 	"github.com/pantry/pantry/cloud/sso"
 	"github.com/pantry/pantry/internal/buildinfo"
 	"github.com/pantry/pantry/internal/httpx"
@@ -61,7 +62,10 @@ type Config struct {
 	// Stop ends the live streams at shutdown: fiber's shutdown waits for
 	// open streams, it does not end them.
 	Stop <-chan struct{}
-	Now  func() time.Time
+	// LiveRecheck is how often a live orders stream checks that its
+	// session still lives (default a minute).
+	LiveRecheck time.Duration
+	Now         func() time.Time
 }
 
 //go:embed templates/*.html
@@ -71,11 +75,12 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"title": title,
-	"money": func(m pantry.Money) string { return m.String() },
-	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"deref": func(p *int64) int64 { return *p },
-	"field": field,
+	"title":    title,
+	"money":    func(m pantry.Money) string { return m.String() },
+	"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"deref":    func(p *int64) int64 { return *p },
+	"derefInt": func(p *int) int { return *p },
+	"field":    field,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // pageCSP lets a page load and reach only what the cloud serves: no inline
@@ -85,7 +90,14 @@ const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; scr
 
 type app struct {
 	Config
+	// qrPDFs keeps recent QR sheets' PDFs (qrsheet.Cache): the same rooms
+	// make the same bytes, and a sheet is printed floor after floor.
+	qrPDFs *qrsheet.Cache
 }
+
+// qrPDFCache is how many QR sheet PDFs an instance keeps (about 60 KiB
+// each for 20 rooms).
+const qrPDFCache = 256
 
 // Register adds the dashboard's routes to f, the cloud's fiber app.
 func Register(f *fiber.App, cfg Config) {
@@ -101,13 +113,20 @@ func Register(f *fiber.App, cfg Config) {
 	if cfg.NodeOfflineAfter <= 0 {
 		cfg.NodeOfflineAfter = cloud.OfflineAfter
 	}
+	if cfg.LiveRecheck <= 0 {
+		cfg.LiveRecheck = liveRecheck
+	}
 	if cfg.Version == "" {
 		cfg.Version = buildinfo.Version()
 	}
 	if cfg.QRBaseURL == "" {
 		cfg.QRBaseURL = "http://pantry.local:8080"
 	}
-	a := &app{Config: cfg}
+	pdfs, err := qrsheet.NewCache(qrPDFCache)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	a := &app{Config: cfg, qrPDFs: pdfs}
 	a.routes(f)
 }
 
