@@ -77,6 +77,8 @@ func NodeHealth(n NodeStatus, now time.Time, cloudVersion string, offlineAfter t
 		return HealthLagging, fmt.Sprintf("%d event(s) the cloud could not apply (dead letters)", n.DeadLetters)
 	case n.Lag >= LagEvents:
 		return HealthLagging, fmt.Sprintf("%d events waiting at the edge", n.Lag)
+	case n.Lag > 0 && n.OutboxOldestAt != nil && now.Sub(*n.OutboxOldestAt) > LagAge:
+		return HealthLagging, fmt.Sprintf("%d events waiting at the edge, the oldest for %s", n.Lag, Ago(now.Sub(*n.OutboxOldestAt)))
 	case n.Lag > 0 && (n.LastPushAt == nil || now.Sub(*n.LastPushAt) > LagAge):
 		return HealthLagging, fmt.Sprintf("%d events waiting at the edge, none pushed for %s", n.Lag, Ago(now.Sub(pushOrEnroll(n))))
 	case n.ClockSkewMS != nil && absDuration(time.Duration(*n.ClockSkewMS)*time.Millisecond) > SkewLimit:

@@ -199,6 +199,9 @@ type SyncService interface {
 	AuthenticateNode(ctx context.Context, credential string) (Node, error)
 	Push(ctx context.Context, node Node, req syncproto.PushRequest) (syncproto.PushResponse, error)
 	Pull(ctx context.Context, node Node, req syncproto.PullRequest) (syncproto.PullResponse, error)
+	// Node tells a node what the cloud knows of it: its watermark, its
+	// open dead letters, the cloud's build.
+	Node(ctx context.Context, node Node) (syncproto.NodeInfo, error)
 	ReapplyDeadLetter(ctx context.Context, orgID string, who Actor, id string) (DeadLetter, error)
 }
 

@@ -62,6 +62,13 @@ type NodeStatus struct {
 	ClockSkewMS *int64 `json:"clock_skew_ms"`
 	// DeadLetters counts the node's dead letters not yet re-applied.
 	DeadLetters int64 `json:"dead_letters"`
+	// OutboxOldestAt is when the oldest event waiting at the edge was
+	// written (on the cloud's clock), as the edge last reported; nil when
+	// none waits or the edge does not report it (older edges).
+	OutboxOldestAt *time.Time `json:"outbox_oldest_at"`
+	// TabletsOnline is how many staff tablets the edge last reported
+	// connected to its broker; nil for an edge that does not report it.
+	TabletsOnline *int `json:"tablets_online"`
 }
 
 // NodeFilter selects nodes for ListNodes.

@@ -9,6 +9,7 @@ import (
 	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/edge/syncer"
 	"github.com/pantry/pantry/internal/buildinfo"
+	"github.com/pantry/pantry/syncproto"
 )
 
 // newSyncWorker makes the sync worker of an enrolled node (nil for a demo
@@ -25,6 +26,9 @@ func (n *Node) newSyncWorker(ctx context.Context, reg *prometheus.Registry) erro
 		Store: n.store, Identity: id, SoftwareVersion: buildinfo.Version(), Log: n.log, Now: n.cfg.Now,
 		HTTP:       n.cfg.SyncHTTP,
 		MinBackoff: n.cfg.SyncMinBackoff, MaxBackoff: n.cfg.SyncMaxBackoff,
+		Status: func() syncproto.EdgeStatus {
+			return syncproto.EdgeStatus{TabletsOnline: len(n.bus.Presence().Tablets)}
+		},
 		OnPull: func(ch sqlite.PullChanges) {
 			n.announcePulledStock(ch.Stock)
 			if ch.Config { // tablets may have been revoked or given new passwords

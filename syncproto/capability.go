@@ -18,20 +18,29 @@ import (
 // capability 0: version 1 as it was first released.
 //
 // Each field added this way bumps Capability and gets a constant below.
-// Fields of requests the edge sends are another matter: the cloud must
-// be upgraded first, as sync invariant 6 already requires.
+//
+// Fields of requests the edge sends are the mirror image: an older cloud
+// refuses them. So the cloud answers every sync request with its own
+// capability in the same header, and an edge sends a request field only
+// once a cloud has said it decodes it (CapabilityEdgeStatus). A cloud
+// that predates the header answers without it: capability 0, and the
+// edge keeps to version 1 as first released.
 
 // HeaderCapability is the request header that carries the edge's
 // capability, a decimal integer.
 const HeaderCapability = "Pantry-Sync-Capability"
 
 // Capability is what this code decodes: the newest of the constants below.
-const Capability = CapabilityStation
+const Capability = CapabilityEdgeStatus
 
 // Capabilities: each names the field it added.
 const (
 	// CapabilityStation: Item.Station in a pull's configuration.
 	CapabilityStation = 1
+	// CapabilityEdgeStatus: PullRequest.Status, what the edge reports of
+	// itself for the fleet page (its outbox's oldest waiting event and
+	// the tablets connected), sent only to a cloud at this capability.
+	CapabilityEdgeStatus = 2
 )
 
 // ParseCapability reads a HeaderCapability value. Missing or malformed is

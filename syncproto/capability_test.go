@@ -43,6 +43,7 @@ func TestParseCapability(t *testing.T) {
 		{"First", "0", 0},
 		{"Station", "1", CapabilityStation},
 		{"Spaces", " 1 ", CapabilityStation},
+		{"EdgeStatus", "2", CapabilityEdgeStatus},
 		{"NewerEdge", "99", Capability},
 		{"Negative", "-1", 0},
 		{"Garbage", "station", 0},

@@ -56,6 +56,24 @@ type PushResponse struct {
 	ServerTime   time.Time `json:"server_time"`
 }
 
+// NodeInfo is what the cloud knows of the calling node: GET PathNode with
+// the node's credential, no body. The node is the credential's: no
+// request names another. An edge decodes it strictly, as every answer: a
+// field added to it later goes by a capability (capability.go).
+type NodeInfo struct {
+	Version int    `json:"version"`
+	NodeID  string `json:"node_id"`
+	SiteID  string `json:"site_id"`
+	// AppliedSeq is the node's watermark in the cloud: every event up to
+	// it is applied (or kept as a dead letter).
+	AppliedSeq int64 `json:"applied_seq"`
+	// DeadLetters counts the node's dead letters not yet re-applied.
+	DeadLetters int `json:"dead_letters"`
+	// CloudVersion is the cloud's build (buildinfo.Version).
+	CloudVersion string    `json:"cloud_version"`
+	ServerTime   time.Time `json:"server_time"`
+}
+
 // Event is one outbox row: an immutable fact with a per-node sequence
 // number that has no gaps. Payload's shape depends on Type (see
 // DecodePayload) and Schema.
@@ -80,6 +98,20 @@ type PullRequest struct {
 	WaitSeconds     int       `json:"wait_seconds"`
 	SentAt          time.Time `json:"sent_at"`
 	OutboxHead      int64     `json:"outbox_head"` // as in PushRequest
+	// Status is what the edge reports of itself, sent only to a cloud at
+	// CapabilityEdgeStatus or later (capability.go).
+	Status *EdgeStatus `json:"status,omitempty"`
+}
+
+// EdgeStatus is an edge node's own view of its health, reported at the
+// start of each pull (at least every MaxPullWait while it is on line).
+type EdgeStatus struct {
+	// OutboxOldestAt is when the oldest event not yet acknowledged by the
+	// cloud was written, on the edge's clock; absent when none waits.
+	OutboxOldestAt *time.Time `json:"outbox_oldest_at,omitempty"`
+	// TabletsOnline is how many staff tablets are connected to the
+	// node's broker now.
+	TabletsOnline int `json:"tablets_online"`
 }
 
 // Cursor is how far an edge has applied its site's feed. Both counters

@@ -30,6 +30,18 @@
 //     an order without its deliver_by (TestOlderCloudReadsDeliverBy).
 //     Upgrade the cloud first, as for any field an edge sends, or the
 //     deliver-by times of the orders pushed meanwhile are not kept.
+//   - Version 1 (2026-12-07): the cloud names its own capability in the
+//     Pantry-Sync-Capability header of every sync answer. Capability 2:
+//     a pull may carry the edge's status (PullRequest.Status: the oldest
+//     waiting event's time and the tablets online), which an edge sends
+//     only to a cloud that answered with capability 2 or more, so an
+//     older cloud never sees the field it would refuse.
+//   - Version 1 (2026-12-08): GET PathNode answers NodeInfo, what the
+//     cloud knows of the calling node (its watermark, its open dead
+//     letters, the cloud's build). Nothing else changes: an edge asks
+//     for it only when a person does (doctor) or after its data was
+//     restored from a backup; a cloud without the endpoint answers 404,
+//     and such an edge then waits to push until the cloud is upgraded.
 package syncproto
 
 import "time"
@@ -53,6 +65,11 @@ const (
 	PathEnroll = "/sync/v1/enroll"
 	PathPush   = "/sync/v1/push"
 	PathPull   = "/sync/v1/pull"
+	// PathNode is GET with the node's credential: what the cloud knows of
+	// the calling node (NodeInfo), for `pantry edge doctor` and for an
+	// edge restored from a backup, which must learn its watermark before
+	// it pushes again.
+	PathNode = "/sync/v1/node"
 )
 
 // Limits that both sides enforce. An edge splits its backlog into batches

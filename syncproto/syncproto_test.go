@@ -108,6 +108,7 @@ func goldens() map[string]any {
 			WaitSeconds: 25, SentAt: t0, OutboxHead: 48},
 		"pull_response.json":             pullResponse(),
 		"pull_response_capability0.json": pullResponseCapability0(),
+		"node_info.json":                 &NodeInfo{Version: 1, NodeID: node, SiteID: site, AppliedSeq: 48, DeadLetters: 1, CloudVersion: "1.4.0", ServerTime: t0},
 		"error_gap.json":                 &ErrorBody{Error: ErrorDetail{Code: ErrGap, Message: "push starts at seq 45 but the cloud has applied up to 40: resend from 41", ResumeFrom: 41}},
 	}
 }
@@ -251,10 +252,17 @@ func TestValidateRefuses(t *testing.T) {
 		"PushTooMany":      {func() *PushRequest { p := good(); p.Events = make([]Event, MaxBatchEvents+1); return p }(), "1 to"},
 		"PullNegative":     {&PullRequest{Version: 1, NodeID: node, Cursor: Cursor{StockSeq: -1}}, "negative"},
 		"PullLongWait":     {&PullRequest{Version: 1, NodeID: node, WaitSeconds: 31}, "wait_seconds"},
+		"PullTablets":      {&PullRequest{Version: 1, NodeID: node, Status: &EdgeStatus{TabletsOnline: -1}}, "tablets_online"},
+		"PullManyTablets":  {&PullRequest{Version: 1, NodeID: node, Status: &EdgeStatus{TabletsOnline: MaxTabletsOnline + 1}}, "tablets_online"},
+		"PullOldestYear1":  {&PullRequest{Version: 1, NodeID: node, Status: &EdgeStatus{OutboxOldestAt: &time.Time{}}}, "outbox_oldest_at"},
 		"EnrollNoToken":    {&EnrollRequest{Version: 1}, "token"},
 		"EnrollLongToken":  {&EnrollRequest{Version: 1, Token: strings.Repeat("t", 257)}, "token"},
 		"EnrollBadVersion": {&EnrollRequest{Version: 9, Token: "t"}, "not supported"},
 		"EnrollBadUTF8":    {&EnrollRequest{Version: 1, Token: "t", Name: "\xff"}, "UTF-8"},
+		"NodeNegativeSeq":  {&NodeInfo{Version: 1, NodeID: node, SiteID: site, AppliedSeq: -1}, "applied_seq"},
+		"NodeNoSite":       {&NodeInfo{Version: 1, NodeID: node}, "site_id"},
+		"NodeBadVersion":   {&NodeInfo{Version: 2, NodeID: node, SiteID: site}, "not supported"},
+		"NodeNegativeDead": {&NodeInfo{Version: 1, NodeID: node, SiteID: site, DeadLetters: -3}, "dead_letters"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tc.msg.Validate()
@@ -380,6 +388,32 @@ func FuzzDecodeEnroll(f *testing.F) {
 		}
 		if e.Token == "" {
 			t.Fatal("an enrollment without a token validated")
+		}
+	})
+}
+
+// FuzzDecodeNodeInfo feeds the edge's decoder of GET /sync/v1/node what
+// a cloud (or whatever answers in its place) may send: an edge restored
+// from a backup renumbers its outbox by what it accepts.
+func FuzzDecodeNodeInfo(f *testing.F) {
+	golden, _ := os.ReadFile(filepath.Join("testdata", "node_info.json"))
+	f.Add(golden)
+	f.Add([]byte(`{"version":1,"applied_seq":-5}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var n NodeInfo
+		if Decode(body, false, &n) != nil || n.Validate() != nil {
+			return
+		}
+		if n.AppliedSeq < 0 || !ValidID(n.NodeID) {
+			t.Fatalf("an invalid answer validated: %+v", n)
+		}
+		again, err := Encode(&n, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m NodeInfo
+		if err := Decode(again, false, &m); err != nil || m.AppliedSeq != n.AppliedSeq || m.NodeID != n.NodeID {
+			t.Fatalf("round trip: %v", err)
 		}
 	})
 }

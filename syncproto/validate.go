@@ -65,6 +65,23 @@ func (r *PushRequest) Validate() error {
 	return c.err
 }
 
+// Validate checks the cloud's answer about a node before an edge acts on
+// it: an edge restored from a backup renumbers its outbox by AppliedSeq.
+func (r *NodeInfo) Validate() error {
+	var c check
+	c.version(r.Version)
+	c.id("node_id", r.NodeID)
+	c.id("site_id", r.SiteID)
+	if r.AppliedSeq < 0 {
+		c.fail("applied_seq %d is negative", r.AppliedSeq)
+	}
+	if r.DeadLetters < 0 {
+		c.fail("dead_letters %d is negative", r.DeadLetters)
+	}
+	c.text("cloud_version", r.CloudVersion, maxName)
+	return c.err
+}
+
 // Validate checks a pull.
 func (r *PullRequest) Validate() error {
 	var c check
@@ -77,8 +94,20 @@ func (r *PullRequest) Validate() error {
 	if r.WaitSeconds < 0 || r.WaitSeconds > int(MaxPullWait/time.Second) {
 		c.fail("wait_seconds %d is not between 0 and %d", r.WaitSeconds, int(MaxPullWait/time.Second))
 	}
+	if st := r.Status; st != nil {
+		if st.TabletsOnline < 0 || st.TabletsOnline > MaxTabletsOnline {
+			c.fail("status.tablets_online %d is not between 0 and %d", st.TabletsOnline, MaxTabletsOnline)
+		}
+		if st.OutboxOldestAt != nil && (st.OutboxOldestAt.Year() < 2000 || st.OutboxOldestAt.Year() > 9999) {
+			c.fail("status.outbox_oldest_at %s is not a plausible time", st.OutboxOldestAt.Format(time.RFC3339))
+		}
+	}
 	return c.err
 }
+
+// MaxTabletsOnline bounds PullRequest.Status.TabletsOnline: far more
+// tablets than one building's broker holds.
+const MaxTabletsOnline = 100000
 
 // maxStation bounds a station's name (pantry.MaxStationLen).
 const maxStation = 32

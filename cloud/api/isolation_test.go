@@ -114,7 +114,10 @@ func attacks(a tenantA) map[string]attack {
 		// B's node pushing and pulling as A's node is refused outright.
 		"POST /sync/v1/push": {path: syncproto.PathPush, asNode: true, want: http.StatusForbidden, body: syncproto.PushRequest{Version: 1, NodeID: a.node, SentAt: time.Now().UTC(),
 			Events: []syncproto.Event{{Seq: 1, ID: pantry.NewID(), Type: "session.opened", Schema: 1, EntityID: pantry.NewID(), Payload: []byte(`{}`), CreatedAt: time.Now().UTC()}}}},
-		"POST /sync/v1/pull":              {path: syncproto.PathPull, asNode: true, want: http.StatusForbidden, body: syncproto.PullRequest{Version: 1, NodeID: a.node}},
+		"POST /sync/v1/pull": {path: syncproto.PathPull, asNode: true, want: http.StatusForbidden, body: syncproto.PullRequest{Version: 1, NodeID: a.node}},
+		// The node is the credential's: B's node learns of itself only
+		// (TestSyncNodeInfo checks it is B's), never of A's.
+		"GET /sync/v1/node":               {path: syncproto.PathNode, asNode: true, want: http.StatusOK},
 		"GET /api/v1/reports/consumption": {path: "/api/v1/reports/consumption?group_by=item&from=" + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339) + "&to=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339), body: nil},
 	}
 }

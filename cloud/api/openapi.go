@@ -60,6 +60,7 @@ var summaries = map[string]string{
 	"POST /sync/v1/enroll":                                       "Edge node: exchange a one-time enrollment token for the node's credential (syncproto.EnrollRequest/EnrollResponse).",
 	"POST /sync/v1/push":                                         "Edge node: push consecutive outbox events (gzip allowed); applied exactly once with the node's watermark. 409 sync_gap gives resume_from.",
 	"POST /sync/v1/pull":                                         "Edge node: the site's configuration snapshot (when newer) and cloud stock movements after the cursor; long-polls up to wait_seconds.",
+	"GET /sync/v1/node":                                          "Edge node: what the cloud knows of the calling node (syncproto.NodeInfo): its watermark, open dead letters, the cloud's build.",
 	"POST /api/v1/sites/{site_id}/enrollment-tokens":             "Create a one-time token to enroll the site's edge node {ttl_seconds} (default 24 h): {id, site_id, token, expires_at}.",
 	"GET /api/v1/nodes":                                          "Edge nodes with their health: last contact, watermark, lag, software version, clock skew, open dead letters (?site_id=&include_revoked=).",
 	"GET /api/v1/nodes/{node_id}":                                "One edge node's health.",

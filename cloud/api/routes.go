@@ -17,10 +17,11 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/readyz", a.handleReadyz)
 	f.Get("/metrics", httpx.MetricsHandler(a.Registry))
 
-	sync := f.Group("/sync/v1")
+	sync := f.Group("/sync/v1", announceCapability)
 	sync.Post("/enroll", a.handleEnroll)
 	sync.Post("/push", a.authenticateNode, a.handlePush)
 	sync.Post("/pull", a.authenticateNode, a.handlePull)
+	sync.Get("/node", a.authenticateNode, a.handleNode)
 
 	v1 := f.Group("/api/v1", limitBody(BodyLimit))
 	v1.Get("/openapi.json", a.handleOpenAPI)

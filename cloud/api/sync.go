@@ -41,6 +41,14 @@ func syncError(c *fiber.Ctx, err error) error {
 	return c.Status(status).JSON(body)
 }
 
+// announceCapability names this cloud's sync capability in every sync
+// answer, errors included, so that an edge sends a request field only
+// to a cloud that decodes it (syncproto/capability.go).
+func announceCapability(c *fiber.Ctx) error {
+	c.Set(syncproto.HeaderCapability, strconv.Itoa(syncproto.Capability))
+	return c.Next()
+}
+
 // decodeSync reads a sync request body, gzip-compressed or not, and
 // validates it: a malformed message is a 400 naming what is wrong.
 func decodeSync[T interface{ Validate() error }](c *fiber.Ctx, v T) error {
@@ -170,6 +178,19 @@ func (a *app) handlePull(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(body)
+}
+
+// handleNode tells the calling node what the cloud knows of it. The node
+// is the credential's: the request names none, so it cannot ask about
+// another.
+func (a *app) handleNode(c *fiber.Ctx) error {
+	ctx, cancel := a.ctx(c)
+	defer cancel()
+	info, err := a.Sync.Node(ctx, nodeOf(c))
+	if err != nil {
+		return syncError(c, err)
+	}
+	return c.JSON(info)
 }
 
 // handleCreateEnrollmentToken makes a one-time token a technician gives

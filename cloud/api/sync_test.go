@@ -284,3 +284,30 @@ func TestSyncPullStationByCapability(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncAnswersNameCapability: every sync answer, refusals included,
+// names the cloud's capability, which is how an edge learns that it may
+// send the request fields added since version 1 (PullRequest.Status).
+func TestSyncAnswersNameCapability(t *testing.T) {
+	f := newSyncFixture(t)
+	pull := syncproto.PullRequest{Version: 1, NodeID: f.node}
+	for _, tc := range []struct {
+		name, path, credential string
+		body                   any
+		want                   int
+	}{
+		{"Pull", syncproto.PathPull, f.credential, pull, 200},
+		{"PullWithStatus", syncproto.PathPull, f.credential, syncproto.PullRequest{Version: 1, NodeID: f.node,
+			Status: &syncproto.EdgeStatus{TabletsOnline: 2}}, 200},
+		{"BadCredential", syncproto.PathPull, "not-a-credential", pull, 401},
+		{"Malformed", syncproto.PathPush, f.credential, map[string]any{"version": 1, "events": "x"}, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.s.Do(t, "POST", tc.path, tc.credential, tc.body)
+			must(t, r, tc.want, tc.name)
+			if got := r.Header.Get(syncproto.HeaderCapability); got != strconv.Itoa(syncproto.Capability) {
+				t.Fatalf("%s header %q, want %d", syncproto.HeaderCapability, got, syncproto.Capability)
+			}
+		})
+	}
+}

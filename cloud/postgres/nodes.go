@@ -14,10 +14,12 @@ import (
 // caller's conditions (the first naming the organization). The inner
 // query names enrolled_at created_at so that newestFirst pages it.
 const nodeStatusQuery = `SELECT id::text, site_id::text, name, software_version, created_at, last_seen_at, last_push_at, last_pull_at,
-	revoked_at, revoked_reason, applied_seq, edge_last_seq, lag, config_revision, site_revision, clock_skew_ms, dead_letters
+	revoked_at, revoked_reason, applied_seq, edge_last_seq, lag, config_revision, site_revision, clock_skew_ms, dead_letters,
+	outbox_oldest_at, tablets_online
 	FROM (SELECT n.organization_id, n.id, n.site_id, n.name, n.software_version, n.enrolled_at AS created_at,
 		n.last_seen_at, n.last_push_at, n.last_pull_at, n.revoked_at, n.revoked_reason, n.applied_seq, n.edge_last_seq,
 		greatest(n.edge_last_seq - n.applied_seq, 0) AS lag, n.config_revision, s.catalog_revision AS site_revision, n.clock_skew_ms,
+		n.outbox_oldest_at, n.tablets_online,
 		(SELECT count(*) FROM dead_letters d
 			WHERE d.organization_id = n.organization_id AND d.node_id = n.id AND d.reapplied_at IS NULL) AS dead_letters
 		FROM edge_nodes n JOIN sites s ON s.organization_id = n.organization_id AND s.id = n.site_id) AS n
@@ -27,7 +29,7 @@ func scanNodeStatus(row pgx.Row) (cloud.NodeStatus, error) {
 	var n cloud.NodeStatus
 	err := row.Scan(&n.ID, &n.SiteID, &n.Name, &n.SoftwareVersion, &n.EnrolledAt, &n.LastSeenAt, &n.LastPushAt, &n.LastPullAt,
 		&n.RevokedAt, &n.RevokedReason, &n.AppliedSeq, &n.EdgeLastSeq, &n.Lag, &n.ConfigRevision, &n.SiteRevision,
-		&n.ClockSkewMS, &n.DeadLetters)
+		&n.ClockSkewMS, &n.DeadLetters, &n.OutboxOldestAt, &n.TabletsOnline)
 	return n, err
 }
 

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -121,4 +122,63 @@ func TestListNodes(t *testing.T) {
 		_, err = f.s.GetNode(ctx, a.id, "node")
 		wantCode(t, err, pantry.ENOTFOUND)
 	})
+}
+
+// TestNodeStatusReported: what an edge reports of itself at a pull (the
+// oldest waiting event, the tablets online) is kept for the fleet page,
+// the oldest event's time moved onto the cloud's clock; a pull without a
+// report (an older edge) leaves it as it was; a push that brings the
+// watermark up to the edge's outbox head clears the oldest event.
+func TestNodeStatusReported(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	sh := newShop(t, s, "A")
+	g := newEdgeSim(t, s, sh)
+	node := cloud.Node{OrgID: sh.org, SiteID: sh.sites[0], ID: sh.node}
+	status := func() cloud.NodeStatus {
+		t.Helper()
+		st, err := s.GetNode(t.Context(), sh.org, sh.node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := status(); st.TabletsOnline != nil || st.OutboxOldestAt != nil {
+		t.Fatalf("a node that never reported: tablets %v, oldest %v", st.TabletsOnline, st.OutboxOldestAt)
+	}
+
+	events := g.mixed(6)
+	now := t0.Add(time.Hour)
+	oldest := now.Add(-5 * time.Minute)
+	// The edge's clock is 2 s ahead: the oldest event was written 2 s
+	// earlier on the cloud's clock than the edge says.
+	req := syncproto.PullRequest{Version: syncproto.Version, NodeID: sh.node, SentAt: now.Add(2 * time.Second),
+		OutboxHead: int64(len(events)), Status: &syncproto.EdgeStatus{OutboxOldestAt: &oldest, TabletsOnline: 3}}
+	if _, err := s.Pull(t.Context(), node, req, now); err != nil {
+		t.Fatal(err)
+	}
+	st := status()
+	if st.TabletsOnline == nil || *st.TabletsOnline != 3 || st.OutboxOldestAt == nil || !st.OutboxOldestAt.Equal(oldest.Add(-2*time.Second)) {
+		t.Fatalf("after a report: tablets %v, oldest %v, want 3 and %s", st.TabletsOnline, st.OutboxOldestAt, oldest.Add(-2*time.Second))
+	}
+	if h, reason := cloud.NodeHealth(st, now, "", 0); h != cloud.HealthLagging || reason != fmt.Sprintf("%d events waiting at the edge, the oldest for 5 min", len(events)) {
+		t.Errorf("health %s %q, want lagging because of the oldest event", h, reason)
+	}
+
+	req.Status = nil
+	if _, err := s.Pull(t.Context(), node, req, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(); st.TabletsOnline == nil || *st.TabletsOnline != 3 || st.OutboxOldestAt == nil {
+		t.Fatalf("a pull without a report changed it: tablets %v, oldest %v", st.TabletsOnline, st.OutboxOldestAt)
+	}
+
+	push(t, s, sh, events[:3]...)
+	if st := status(); st.OutboxOldestAt == nil { // the watermark is still behind the head
+		t.Fatalf("a push that left events waiting cleared the oldest")
+	}
+	push(t, s, sh, events[3:]...)
+	if st := status(); st.OutboxOldestAt != nil || st.Lag != 0 {
+		t.Fatalf("after the edge caught up: oldest %v, lag %d", st.OutboxOldestAt, st.Lag)
+	}
 }

@@ -271,12 +271,29 @@ func (s *Store) recordPull(ctx context.Context, node cloud.Node, req syncproto.P
 		ms := req.SentAt.Sub(now).Milliseconds()
 		skew = &ms
 	}
+	// The edge's own report, when it sends one: the oldest waiting
+	// event's time moved onto the cloud's clock by this request's skew.
+	reported := req.Status != nil
+	var oldest *time.Time
+	var tablets *int
+	if st := req.Status; st != nil {
+		tablets = &st.TabletsOnline
+		if st.OutboxOldestAt != nil {
+			t := *st.OutboxOldestAt
+			if !req.SentAt.IsZero() {
+				t = t.Add(now.Sub(req.SentAt))
+			}
+			oldest = &t
+		}
+	}
 	return s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE edge_nodes SET last_pull_at = $4, last_seen_at = greatest(last_seen_at, $4),
 			config_revision = $5, software_version = COALESCE(NULLIF($6, ''), software_version),
-			edge_last_seq = greatest(edge_last_seq, $7), clock_skew_ms = COALESCE($8, clock_skew_ms)
+			edge_last_seq = greatest(edge_last_seq, $7), clock_skew_ms = COALESCE($8, clock_skew_ms),
+			outbox_oldest_at = CASE WHEN $9 THEN $10 ELSE outbox_oldest_at END,
+			tablets_online = CASE WHEN $9 THEN $11 ELSE tablets_online END
 			WHERE organization_id = $1 AND site_id = $2 AND id = $3 AND revoked_at IS NULL`,
-			node.OrgID, node.SiteID, node.ID, now, revision, req.SoftwareVersion, req.OutboxHead, skew)
+			node.OrgID, node.SiteID, node.ID, now, revision, req.SoftwareVersion, req.OutboxHead, skew, reported, oldest, tablets)
 		if err != nil {
 			return fmt.Errorf("record pull: %w", err)
 		}

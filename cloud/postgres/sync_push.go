@@ -98,7 +98,8 @@ func recordPush(ctx context.Context, tx pgx.Tx, node cloud.Node, req syncproto.P
 	}
 	_, err := tx.Exec(ctx, `UPDATE edge_nodes SET applied_seq = $3, last_push_at = $4, last_seen_at = $4,
 			software_version = COALESCE(NULLIF($5, ''), software_version),
-			edge_last_seq = greatest(edge_last_seq, $6), clock_skew_ms = COALESCE($7, clock_skew_ms)
+			edge_last_seq = greatest(edge_last_seq, $6), clock_skew_ms = COALESCE($7, clock_skew_ms),
+			outbox_oldest_at = CASE WHEN $3 >= greatest(edge_last_seq, $6) THEN NULL ELSE outbox_oldest_at END
 		WHERE organization_id = $1 AND id = $2`,
 		node.OrgID, node.ID, applied, now, cleanText(req.SoftwareVersion, 200), max(head, applied), skew)
 	if err != nil {

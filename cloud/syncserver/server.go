@@ -15,6 +15,7 @@ import (
 
 	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/cloud/auth"
+	"github.com/pantry/pantry/internal/buildinfo"
 	"github.com/pantry/pantry/internal/pantry"
 	"github.com/pantry/pantry/syncproto"
 )
@@ -35,6 +36,8 @@ type Store interface {
 	Pull(ctx context.Context, node cloud.Node, req syncproto.PullRequest, now time.Time) (syncproto.PullResponse, error)
 	// WaitForChange waits until the site's feed moves past after.
 	WaitForChange(ctx context.Context, node cloud.Node, after syncproto.Cursor, wait time.Duration) (bool, error)
+	// NodeInfo reads the node's watermark and open dead letters.
+	NodeInfo(ctx context.Context, node cloud.Node) (syncproto.NodeInfo, error)
 }
 
 // Server is the sync server; it keeps no state of its own, so every cloud
@@ -161,6 +164,19 @@ func (s *Server) Pull(ctx context.Context, node cloud.Node, req syncproto.PullRe
 		return resp, err
 	}
 	return s.store.Pull(ctx, node, req, s.now())
+}
+
+// Node answers what the cloud knows of node, for the node itself: its
+// watermark (an edge restored from a backup renumbers what it wrote since
+// by it), its open dead letters and this cloud's build. A revoked node is
+// EUNAUTHORIZED.
+func (s *Server) Node(ctx context.Context, node cloud.Node) (syncproto.NodeInfo, error) {
+	info, err := s.store.NodeInfo(ctx, node)
+	if err != nil {
+		return syncproto.NodeInfo{}, err
+	}
+	info.Version, info.CloudVersion, info.ServerTime = syncproto.Version, buildinfo.Version(), s.now().UTC()
+	return info, nil
 }
 
 // ReapplyDeadLetter applies a dead letter's event again, decoded anew (a

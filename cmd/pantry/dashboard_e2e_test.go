@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pantry/pantry/edge/edgetest"
 	"github.com/pantry/pantry/internal/browsertest"
 )
 
@@ -66,6 +67,12 @@ func TestDashboardLiveOrdersAndFleet(t *testing.T) {
 	t.Run("FleetOfflineAndBack", func(t *testing.T) {
 		row := fmt.Sprintf(`[data-node-id=%s]`, browsertest.JSString(w.nodeID))
 		w.waitFleet(t, b, row, "ok", 30*time.Second)
+		// A staff tablet connects to the edge's broker: the node reports
+		// it at its next pull (one long poll, 25 s, at most).
+		if _, err := edgetest.Connect(t, w.edge.mqtt, w.edge.tablet[0], w.edge.tablet[1]); err != nil {
+			t.Fatalf("a tablet connects to the edge: %v", err)
+		}
+		w.waitFleetText(t, b, row+` [data-tablets]`, "1 online", 60*time.Second)
 		w.stopEdge(t)
 		stopped := time.Now()
 		// The node was heard from at most one long poll (25 s) before it
@@ -114,6 +121,8 @@ func newDashboardWorld(t *testing.T) *dashboardWorld {
 	w.room = room["code"].(string)
 	w.putMenu(e.siteID, nil)
 	w.api("POST", "/api/v1/sites/"+e.siteID+"/stock/movements", map[string]any{"item_id": w.items[0], "delta": 100, "reason": "restock"}, 201)
+	_, tab := w.api("POST", "/api/v1/sites/"+e.siteID+"/tablets", map[string]string{"name": "Pantry"}, 201)
+	e.tablet = [2]string{tab["username"].(string), tab["password"].(string)}
 	_, tok := w.api("POST", "/api/v1/sites/"+e.siteID+"/enrollment-tokens", map[string]any{}, 201)
 	w.cli("edge", "init", "--data", e.dir, "--cloud", "http://"+w.addr, "--token", tok["token"].(string), "--name", "hq-edge")
 	w.startEdge(e)
@@ -183,6 +192,20 @@ func (w *dashboardWorld) waitFleet(t *testing.T, b *browsertest.Browser, sel, he
 		}
 	}
 	t.Fatalf("B's fleet row of the node says %q after %s, want %q", got, limit, health)
+}
+
+// waitFleetText reloads B's fleet page until the element sel says want.
+func (w *dashboardWorld) waitFleetText(t *testing.T, b *browsertest.Browser, sel, want string, limit time.Duration) {
+	t.Helper()
+	js := fmt.Sprintf(`document.querySelector('%s')?.textContent.trim() ?? "no cell"`, sel)
+	got := ""
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(time.Second) {
+		b.Open(t, w.cloudB.url+"/")
+		if got = browsertest.Eval[string](t, b, js); got == want {
+			return
+		}
+	}
+	t.Fatalf("B's fleet page says %q in %s after %s, want %q", got, sel, limit, want)
 }
 
 // waitJS waits until js is true in b's page, for limit at most.

@@ -10,9 +10,16 @@ import (
 	"github.com/pantry/pantry/internal/pantry"
 )
 
+// outboxHeadSQL is the outbox's head: its newest seq, or the seq floor a
+// restore set when that is higher (restore.go), so that the next event
+// follows the cloud's watermark even when nothing was written since.
+const outboxHeadSQL = `SELECT MAX(COALESCE((SELECT MAX(seq) FROM outbox), 0),
+	COALESCE((SELECT seq_floor FROM sync_state WHERE id = 1), 0))`
+
 // appendEvent writes one outbox event in tx, the same transaction as the
 // change it describes: no change without its event, no event without its
-// change. Its seq is MAX(seq)+1 under the single writer, so seqs never gap.
+// change. Its seq is the head plus one under the single writer, so seqs
+// never gap (a restore may leave one behind the head: restore.go).
 // typ is one of syncproto's Event names and p the syncproto type that
 // name carries (outbox_payloads.go): the outbox holds exactly what the
 // cloud decodes. It is a function, not a method, because methods cannot
@@ -23,7 +30,7 @@ func appendEvent[P outboxPayload](ctx context.Context, s *Store, tx *wtx, typ, e
 		return fmt.Errorf("outbox %s: %w", typ, err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (seq, id, type, entity_id, payload, created_at)
-		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?, ?, ?, ?)`,
+		VALUES ((`+outboxHeadSQL+`) + 1, ?, ?, ?, ?, ?)`,
 		pantry.NewID(), typ, entityID, string(body), s.now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("outbox %s: %w", typ, err)
@@ -69,11 +76,12 @@ type OutboxStats struct {
 	OldestUnpushed time.Time `json:"oldest_unpushed,omitzero"`
 }
 
-// OutboxHead returns the newest event's seq (0 for an empty outbox): one
-// lookup at the end of the primary key, cheap enough for every push.
+// OutboxHead returns the newest event's seq (0 for an empty outbox), or
+// the seq floor a restore set if that is higher: two lookups by primary
+// key, cheap enough for every push.
 func (s *Store) OutboxHead(ctx context.Context) (int64, error) {
 	var head int64
-	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&head); err != nil {
+	if err := s.r.QueryRowContext(ctx, outboxHeadSQL).Scan(&head); err != nil {
 		return 0, fmt.Errorf("outbox head: %w", err)
 	}
 	return head, nil
@@ -84,7 +92,7 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	var st OutboxStats
 	var oldest sql.NullInt64
 	err := s.r.QueryRowContext(ctx, `SELECT
-		(SELECT COALESCE(MAX(seq), 0) FROM outbox),
+		(`+outboxHeadSQL+`),
 		(SELECT COUNT(*) FROM outbox WHERE pushed_at IS NULL),
 		(SELECT MIN(created_at) FROM outbox WHERE pushed_at IS NULL)`).Scan(&st.LastSeq, &st.Unpushed, &oldest)
 	if err != nil {

@@ -170,7 +170,7 @@ func (s *Store) PendingEvents(ctx context.Context, after int64, maxEvents, maxBy
 func (s *Store) MarkPushed(ctx context.Context, upTo int64, at time.Time) error {
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&last); err != nil {
+		if err := tx.QueryRowContext(ctx, outboxHeadSQL).Scan(&last); err != nil {
 			return fmt.Errorf("read outbox head: %w", err)
 		}
 		if upTo > last {
@@ -305,6 +305,20 @@ type SyncReport struct {
 	LastErrorAt         *time.Time       `json:"last_error_at,omitempty"`
 	ClockSkewMS         int64            `json:"clock_skew_ms"`
 	Cursor              syncproto.Cursor `json:"cursor"`
+	// Restore says when the data directory was last restored from a
+	// backup (absent if never), and whether the node is still waiting to
+	// learn the cloud's watermark, pushing nothing until it has.
+	Restore *RestoreReport `json:"restore,omitempty"`
+}
+
+// RestoreReport is SyncReport's account of the last restore.
+type RestoreReport struct {
+	At   time.Time `json:"at"`
+	From string    `json:"from"`
+	// Pending: the node has not yet learned the cloud's watermark since;
+	// Head is then the restored backup's outbox head.
+	Pending bool  `json:"pending"`
+	Head    int64 `json:"head,omitempty"`
 }
 
 // SyncReport gathers the node's replication health.
@@ -337,5 +351,12 @@ func (s *Store) SyncReport(ctx context.Context) (SyncReport, error) {
 	r.LastPushAt, r.LastPullAt, r.LastErrorAt = opt(st.LastPushAt), opt(st.LastPullAt), opt(st.LastErrorAt)
 	r.ConsecutiveFailures, r.LastError = st.ConsecutiveFailures, st.LastError
 	r.ClockSkewMS, r.Cursor = st.ClockSkew.Milliseconds(), st.Cursor
+	rs, err := s.RestoreState(ctx)
+	if err != nil {
+		return r, err
+	}
+	if !rs.At.IsZero() {
+		r.Restore = &RestoreReport{At: rs.At, From: rs.From, Pending: rs.Pending, Head: rs.Head}
+	}
 	return r, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pantry/pantry/syncproto"
@@ -25,7 +26,16 @@ type Client struct {
 	// Credential is the node's credential ("" before enrollment).
 	Credential string
 	HTTP       *http.Client
+
+	// cloudCapability is the capability the cloud named in its last
+	// answer (syncproto/capability.go): 0 until one has, and for a cloud
+	// that predates the header.
+	cloudCapability atomic.Int64
 }
+
+// CloudCapability is the sync capability the cloud named in its last
+// answer: which request fields it decodes.
+func (c *Client) CloudCapability() int { return int(c.cloudCapability.Load()) }
 
 // Error is an error answer from the cloud: its HTTP status and body.
 type Error struct {
@@ -88,11 +98,37 @@ func (c *Client) call(ctx context.Context, path string, in any, compress bool, o
 }
 
 func (c *Client) post(ctx context.Context, path string, body []byte, compress bool, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
+	return c.do(ctx, http.MethodPost, path, body, compress, out)
+}
+
+// Node asks the cloud what it knows of this node: its watermark above
+// all, which an edge restored from a backup must learn before it pushes
+// again. An answer that does not validate is an error.
+func (c *Client) Node(ctx context.Context) (syncproto.NodeInfo, error) {
+	var info syncproto.NodeInfo
+	if err := c.do(ctx, http.MethodGet, syncproto.PathNode, nil, false, &info); err != nil {
+		return info, err
+	}
+	if err := info.Validate(); err != nil {
+		return syncproto.NodeInfo{}, fmt.Errorf("%s: the cloud's answer is invalid: %w", syncproto.PathNode, err)
+	}
+	return info, nil
+}
+
+// do sends one request (a body for POST, none for GET) and decodes the
+// answer into out.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, compress bool, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, rd)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	// What this edge decodes of the cloud's answers: a cloud sends an
 	// edge without it nothing added to version 1 since its first release.
 	req.Header.Set(syncproto.HeaderCapability, strconv.Itoa(syncproto.Capability))
@@ -111,6 +147,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte, compress bo
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer res.Body.Close()
+	c.cloudCapability.Store(int64(syncproto.ParseCapability(res.Header.Get(syncproto.HeaderCapability))))
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
 	if err != nil {
 		return fmt.Errorf("%s: read answer: %w", path, err)

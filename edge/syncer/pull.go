@@ -22,7 +22,7 @@ func (w *Worker) pullLoop(ctx context.Context, cursor syncproto.Cursor) {
 		sent := w.cfg.Now()
 		page, err := w.client.Pull(ctx, syncproto.PullRequest{
 			Version: syncproto.Version, NodeID: w.cfg.Identity.NodeID, SoftwareVersion: w.cfg.SoftwareVersion,
-			Cursor: cursor, WaitSeconds: wait, SentAt: sent.UTC(), OutboxHead: head,
+			Cursor: cursor, WaitSeconds: wait, SentAt: sent.UTC(), OutboxHead: head, Status: w.edgeStatus(ctx),
 		})
 		if ctx.Err() != nil {
 			return
@@ -63,4 +63,24 @@ func (w *Worker) apply(ctx context.Context, page syncproto.PullResponse, cursor 
 		return changes, cursor, err
 	}
 	return changes, st.Cursor, nil
+}
+
+// edgeStatus is the node's report of itself for a pull, or nil for a
+// cloud that has not said it decodes one (it would refuse the pull).
+func (w *Worker) edgeStatus(ctx context.Context) *syncproto.EdgeStatus {
+	cc, ok := w.client.(interface{ CloudCapability() int })
+	if !ok || cc.CloudCapability() < syncproto.CapabilityEdgeStatus {
+		return nil
+	}
+	var st syncproto.EdgeStatus
+	if w.cfg.Status != nil {
+		st = w.cfg.Status()
+	}
+	// On error the field is left out: the fleet page then says nothing of
+	// the outbox's age rather than something wrong.
+	if stats, err := w.cfg.Store.OutboxStats(ctx); err == nil && !stats.OldestUnpushed.IsZero() {
+		t := stats.OldestUnpushed.UTC()
+		st.OutboxOldestAt = &t
+	}
+	return &st
 }

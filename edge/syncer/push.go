@@ -50,6 +50,10 @@ type pushResult struct {
 // batches, puts them on the wire, takes the answers in the order the
 // pushes went out, and records what they say.
 func (w *Worker) pushLoop(ctx context.Context, acked int64) {
+	acked, ok := w.settleRestore(ctx, acked)
+	if !ok {
+		return
+	}
 	p := newPusher(acked, w.cfg.BatchEvents, w.newBackoff())
 	var wire []chan pushResult // the answers to p.wire's pushes, in the same order
 	// Pushes still on the wire end with ctx: wait for them, so that Run

@@ -22,6 +22,7 @@ import (
 type fakeClient struct {
 	PushEncodedFunc func(ctx context.Context, gzipped []byte) (syncproto.PushResponse, error)
 	PullFunc        func(ctx context.Context, req syncproto.PullRequest) (syncproto.PullResponse, error)
+	NodeFunc        func(ctx context.Context) (syncproto.NodeInfo, error)
 }
 
 var _ cloudClient = (*fakeClient)(nil)
@@ -32,6 +33,10 @@ func (f *fakeClient) PushEncoded(ctx context.Context, gzipped []byte) (syncproto
 
 func (f *fakeClient) Pull(ctx context.Context, req syncproto.PullRequest) (syncproto.PullResponse, error) {
 	return f.PullFunc(ctx, req)
+}
+
+func (f *fakeClient) Node(ctx context.Context) (syncproto.NodeInfo, error) {
+	return f.NodeFunc(ctx)
 }
 
 // call is one push, waiting for the test's answer.

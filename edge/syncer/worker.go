@@ -44,6 +44,11 @@ type Config struct {
 	// something (a new configuration or stock movements), to announce new
 	// stock levels to tablets.
 	OnPull func(sqlite.PullChanges)
+	// Status reports the node's own health at the start of each pull
+	// (tablets connected; the outbox's oldest waiting event is read here),
+	// sent to a cloud that decodes it (syncproto.CapabilityEdgeStatus).
+	// Nil reports no tablets.
+	Status func() syncproto.EdgeStatus
 }
 
 // withDefaults fills in what the caller left out.
@@ -87,6 +92,8 @@ func (cfg Config) withDefaults() Config {
 type cloudClient interface {
 	PushEncoded(ctx context.Context, gzipped []byte) (syncproto.PushResponse, error)
 	Pull(ctx context.Context, req syncproto.PullRequest) (syncproto.PullResponse, error)
+	// Node is asked only after a restore (restore.go).
+	Node(ctx context.Context) (syncproto.NodeInfo, error)
 }
 
 var _ cloudClient = (*Client)(nil)
