@@ -22,11 +22,14 @@ import (
 	"github.com/pantry/pantry/edge/mqtt"
 	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/edge/syncer"
+	"github.com/pantry/pantry/edge/tlsca"
 	"github.com/pantry/pantry/edge/web"
 	"github.com/pantry/pantry/internal/pantry"
 )
 
-// Config configures a Node. DataDir, HTTPAddr and MQTTAddr are required.
+// Config configures a Node. DataDir, HTTPAddr and MQTTAddr are required
+// (with TLS on, HTTPAddr or MQTTAddr may be empty to leave that plain
+// listener out).
 type Config struct {
 	DataDir    string
 	HTTPAddr   string
@@ -40,7 +43,8 @@ type Config struct {
 	// Demo seeds a demo site on first start (idempotent afterwards).
 	Demo bool
 	// PublicURL is the base URL printed in QR codes; default derived
-	// from the HTTP address and the machine's LAN address.
+	// from the HTTP address (the HTTPS one with TLS on) and the machine's
+	// LAN address.
 	PublicURL     string
 	SessionTTL    time.Duration
 	SessionOrders int
@@ -76,6 +80,9 @@ type Config struct {
 	RingRepeat time.Duration
 	Log        *slog.Logger
 	Now        func() time.Time
+
+	// TLS serves HTTPS and MQTT over TLS (see TLS); off by default.
+	TLS TLS
 }
 
 // Node is a running edge node.
@@ -85,7 +92,7 @@ type Node struct {
 	store *sqlite.Store
 	bus   *mqtt.Broker
 	app   *fiber.App
-	ln    net.Listener
+	ln    net.Listener // plain HTTP; nil with TLS on and no HTTPAddr
 	site  pantry.Site
 	demo  *sqlite.Demo
 	sync  *syncer.Worker // nil unless the node is enrolled
@@ -93,6 +100,12 @@ type Node struct {
 
 	presence *presence
 	credWake chan struct{} // a pull changed the configuration: check credentials now
+	lock     *DataDirLock  // the data directory's (lock.go), held until Close
+
+	// httpsLn is the HTTPS listener and certs its certificate, nil with
+	// TLS off.
+	httpsLn net.Listener
+	certs   *tlsca.Certs
 }
 
 // New opens the store, checks the site configuration and binds every
@@ -101,6 +114,12 @@ type Node struct {
 func New(ctx context.Context, cfg Config) (*Node, error) {
 	if _, err := advertisedWSPort(cfg); err != nil {
 		return nil, err
+	}
+	if err := checkTLS(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.TLS.CheckEvery <= 0 {
+		cfg.TLS.CheckEvery = time.Minute
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -122,6 +141,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Log, stop: make(chan struct{}), credWake: make(chan struct{}, 1)}
 	var err error
+	if n.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			n.lock.Release()
+		}
+	}()
 	if n.store, err = sqlite.Open(ctx, cfg.DataDir, sqlite.Options{Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("data directory %s cannot be used (%v); choose another with --data or fix its permissions", cfg.DataDir, err)
 	}
@@ -129,10 +157,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.store.Close()
 		return nil, err
 	}
+	if err := n.setupTLS(); err != nil {
+		n.store.Close()
+		return nil, err
+	}
 	if err := n.listen(ctx); err != nil {
 		n.store.Close()
 		return nil, err
 	}
+	n.recordServing()
+	started = true
 	return n, nil
 }
 
@@ -156,28 +190,30 @@ func (n *Node) loadSite(ctx context.Context) error {
 }
 
 func (n *Node) listen(ctx context.Context) error {
-	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
-	if err != nil {
-		return addrError("HTTP", "--http", n.cfg.HTTPAddr, err)
+	if err := n.bindHTTP(); err != nil {
+		return err
 	}
 	presenceWake := make(chan struct{}, 1)
 	bus, err := mqtt.New(mqtt.Config{
-		TCPAddr: n.cfg.MQTTAddr, WSAddr: n.cfg.MQTTWSAddr, Log: n.log, Now: n.cfg.Now,
-		OnPresence: func() { poke(presenceWake) },
+		TCPAddr: n.cfg.MQTTAddr, WSAddr: n.cfg.MQTTWSAddr, TLSAddr: n.mqttsAddr(), TLS: n.mqttTLS(),
+		Log: n.log, Now: n.cfg.Now, OnPresence: func() { poke(presenceWake) },
 	}, mqtt.AuthenticatorFunc(n.authenticateTablet))
 	if err != nil {
-		ln.Close()
+		n.closeHTTP()
 		var le *mqtt.ListenError
 		if errors.As(err, &le) {
 			flag := "--mqtt"
-			if le.WebSocket {
+			switch {
+			case le.WebSocket:
 				flag = "--mqtt-ws"
+			case le.TLS:
+				flag = "--mqtts"
 			}
 			return addrError("MQTT", flag, le.Addr, le.Err)
 		}
 		return fmt.Errorf("start MQTT broker: %w", err)
 	}
-	n.ln, n.bus = ln, bus
+	n.bus = bus
 	n.presence = newPresence(bus, n.store, n.site.ID, n.cfg, presenceWake)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -185,7 +221,7 @@ func (n *Node) listen(ctx context.Context) error {
 		Name: "pantry_mqtt_clients_connected", Help: "MQTT clients (tablets) connected now.",
 	}, func() float64 { return float64(bus.ConnectedClients()) }), n.presence)
 	if err := n.newSyncWorker(ctx, reg); err != nil {
-		ln.Close()
+		n.closeHTTP()
 		bus.Close()
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -194,7 +230,7 @@ func (n *Node) listen(ctx context.Context) error {
 		Log: n.log, Store: n.store, Bus: bus, SiteID: n.site.ID, MQTTWSAddr: n.cfg.MQTTWSAddr, MQTTWSAdvertise: wsAdvertise, Registry: reg,
 		SessionTTL: n.cfg.SessionTTL, SessionOrders: n.cfg.SessionOrders, AddressRPM: n.cfg.AddressRPM,
 		StaffSeen: n.StaffSeen, Stop: n.stop, Now: n.cfg.Now, Escalations: n.cfg.Escalations,
-		RingRepeat: n.cfg.RingRepeat,
+		RingRepeat: n.cfg.RingRepeat, HTTPSPort: n.httpsPort(), HTTPLanding: n.cfg.TLS.HTTPLanding,
 	})
 	return nil
 }
@@ -215,16 +251,28 @@ func (n *Node) Demo() *sqlite.Demo { return n.demo }
 // Store returns the node's store (for the CLI and tests).
 func (n *Node) Store() *sqlite.Store { return n.store }
 
-// HTTPAddr is the bound HTTP address.
-func (n *Node) HTTPAddr() net.Addr { return n.ln.Addr() }
+// HTTPAddr is the bound plain HTTP address, nil if TLS is on and there is
+// no plain listener.
+func (n *Node) HTTPAddr() net.Addr {
+	if n.ln == nil {
+		return nil
+	}
+	return n.ln.Addr()
+}
 
-// MQTTAddr is the bound MQTT TCP address.
+// MQTTAddr is the bound MQTT TCP address, nil if TLS is on and there is
+// no plain listener.
 func (n *Node) MQTTAddr() net.Addr { return n.bus.TCPAddr() }
 
-// PublicURL is the base URL attendees' phones reach the node at.
+// PublicURL is the base URL attendees' phones reach the node at: with TLS
+// on, https:// on the HTTPS port.
 func (n *Node) PublicURL() string {
 	if n.cfg.PublicURL != "" {
 		return n.cfg.PublicURL
+	}
+	if n.httpsLn != nil {
+		_, port, _ := net.SplitHostPort(n.httpsLn.Addr().String())
+		return "https://" + net.JoinHostPort(n.publicHost(), port)
 	}
 	_, port, _ := net.SplitHostPort(n.ln.Addr().String())
 	return "http://" + net.JoinHostPort(lanAddress(), port)
@@ -238,11 +286,11 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.republish(ctx); err != nil {
 		n.log.Warn("republish retained state", "err", err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- n.app.Listener(n.ln) }()
+	errc := n.serveHTTP()
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	background := n.startBackground(bgCtx)
+	certsKept := n.keepCerts(bgCtx)
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	go func() {
@@ -253,7 +301,8 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	n.log.Info("edge node serving", "site", n.site.Name, "http", n.HTTPAddr().String(), "mqtt", n.MQTTAddr().String(), "mqtt_ws", n.cfg.MQTTWSAddr, "data", filepath.Clean(n.cfg.DataDir))
+	n.log.Info("edge node serving", "site", n.site.Name, "http", addrString(n.HTTPAddr()), "https", addrString(n.HTTPSAddr()),
+		"mqtt", addrString(n.MQTTAddr()), "mqtts", addrString(n.MQTTSAddr()), "mqtt_ws", n.cfg.MQTTWSAddr, "public_url", n.PublicURL(), "data", filepath.Clean(n.cfg.DataDir))
 	var err error
 	select {
 	case <-ctx.Done():
@@ -266,14 +315,18 @@ func (n *Node) Run(ctx context.Context) error {
 	if e := n.app.ShutdownWithContext(shutdownCtx); e != nil {
 		n.log.Warn("HTTP shutdown", "err", e)
 	}
+	n.closeHTTP() // a listener whose Serve had not begun when shutdown came
 	stopBackground()
 	background.Wait()
+	<-certsKept
 	stopSync()
 	<-syncDone
 	return errors.Join(err, n.Close())
 }
 
-// Close stops the broker and closes the store. Run calls it.
+// Close stops the broker, closes the HTTP listeners and the store. Run
+// calls it.
 func (n *Node) Close() error {
-	return errors.Join(n.bus.Close(), n.store.Close())
+	n.closeHTTP()
+	return errors.Join(n.bus.Close(), n.store.Close(), n.lock.Release())
 }

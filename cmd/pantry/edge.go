@@ -19,6 +19,9 @@ import (
 func newEdgeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "edge", Short: "Run and look after a building's edge node"}
 	cmd.AddCommand(newEdgeServeCmd(getenv, stdout, stderr), newEdgeOutboxCmd(getenv, stdout), newEdgeTabletCmd(getenv, stdout), newEdgeLoadtestCmd(stdout, stderr), newEdgeQRCmd(getenv, stdout), newEdgeInitCmd(getenv, stdout), newEdgeStatusCmd(getenv, stdout))
+	cmd.AddCommand(newEdgeDoctorCmd(getenv, stdout))
+	cmd.AddCommand(newEdgeBackupCmd(getenv, stdout), newEdgeRestoreCmd(getenv, stdout))
+	cmd.AddCommand(newEdgeTLSCmd(getenv, stdout, stderr))
 	return cmd
 }
 
@@ -36,7 +39,7 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 	e.String(&cfg.MQTTAddr, "mqtt", "PANTRY_MQTT_ADDR", ":1883", "MQTT (TCP) listen address")
 	e.String(&cfg.MQTTWSAddr, "mqtt-ws", "PANTRY_MQTT_WS_ADDR", ":1884", "MQTT over WebSocket listen address (empty disables)")
 	e.String(&cfg.MQTTWSAdvertise, "mqtt-ws-advertise", "PANTRY_MQTT_WS_ADVERTISE", "", "port the staff app's browsers reach the MQTT WebSocket listener on, behind a proxy or port forward (default: the --mqtt-ws port)")
-	e.String(&cfg.PublicURL, "public-url", "PANTRY_PUBLIC_URL", "", "base URL printed in QR codes (default http://LAN-ADDRESS:PORT)")
+	e.String(&cfg.PublicURL, "public-url", "PANTRY_PUBLIC_URL", "", "base URL printed in QR codes (default http://LAN-ADDRESS:PORT, or https://LAN-ADDRESS:HTTPS-PORT with --tls on)")
 	e.Bool(&cfg.Demo, "demo", "PANTRY_DEMO", false, "seed a demo site on first start")
 	e.Duration(&cfg.SessionTTL, "session-ttl", "PANTRY_SESSION_TTL", 3*time.Hour, "attendee session lifetime")
 	e.Int(&cfg.SessionOrders, "limit-session-orders", "PANTRY_LIMIT_SESSION_ORDERS", 30, "max orders per attendee session per 10 minutes (0 disables)")
@@ -48,6 +51,7 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 		"when the staff app's tickets turn amber/red, per station (\"*\" for the others): STATION=AMBER/RED,...")
 	e.Duration(&cfg.RingRepeat, "staff-ring-every", "PANTRY_STAFF_RING_EVERY", 30*time.Second, "how often a tablet set to ring until accepted rings again")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
+	tlsf := addTLSFlags(e, &cfg.TLS)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
 			return e.err
@@ -55,6 +59,9 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 		var err error
 		if cfg.Escalations, err = web.ParseEscalations(escalate); err != nil {
 			return fmt.Errorf("--escalate: %w", err)
+		}
+		if err := tlsf.apply(&cfg.TLS); err != nil {
+			return err
 		}
 		cfg.Log = newLogger(stderr, jsonLogs)
 		n, err := edge.New(cmd.Context(), cfg)
@@ -67,6 +74,7 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 				return err
 			}
 		}
+		printTLSHint(stdout, cfg.DataDir, n)
 		return n.Run(cmd.Context())
 	}
 	return cmd

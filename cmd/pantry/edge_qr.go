@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
+
+	"github.com/pantry/pantry/edge/tlsca"
 )
 
 // newEdgeQRCmd writes the table cards a technician prints: one QR code PNG
@@ -20,11 +23,19 @@ func newEdgeQRCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "qr", Short: "Write a QR code PNG per room and a printable index.html"}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
 	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
-	e.String(&base, "public-url", "PANTRY_PUBLIC_URL", "", "base URL phones reach the node at, e.g. http://10.1.2.3:8080")
+	e.String(&base, "public-url", "PANTRY_PUBLIC_URL", "", "base URL phones reach the node at, e.g. https://10.1.2.3:8443 (default: the one the node last served at)")
 	cmd.Flags().StringVar(&out, "out", "qr", "directory to write the images to")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if base == "" {
-			return fmt.Errorf("pass --public-url with the address phones on the office Wi-Fi reach this node at")
+			s, ok, err := tlsca.ReadServing(dir)
+			if err != nil {
+				return err
+			}
+			if !ok || s.PublicURL == "" {
+				return fmt.Errorf("pass --public-url with the address phones on the office Wi-Fi reach this node at (no node has served from %s yet to tell it)", dir)
+			}
+			base = s.PublicURL
+			fmt.Fprintf(cmd.ErrOrStderr(), "Using the URL the node last served at (%s): %s\n", s.StartedAt.Format(time.RFC3339), base)
 		}
 		s, err := openExisting(cmd, dir)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pantry/pantry/edge"
 	"github.com/pantry/pantry/edge/sqlite"
+	"github.com/pantry/pantry/edge/tlsca"
 )
 
 // newEdgeInitCmd enrolls a building's edge node with the cloud: it
@@ -26,7 +27,9 @@ func newEdgeInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 		Use:   "init",
 		Short: "Enroll this edge node with the cloud using a one-time token",
 		Long: "Enroll this edge node with the cloud. An admin creates the token with\n" +
-			"`pantry cloud site enroll-token --site ID` or POST /api/v1/sites/{id}/enrollment-tokens.",
+			"`pantry cloud site enroll-token --site ID` or POST /api/v1/sites/{id}/enrollment-tokens.\n" +
+			"It also makes the node's site CA (DIR/tls), if it has none, for HTTPS on the LAN:\n" +
+			"see `pantry edge tls`.",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
 	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory (created if missing)")
@@ -48,23 +51,30 @@ func newEdgeInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 		if err != nil {
 			return err
 		}
-		return printEnrollment(stdout, dir, res, asJSON)
+		// After the enrollment, which made DIR private: the CA's key is kept there.
+		ca, _, err := tlsca.EnsureCA(dir, tlsca.CAOptions{Name: res.SiteName})
+		if err != nil {
+			return fmt.Errorf("enrolled, but the site CA could not be made (%w): run `pantry edge tls init --data %s` once that is fixed", err, dir)
+		}
+		return printEnrollment(stdout, dir, res, ca, asJSON)
 	}
 	return cmd
 }
 
 // printEnrollment tells the technician what init made and how to start
 // the node.
-func printEnrollment(w io.Writer, dir string, res edge.Enrollment, asJSON bool) error {
+func printEnrollment(w io.Writer, dir string, res edge.Enrollment, ca *tlsca.CA, asJSON bool) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(map[string]any{
 			"node_id": res.NodeID, "org_id": res.OrgID, "site_id": res.SiteID, "site_name": res.SiteName,
 			"config_revision": res.ConfigRevision, "rooms": res.Rooms, "items": res.Items,
+			"site_ca_sha256": ca.Fingerprint(),
 		})
 	}
 	fmt.Fprintf(w, "Enrolled node %s for site %q (%d rooms, %d items, configuration revision %d).\n",
 		res.NodeID, res.SiteName, res.Rooms, res.Items, res.ConfigRevision)
-	fmt.Fprintf(w, "Start it with: pantry edge serve --data %s\n", dir)
+	fmt.Fprintf(w, "Site CA for HTTPS on the LAN: SHA-256 %s\n  give it to the tablets: pantry edge tls ca --data %s --out pantry-site-ca.crt\n", ca.Fingerprint(), dir)
+	fmt.Fprintf(w, "Start it with: pantry edge serve --data %s (add --tls on once the tablets trust the CA)\n", dir)
 	return nil
 }
 

@@ -89,7 +89,7 @@ func newEdgeTabletCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		fmt.Fprintf(stdout, "Tablet %s created. Password (shown once): %s\n", username, password)
 		return nil
 	}
-	cmd.AddCommand(add, newEdgeTabletRemoveCmd(getenv, stdout))
+	cmd.AddCommand(add, newEdgeTabletRemoveCmd(getenv, stdout), newEdgeTabletWatchCmd(getenv, stdout))
 	return cmd
 }
 

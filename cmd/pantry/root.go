@@ -20,6 +20,8 @@ func newRootCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newEdgeCmd(getenv, stdout, stderr), newCloudCmd(getenv, stdout, stderr))
+	root.AddCommand(newVersionCmd(stdout))
+	root.AddCommand(newHealthcheckCmd(getenv, stdout))
 	return root
 }
 

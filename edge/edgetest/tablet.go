@@ -2,6 +2,7 @@ package edgetest
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"testing"
 	"time"
@@ -37,6 +38,23 @@ func ConnectAs(tb testing.TB, addr, clientID, username, password string) (*Table
 	if err != nil {
 		tb.Fatalf("mqtt dial: %v", err)
 	}
+	return connectOver(tb, conn, clientID, username, password)
+}
+
+// ConnectTLS logs a tablet in over MQTT over TLS (mqtts) with cfg; a
+// failed TLS handshake is returned, not fatal.
+func ConnectTLS(tb testing.TB, addr string, cfg *tls.Config, username, password string) (*Tablet, error) {
+	tb.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return connectOver(tb, conn, tb.Name()+"-"+time.Now().Format("150405.000000000"), username, password)
+}
+
+// connectOver sends CONNECT over conn.
+func connectOver(tb testing.TB, conn net.Conn, clientID, username, password string) (*Tablet, error) {
+	tb.Helper()
 	t := &Tablet{Msgs: make(chan Message, 10000)}
 	t.Client = paho.NewClient(paho.ClientConfig{
 		Conn: conn,
@@ -47,7 +65,7 @@ func ConnectAs(tb testing.TB, addr, clientID, username, password string) (*Table
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = t.Connect(ctx, &paho.Connect{
+	_, err := t.Connect(ctx, &paho.Connect{
 		ClientID: clientID, CleanStart: true, KeepAlive: 30,
 		Username: username, UsernameFlag: true, Password: []byte(password), PasswordFlag: true,
 	})

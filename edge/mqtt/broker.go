@@ -6,6 +6,7 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,9 +52,16 @@ func (f AuthenticatorFunc) AuthenticateTablet(ctx context.Context, username, pas
 
 // Config says where the broker listens and where it logs.
 type Config struct {
-	TCPAddr string // e.g. ":1883" or "127.0.0.1:0"
+	TCPAddr string // e.g. ":1883" or "127.0.0.1:0"; "" for none, if TLSAddr is set
 	WSAddr  string // e.g. ":1884"; "" disables the WebSocket listener; port 0 is refused
-	Log     *slog.Logger
+	// TLSAddr is the MQTT over TLS (mqtts) listener, e.g. ":8883"; "" for
+	// none. It needs TLS.
+	TLSAddr string
+	// TLS, when set, is the server side of TLS: that of the TLSAddr
+	// listener, and it turns the WebSocket listener into wss, since a
+	// page loaded over HTTPS may open only secure WebSockets.
+	TLS *tls.Config
+	Log *slog.Logger
 	// OnPresence, if set, is called each time a tablet connects or leaves,
 	// so that whoever watches Presence need not poll it. It runs on that
 	// tablet's connection goroutine and must not block.
@@ -73,7 +81,8 @@ type Broker struct {
 	hook     *hook
 	retained *retainedStore // the edge's retained state, see retained.go
 	log      *slog.Logger
-	tcpAddr  net.Addr
+	tcpAddr  net.Addr           // nil without a plain TCP listener
+	tlsAddr  net.Addr           // nil without an mqtts listener
 	cancel   context.CancelFunc // ends in-flight authentications on Close
 
 	mu     sync.Mutex // serialises Serve and Close
@@ -94,8 +103,8 @@ const (
 )
 
 // New creates a broker with our authentication and ACL hook. It binds the TCP
-// listener now, so "address in use" is reported here rather than lost in a
-// log line, and checks that the WebSocket address is bindable for the same
+// and mqtts listeners now, so "address in use" is reported here rather than
+// lost in a log line, and checks that the WebSocket address is bindable for the same
 // reason: mochi's WebSocket listener binds only in Serve and logs, rather
 // than returns, a failure to bind. For that reason WSAddr cannot use port 0
 // (the port mochi picks could never be reported); a small window remains in
@@ -108,26 +117,52 @@ func New(cfg Config, auth Authenticator) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ln, err := net.Listen("tcp", cfg.TCPAddr)
-	if err != nil {
-		return nil, &ListenError{Addr: cfg.TCPAddr, Err: err}
+	if cfg.TLSAddr != "" && cfg.TLS == nil {
+		return nil, errors.New("mqtt: an mqtts address without a TLS configuration")
+	}
+	var lns bound
+	if cfg.TCPAddr != "" || cfg.TLSAddr == "" {
+		ln, err := net.Listen("tcp", cfg.TCPAddr)
+		if err != nil {
+			return nil, &ListenError{Addr: cfg.TCPAddr, Err: err}
+		}
+		lns.tcp = ln
+	}
+	if cfg.TLSAddr != "" {
+		ln, err := net.Listen("tcp", cfg.TLSAddr)
+		if err != nil {
+			lns.close()
+			return nil, &ListenError{TLS: true, Addr: cfg.TLSAddr, Err: err}
+		}
+		lns.tls = ln
 	}
 	if cfg.WSAddr != "" {
 		if err := checkBindable(cfg.WSAddr); err != nil {
-			_ = ln.Close()
+			lns.close()
 			return nil, &ListenError{WebSocket: true, Addr: cfg.WSAddr, Err: err}
 		}
 	}
-	b, err := newBroker(cfg, log, auth, ln)
+	b, err := newBroker(cfg, log, auth, lns)
 	if err != nil {
-		_ = ln.Close()
+		lns.close()
 		return nil, err
 	}
 	return b, nil
 }
 
-// newBroker builds the mochi server around an already bound TCP listener.
-func newBroker(cfg Config, log *slog.Logger, auth Authenticator, ln net.Listener) (*Broker, error) {
+// bound are the listeners New bound: plain TCP and mqtts, each may be nil.
+type bound struct{ tcp, tls net.Listener }
+
+func (l bound) close() {
+	for _, ln := range []net.Listener{l.tcp, l.tls} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// newBroker builds the mochi server around already bound listeners.
+func newBroker(cfg Config, log *slog.Logger, auth Authenticator, lns bound) (*Broker, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	server := mochi.New(&mochi.Options{
 		Capabilities: capabilities(),
@@ -141,19 +176,39 @@ func newBroker(cfg Config, log *slog.Logger, auth Authenticator, ln net.Listener
 	if now == nil {
 		now = time.Now
 	}
-	b := &Broker{server: server, retained: newRetainedStore(), log: log, tcpAddr: ln.Addr(), cancel: cancel}
+	b := &Broker{server: server, retained: newRetainedStore(), log: log, cancel: cancel}
 	b.hook = newHook(ctx, server, auth, log, b.retained, now, cfg.OnPresence)
 	if err := server.AddHook(b.hook, nil); err != nil {
 		cancel()
 		return nil, fmt.Errorf("mqtt add hook: %w", err)
 	}
-	tcp := listeners.NewNet("tcp", &acceptListener{Listener: ln, log: log})
-	if err := server.AddListener(tcp); err != nil {
-		cancel()
-		return nil, fmt.Errorf("mqtt add listener %s: %w", ln.Addr(), err)
+	if lns.tcp != nil {
+		b.tcpAddr = lns.tcp.Addr()
+		if err := server.AddListener(listeners.NewNet("tcp", &acceptListener{Listener: lns.tcp, log: log})); err != nil {
+			cancel()
+			return nil, fmt.Errorf("mqtt add listener %s: %w", lns.tcp.Addr(), err)
+		}
+	}
+	if lns.tls != nil {
+		// TLS over the hardened listener: the CONNECT deadline covers the
+		// handshake too, and mochi sees *tls.Conn connections.
+		b.tlsAddr = lns.tls.Addr()
+		ln := tls.NewListener(&acceptListener{Listener: lns.tls, log: log}, cfg.TLS)
+		if err := server.AddListener(listeners.NewNet("tls", ln)); err != nil {
+			cancel()
+			return nil, fmt.Errorf("mqtt add listener %s: %w", lns.tls.Addr(), err)
+		}
 	}
 	if cfg.WSAddr != "" {
-		ws := listeners.NewWebsocket(listeners.Config{Type: listeners.TypeWS, ID: "ws", Address: cfg.WSAddr})
+		var wsTLS *tls.Config
+		if cfg.TLS != nil {
+			// HTTP/1.1 first: WebSockets over HTTP/2 are not served (Go
+			// does not offer RFC 8441 by default), so a browser must not
+			// be led to negotiate h2 on this port.
+			wsTLS = cfg.TLS.Clone()
+			wsTLS.NextProtos = []string{"http/1.1"}
+		}
+		ws := listeners.NewWebsocket(listeners.Config{Type: listeners.TypeWS, ID: "ws", Address: cfg.WSAddr, TLSConfig: wsTLS})
 		if err := server.AddListener(ws); err != nil {
 			cancel()
 			return nil, fmt.Errorf("mqtt add listener %s: %w", cfg.WSAddr, err)
@@ -229,13 +284,24 @@ func (b *Broker) Serve() error {
 		return fmt.Errorf("mqtt serve: %w", err)
 	}
 	b.served = true
-	b.log.Info("mqtt broker serving", "tcp", b.tcpAddr.String())
+	b.log.Info("mqtt broker serving", "tcp", addrString(b.tcpAddr), "mqtts", addrString(b.tlsAddr))
 	return nil
 }
 
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
 // TCPAddr returns the address the TCP listener is bound to, so callers that
-// asked for port 0 learn the real port.
+// asked for port 0 learn the real port; nil if there is none.
 func (b *Broker) TCPAddr() net.Addr { return b.tcpAddr }
+
+// TLSAddr returns the address the mqtts listener is bound to; nil if
+// there is none.
+func (b *Broker) TLSAddr() net.Addr { return b.tlsAddr }
 
 // Ready reports whether the broker is serving: Serve succeeded and Close has
 // not been called. Health checks use it.
@@ -306,14 +372,18 @@ func (b *Broker) ConnectedClients() int64 {
 // the right flag.
 type ListenError struct {
 	WebSocket bool
+	TLS       bool // the mqtts listener
 	Addr      string
 	Err       error
 }
 
 func (e *ListenError) Error() string {
 	kind := "mqtt listen"
-	if e.WebSocket {
+	switch {
+	case e.WebSocket:
 		kind = "mqtt websocket listen"
+	case e.TLS:
+		kind = "mqtts listen"
 	}
 	return fmt.Sprintf("%s %s: %v", kind, e.Addr, e.Err)
 }

@@ -13,6 +13,7 @@ func (a *app) routes(f *fiber.App) {
 	f.Get("/healthz", a.handleHealthz)
 	f.Get("/readyz", a.handleReadyz)
 	f.Get("/metrics", httpx.MetricsHandler(a.Registry))
+	f.Use(a.requireTLS) // with HTTPS on, plain HTTP redirects below this line
 	f.Use("/static", a.handleStatic())
 
 	f.Use(a.limitAddress())

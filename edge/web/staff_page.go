@@ -128,7 +128,10 @@ func (a *app) renderStaffLogin(c *fiber.Ctx, status int, msg, username string) e
 
 // renderStaff renders staff.html with a Content-Security-Policy that also
 // lets the page reach the broker's WebSocket listener, which is on its own
-// port and so another origin.
+// port and so another origin. A page loaded over HTTPS may reach it only
+// over wss (static/staff.js picks the scheme of the page), so its policy
+// names only wss; one loaded over plain HTTP names both, as a
+// TLS-terminating proxy may front the WebSocket port alone.
 func (a *app) renderStaff(c *fiber.Ctx, status int, p staffPage) error {
 	if err := render(c, status, "staff.html", p); err != nil {
 		return err
@@ -138,11 +141,14 @@ func (a *app) renderStaff(c *fiber.Ctx, status int, p staffPage) error {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		ws := url.URL{Scheme: "ws", Host: net.JoinHostPort(host, p.WSPort)}
-		wss := ws
-		wss.Scheme = "wss"
-		c.Set("Content-Security-Policy", strings.Replace(pageCSP, "connect-src 'self'",
-			"connect-src 'self' "+ws.String()+" "+wss.String(), 1))
+		wss := url.URL{Scheme: "wss", Host: net.JoinHostPort(strings.Trim(host, "[]"), p.WSPort)}
+		allow := wss.String()
+		if c.Protocol() != "https" {
+			ws := wss
+			ws.Scheme = "ws"
+			allow = ws.String() + " " + allow
+		}
+		c.Set("Content-Security-Policy", strings.Replace(pageCSP, "connect-src 'self'", "connect-src 'self' "+allow, 1))
 	}
 	return nil
 }

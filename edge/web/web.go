@@ -31,6 +31,14 @@ type Config struct {
 	// listener on, when a TLS-terminating proxy or a port forward puts it
 	// on another port than its own (0: the listener's own port).
 	MQTTWSAdvertise int
+	// HTTPSPort is the port the node serves HTTPS on, 0 if it does not.
+	// When set, requests over plain HTTP are redirected there (see
+	// requireTLS) and the staff page lets its script reach the broker
+	// over wss only.
+	HTTPSPort int
+	// HTTPLanding keeps the attendee pages on plain HTTP too when
+	// HTTPSPort is set, for phones that do not trust the site CA.
+	HTTPLanding bool
 	// Registry receives the HTTP metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	// SessionTTL is how long an attendee session lives (default 3 h).

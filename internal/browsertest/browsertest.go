@@ -77,6 +77,12 @@ type Options struct {
 	// ten minutes in a benchmark). Tabs made with NewContext live within
 	// the deadline of the Browser they were made from.
 	Timeout time.Duration
+	// TrustSPKI are base64 SHA-256 hashes of certificates' public keys
+	// (SubjectPublicKeyInfo) Chromium accepts as if a trusted CA had
+	// issued them, for pages served over HTTPS with a test's own CA:
+	// adding a CA to Chromium's NSS store needs tools and a profile of
+	// its own. Only New uses it: it is a flag of the Chromium process.
+	TrustSPKI []string
 }
 
 // Browser is one tab of a headless Chromium, with what it recorded.
@@ -137,6 +143,9 @@ func New(tb testing.TB, opts Options) *Browser {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(int(opts.Viewport.Width), int(opts.Viewport.Height)),
 	)
+	if len(opts.TrustSPKI) > 0 {
+		alloc = append(alloc, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(opts.TrustSPKI, ",")))
+	}
 	// Not tb.Context(): it ends before cleanups run, and a failed test's
 	// cleanup still wants the tab for a screenshot.
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), opts.Timeout)

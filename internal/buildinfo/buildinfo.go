@@ -37,3 +37,31 @@ var Version = sync.OnceValue(func() string {
 	}
 	return rev + dirty
 })
+
+// Commit is the full VCS revision the binary was built from, with
+// "+dirty" when the tree had changes; "" when the build did not record it
+// (go test, go run, a build outside a checkout).
+var Commit = sync.OnceValue(func() string {
+	rev, dirty := setting("vcs.revision"), setting("vcs.modified") == "true"
+	if rev != "" && dirty {
+		rev += "+dirty"
+	}
+	return rev
+})
+
+// Date is when the commit was made (vcs.time, RFC 3339, UTC), which a
+// reproducible build stamps instead of the time it ran; "" when unknown.
+var Date = sync.OnceValue(func() string { return setting("vcs.time") })
+
+func setting(key string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range info.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
+}
