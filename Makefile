@@ -5,10 +5,36 @@ BIN      := bin/pantry
 DATA     ?= ./pantry-data
 FUZZTIME ?= 10s
 
-.PHONY: build run test bench lint fuzz clean vendor-mqtt
+# What `make image` and `make package` stamp: the commit and its date (so
+# two builds of one commit are alike), and a Debian version that sorts
+# before a release of the same number.
+REVISION    := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+COMMIT_TIME := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+VERSION     ?= 0.1.0~git$(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S 2>/dev/null || echo 0).$(REVISION)
+PODMAN      ?= podman
+IMAGE       ?= localhost/pantry:latest
 
+.PHONY: build run test bench lint fuzz clean vendor-mqtt image package
+
+# A static binary (modernc SQLite is pure Go): the same one runs on any
+# Linux, in the FROM scratch image and from the Debian package. The deploy
+# tests build it with these flags too.
 build:
-	$(GO) build -o $(BIN) ./cmd/pantry
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/pantry
+
+# The container image, FROM scratch, without a registry: see
+# deploy/Containerfile. --format docker keeps its HEALTHCHECK.
+image: build
+	deploy/image-context.sh $(BIN) bin/image
+	$(PODMAN) build --format docker -f deploy/Containerfile -t $(IMAGE) \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		--build-arg CREATED=$$(date -u -d @$(COMMIT_TIME) +%Y-%m-%dT%H:%M:%SZ) bin/image
+	@echo "$(IMAGE): $$($(PODMAN) image inspect --format '{{.Size}}' $(IMAGE)) bytes"
+
+# bin/pantry_VERSION_ARCH.deb: the binary, both systemd units, the pantry
+# user and /var/lib/pantry; see deploy/debian/build.sh.
+package: build
+	SOURCE_DATE_EPOCH=$(COMMIT_TIME) deploy/debian/build.sh $(BIN) $(VERSION) bin
 
 # A demo site (rooms, menu, a tablet login) in ./pantry-data; it is printed at start.
 run: build
