@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pantry/pantry/internal/pgtest"
 )
 
 // built is the static binary, built once per test run into a directory
@@ -25,8 +27,10 @@ var built struct {
 	err      error
 }
 
+// TestMain also stops the PostgreSQL that TestMonitoringMetricsExist's
+// cloud runs on, if a test started it (internal/pgtest).
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m)
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}

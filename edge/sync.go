@@ -63,10 +63,11 @@ var (
 	syncSkew     = prometheus.NewDesc("pantry_sync_clock_skew_seconds", "This node's clock minus the cloud's, last measured.", nil, nil)
 	syncAcked    = prometheus.NewDesc("pantry_sync_acked_seq", "The newest outbox seq the cloud has acknowledged.", nil, nil)
 	syncRefused  = prometheus.NewDesc("pantry_sync_refused", "1 when the cloud refuses this node's credential or version: re-enroll or upgrade.", nil, nil)
+	syncDead     = prometheus.NewDesc("pantry_sync_dead_lettered_total", "Events of this node the cloud could not apply and kept as dead letters, since the node started.", nil, nil)
 )
 
 func (c *syncCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{syncLastPush, syncLastPull, syncFailures, syncSkew, syncAcked, syncRefused} {
+	for _, d := range []*prometheus.Desc{syncLastPush, syncLastPull, syncFailures, syncSkew, syncAcked, syncRefused, syncDead} {
 		ch <- d
 	}
 }
@@ -94,4 +95,5 @@ func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
 		refused = 1
 	}
 	ch <- prometheus.MustNewConstMetric(syncRefused, prometheus.GaugeValue, refused)
+	ch <- prometheus.MustNewConstMetric(syncDead, prometheus.CounterValue, float64(st.DeadLettered))
 }

@@ -66,6 +66,10 @@ func (w *Worker) pushLoop(ctx context.Context, acked int64) {
 	for ctx.Err() == nil {
 		wire = w.fill(ctx, p, wire)
 		if len(wire) == 0 {
+			// What a push acknowledged behind a failed one is recorded
+			// here, before waiting: the outbox's age must not grow while
+			// nothing new is committed.
+			w.mark(ctx, p)
 			w.idle(ctx)
 			continue
 		}
@@ -143,6 +147,7 @@ func (w *Worker) mark(ctx context.Context, p *pusher) {
 
 // do carries out the pusher's action for answer r.
 func (w *Worker) do(ctx context.Context, p *pusher, r pushResult, a action) {
+	w.deadLettered(r)
 	switch a.kind {
 	case actAcked:
 		w.pushed(ctx, p, r)
@@ -157,13 +162,23 @@ func (w *Worker) do(ctx context.Context, p *pusher, r pushResult, a action) {
 // pushed records an acknowledged push; once nothing is left on the wire
 // it records the acknowledgement in the store too, as nothing else will.
 func (w *Worker) pushed(ctx context.Context, p *pusher, r pushResult) {
-	if len(r.resp.DeadLettered) > 0 {
-		w.cfg.Log.Warn("sync: the cloud kept events as dead letters", "seqs", r.resp.DeadLettered)
-	}
 	w.succeeded(ctx, "push", r.received, skew(r.sent, r.received, r.resp.ServerTime))
 	acked := p.acked
 	w.update(func(s *Status) { s.AckedSeq = acked })
 	if p.idle() {
 		w.mark(ctx, p)
 	}
+}
+
+// deadLettered logs and counts the events an answer names as dead
+// letters. It looks at every answer, not only those the pusher acts on:
+// one that lands behind a failed push of its window still applied its
+// batch, dead letters included.
+func (w *Worker) deadLettered(r pushResult) {
+	n := len(r.resp.DeadLettered)
+	if r.err != nil || n == 0 {
+		return
+	}
+	w.cfg.Log.Warn("sync: the cloud kept events as dead letters", "seqs", r.resp.DeadLettered)
+	w.update(func(s *Status) { s.DeadLettered += int64(n) })
 }

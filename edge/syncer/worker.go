@@ -123,6 +123,11 @@ type Status struct {
 	ClockSkew          *time.Duration
 	AckedSeq           int64
 	RefusedPermanently bool // the cloud refused the node's credential or version
+	// DeadLettered counts the events the cloud's push answers named as
+	// dead letters since the worker started. The cloud names each one
+	// once, in the answer to the push that applied it: an answer lost on
+	// the way is not counted, a replay never counts one twice.
+	DeadLettered int64
 }
 
 // New makes a worker.

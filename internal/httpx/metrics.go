@@ -34,17 +34,15 @@ func NewRequestMetrics(reg prometheus.Registerer, prefix string) *RequestMetrics
 
 // Observe is middleware recording each request's route pattern (never the
 // raw path, so ids cannot explode the label set), status and latency. An
-// error still to be resolved by the error handler is labelled by its
-// fiber status, or 0.
+// error still to be resolved by the error handler is labelled with the
+// status that handler will answer (Resolve), so that a domain error
+// counts as its 4xx or 5xx: alerts on the 5xx ratio rely on it.
 func (m *RequestMetrics) Observe(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
 	status := c.Response().StatusCode()
 	if err != nil {
-		status = 0
-		if fe, ok := err.(*fiber.Error); ok {
-			status = fe.Code
-		}
+		status, _ = Resolve(err)
 	}
 	route := c.Route().Path
 	m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
