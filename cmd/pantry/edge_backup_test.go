@@ -232,6 +232,9 @@ func TestEdgeBackupRestoreConverges(t *testing.T) {
 	if st := w.edgeStatus(e); st.Restore == nil || !st.Restore.Pending {
 		t.Fatalf("status while offline after the restore: %+v, want the restore pending", st.Restore)
 	}
+	if text := string(w.cli("edge", "status", "--data", e.dir)); !strings.Contains(text, "waiting for the cloud's watermark before pushing") {
+		t.Fatalf("status does not say the node waits for the cloud's watermark:\n%s", text)
+	}
 	e.link.setUp(true)
 	online := newOrderer(t, w, e, "online after the restore").placeN(t, 7)
 	all = append(all, online...)

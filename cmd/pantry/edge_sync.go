@@ -134,6 +134,13 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		}
 		fmt.Fprintf(tw, "\nclock skew\t%s (this node minus the cloud)\n", time.Duration(st.ClockSkewMS)*time.Millisecond)
 		fmt.Fprintf(tw, "configuration\trevision %d; cloud stock movements up to %d\n", st.Cursor.ConfigRevision, st.Cursor.StockSeq)
+		if r := st.Restore; r != nil {
+			fmt.Fprintf(tw, "restore\tfrom %s at %s", r.From, r.At.UTC().Format(time.RFC3339))
+			if r.Pending {
+				fmt.Fprintf(tw, ": waiting for the cloud's watermark before pushing (the backup's outbox ended at %d)", r.Head)
+			}
+			fmt.Fprintln(tw)
+		}
 		printStaffPresence(tw, staff, recorded, time.Now())
 		return nil
 	}
