@@ -787,11 +787,7 @@ func startMonitoredFleet(t *testing.T) *fleet {
 	t.Helper()
 	bin := staticPantry(t)
 	db := pgtest.NewDatabase(t)
-	migrate := []string{"cloud", "migrate", "--database-url", db}
-	if pgtest.Citus() {
-		migrate = append(migrate, "--citus")
-	}
-	must(t, bin, migrate...)
+	must(t, bin, "cloud", "migrate", "--database-url", db)
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte("monitoring-admin-password-1\n"), 0o600); err != nil {
 		t.Fatal(err)
