@@ -14,7 +14,7 @@ VERSION     ?= 0.1.0~git$(shell TZ=UTC git log -1 --format=%cd --date=format-loc
 PODMAN      ?= podman
 IMAGE       ?= localhost/pantry:latest
 
-.PHONY: build run test bench lint fuzz clean vendor-mqtt image package
+.PHONY: build run test test-citus bench lint fuzz clean vendor-mqtt image package
 
 # A static binary (modernc SQLite is pure Go): the same one runs on any
 # Linux, in the FROM scratch image and from the Debian package. The deploy
@@ -44,6 +44,12 @@ run: build
 # minute with it, most of it in modernc's SQLite, which -race slows about 20x.
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# The cloud's suites on a Citus cluster (a coordinator and two workers that
+# internal/pgtest starts; Citus from ../shared/citus/build.sh). The tests of
+# distribution itself run in `make test` too.
+test-citus:
+	PANTRY_TEST_DB=citus $(GO) test -count=1 -timeout 20m ./internal/pgtest/ ./cloud/postgres/ ./cloud/api/
 
 # Go benchmarks (the raw store limit among them), then the load generator
 # against a real edge process: as fast as it answers, then at 500 orders/s;

@@ -787,7 +787,11 @@ func startMonitoredFleet(t *testing.T) *fleet {
 	t.Helper()
 	bin := staticPantry(t)
 	db := pgtest.NewDatabase(t)
-	must(t, bin, "cloud", "migrate", "--database-url", db)
+	migrate := []string{"cloud", "migrate", "--database-url", db}
+	if pgtest.Citus() {
+		migrate = append(migrate, "--citus")
+	}
+	must(t, bin, migrate...)
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte("monitoring-admin-password-1\n"), 0o600); err != nil {
 		t.Fatal(err)

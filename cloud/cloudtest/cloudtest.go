@@ -33,11 +33,12 @@ type Server struct {
 	DBURL string
 }
 
-// Start migrates a new database and serves it until the test ends.
+// Start migrates a new database and serves it until the test ends. With
+// PANTRY_TEST_DB=citus the database is on a Citus cluster, distributed.
 func Start(tb testing.TB, configure ...func(*server.Config)) *Server {
 	tb.Helper()
 	dbURL := pgtest.NewDatabase(tb)
-	if _, err := postgres.Migrate(context.Background(), dbURL, postgres.MigrateOptions{}); err != nil {
+	if _, err := postgres.Migrate(context.Background(), dbURL, postgres.MigrateOptions{Citus: pgtest.Citus()}); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}
 	return StartOn(tb, dbURL, configure...)

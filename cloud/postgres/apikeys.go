@@ -28,6 +28,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID string, who cloud.Actor,
 		createdBy = who.ID
 	}
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if err := claimCredential(ctx, tx, credAPIKey, orgID, hash); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO api_keys (organization_id, id, name, key_hash, prefix, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, orgID, k.ID, k.Name, hash, prefix, createdBy).Scan(&k.CreatedAt); err != nil {
 			return err
@@ -78,7 +81,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID string, who cloud.Actor,
 		if err != nil {
 			return err
 		}
-		k, err = scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
+		k, err = scanAPIKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = pantry_flag_time(revoked_at, true, now())
 			WHERE organization_id = $1 AND id = $2 RETURNING `+apiKeyColumns, orgID, id))
 		if err != nil {
 			return err

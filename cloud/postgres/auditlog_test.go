@@ -131,9 +131,12 @@ func insertAuditAt(tb testing.TB, s *Store, org string, n int, start time.Time) 
 	tb.Helper()
 	ctx := context.Background()
 	err := s.InTenant(ctx, org, func(tx pgx.Tx) error {
+		// No gen_random_uuid(): Citus would run a SELECT with a volatile
+		// function on the coordinator and COPY its rows into the shard,
+		// which row-level security refuses (see store.go).
 		_, err := tx.Exec(ctx, `INSERT INTO audit_log (organization_id, id, actor_type, action, resource, resource_id, at)
-			SELECT $1, gen_random_uuid(), 'system', 'item.update', 'item', 'bulk', $2::timestamptz + make_interval(mins => g)
-			FROM generate_series(0, $3 - 1) AS g`, org, start, n)
+			SELECT o.id, md5($4 || g)::uuid, 'system', 'item.update', 'item', 'bulk', $2::timestamptz + make_interval(mins => g)
+			FROM organizations o, generate_series(0, $3 - 1) AS g WHERE o.id = $1`, org, start, n, pantry.NewID())
 		return err
 	})
 	if err != nil {

@@ -121,10 +121,19 @@ func (s *Store) ReapplyDeadLetter(ctx context.Context, orgID string, who cloud.A
 		if failure, err = reapply(ctx, tx, orgID, before, apply); err != nil {
 			return err
 		}
-		after, err = scanDeadLetter(tx.QueryRow(ctx, `UPDATE dead_letters SET
-				reapplied_at = CASE WHEN $3 = '' THEN now() END, last_error = $3
-			WHERE organization_id = $1 AND id = $2 RETURNING `+deadLetterColumns, orgID, id, cleanText(failure, maxReason)))
-		if err != nil {
+		// Read back by a SELECT of its own, not RETURNING: Citus refuses a
+		// RETURNING with a function that is not IMMUTABLE, and the row-level
+		// security of deadLetterColumns' subquery reads current_setting.
+		var batch pgx.Batch
+		batch.Queue(`UPDATE dead_letters SET reapplied_at = pantry_flag_time(NULL, $3 = '', now()), last_error = $3
+			WHERE organization_id = $1 AND id = $2`, orgID, id, cleanText(failure, maxReason))
+		batch.Queue(`SELECT `+deadLetterColumns+` FROM dead_letters WHERE organization_id = $1 AND id = $2`, orgID, id).
+			QueryRow(func(row pgx.Row) error {
+				var err error
+				after, err = scanDeadLetter(row)
+				return err
+			})
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 			return fmt.Errorf("update dead letter: %w", err)
 		}
 		return audit(ctx, tx, orgID, who, "dead_letter.reapply", "dead_letter", id, audited(before), audited(after))
@@ -138,11 +147,20 @@ func (s *Store) ReapplyDeadLetter(ctx context.Context, orgID string, who cloud.A
 	return after, nil
 }
 
-// getDeadLetter reads and locks one dead letter.
+// getDeadLetter reads and locks one dead letter. The lock is a statement
+// of its own, sent with the read in one round trip: Citus refuses FOR
+// UPDATE on a query with a subquery (deadLetterColumns' site).
 func getDeadLetter(ctx context.Context, tx pgx.Tx, orgID, id string) (cloud.DeadLetter, error) {
-	d, err := scanDeadLetter(tx.QueryRow(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters
-		WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, id))
-	if err != nil {
+	var d cloud.DeadLetter
+	var batch pgx.Batch
+	batch.Queue(`SELECT FROM dead_letters WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, id)
+	batch.Queue(`SELECT `+deadLetterColumns+` FROM dead_letters WHERE organization_id = $1 AND id = $2`, orgID, id).
+		QueryRow(func(row pgx.Row) error {
+			var err error
+			d, err = scanDeadLetter(row)
+			return err
+		})
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return cloud.DeadLetter{}, fmt.Errorf("read dead letter: %w", notFound(err, "dead letter", id))
 	}
 	return d, nil
@@ -201,6 +219,8 @@ func missingRefs(err error, payload any) string {
 	}
 	_, table, _ := strings.Cut(pgErr.Detail, `in table "`)
 	table, _, _ = strings.Cut(table, `"`)
+	table = shardless(table) // a Citus shard's name
+
 	var ids []string
 	switch p := payload.(type) {
 	case *syncproto.OrderPlaced:
@@ -261,9 +281,10 @@ func insertDeadLetters(ctx context.Context, tx pgx.Tx, node cloud.Node, dead []c
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO dead_letters (organization_id, id, node_id, seq, event_type, payload, reason,
 			event_id, entity_id, schema, event_created_at, created_at)
-		SELECT $1, t.id, $2, t.seq, t.type, t.payload, t.reason, t.event_id, t.entity_id, t.schema, t.created, $3
-		FROM unnest($4::uuid[], $5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::uuid[], $10::text[], $11::int[], $12::timestamptz[])
-			AS t(id, seq, type, payload, reason, event_id, entity_id, schema, created)`,
+		SELECT g.id, t.id, $2, t.seq, t.type, t.payload, t.reason, t.event_id, t.entity_id, t.schema, t.created, $3
+		FROM organizations g, unnest($4::uuid[], $5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::uuid[], $10::text[], $11::int[], $12::timestamptz[])
+			AS t(id, seq, type, payload, reason, event_id, entity_id, schema, created)
+		WHERE g.id = $1`,
 		node.OrgID, node.ID, now, ids, seqs, types, payloads, reasons, eventIDs, entities, schemas, created)
 	if err != nil {
 		return fmt.Errorf("keep %d dead letters: %w", n, err)

@@ -3,6 +3,8 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -50,9 +52,45 @@ func domainError(err error) error {
 	return fmt.Errorf("%w (%w)", e, err)
 }
 
+// constraintInMessage finds the constraint in PostgreSQL's messages for
+// SQLSTATEs 23505, 23503 and 23514 ("... violates unique constraint
+// \"users_email_key\"").
+var constraintInMessage = regexp.MustCompile(`violates (?:unique|foreign key|check) constraint "([^"]+)"`)
+
 func messageOr(pgErr *pgconn.PgError, fallback string) string {
-	if m, ok := constraintMessages[pgErr.ConstraintName]; ok {
+	if m, ok := constraintMessages[constraintName(pgErr)]; ok {
 		return m
 	}
 	return fallback
+}
+
+// constraintName is the name of the constraint pgErr names, as the
+// schema has it. Under Citus the error comes from a shard: the
+// coordinator passes it on without the constraint's name in its own
+// field, which is then read from the message, and a shard's constraints
+// carry the shard's id ("users_email_key_102040"), a suffix dropped when
+// the name without it is one of ours.
+func constraintName(pgErr *pgconn.PgError) string {
+	name := pgErr.ConstraintName
+	if name == "" {
+		if m := constraintInMessage.FindStringSubmatch(pgErr.Message); m != nil {
+			name = m[1]
+		}
+	}
+	if _, ok := constraintMessages[name]; ok {
+		return name
+	}
+	return shardless(name)
+}
+
+// shardless is the name of a table or constraint as the schema has it,
+// given the name a Citus shard has for it: the schema's name and "_" and
+// the shard's id ("items_102061"). No name of the schema ends in "_" and
+// digits, so other names come back unchanged.
+func shardless(name string) string {
+	i := strings.LastIndexByte(name, '_')
+	if i < 0 || i == len(name)-1 || strings.Trim(name[i+1:], "0123456789") != "" {
+		return name
+	}
+	return name[:i]
 }

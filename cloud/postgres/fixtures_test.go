@@ -64,6 +64,10 @@ func seedTenant(tb testing.TB, s *Store, label string) tenant {
 			[]any{t.org, t.refreshID, t.owner, pantry.NewID(), t.refreshHash}},
 		{`INSERT INTO api_keys (organization_id, id, name, key_hash, prefix, created_by) VALUES ($1, $2, 'technician', $3, 'pk_abc', $4)`,
 			[]any{t.org, t.apiKeyID, t.apiKeyHash, t.owner}},
+		// The directory rows the lookups find the credentials by (directory.go).
+		{`INSERT INTO credential_hashes (hash, kind, organization_id)
+			VALUES ($2, 'refresh_token', $1), ($3, 'api_key', $1), ($4, 'edge_node', $1), ($5, 'enrollment_token', $1)`,
+			[]any{t.org, t.refreshHash, t.apiKeyHash, t.nodeHash, t.enrollHash}},
 		{`INSERT INTO tablets (organization_id, id, site_id, name, username, password_hash) VALUES ($1, $2, $3, 'Pantry 1', 'tablet-1', 'x')`,
 			[]any{t.org, pantry.NewID(), t.site}},
 		{`INSERT INTO edge_nodes (organization_id, id, site_id, name, credential_hash) VALUES ($1, $2, $3, 'edge-1', $4)`,

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/internal/pgtest"
 )
 
 // TestTenantIsolation is the attack suite in SQL: two organizations with a
@@ -103,7 +106,9 @@ func TestTenantIsolation(t *testing.T) {
 				"InsertAsB": fmt.Sprintf(`INSERT INTO %[1]s OVERRIDING SYSTEM VALUE
 					SELECT (jsonb_populate_record(NULL::%[1]s, to_jsonb(r) || jsonb_build_object('%[2]s', $1::uuid))).* FROM %[1]s r`,
 					ident(tbl.Name), tbl.Key),
-				// A's rows moved to B: WITH CHECK refuses that too.
+				// A's rows moved to B: WITH CHECK refuses that too, and
+				// Citus, which never moves a row to another shard by an
+				// UPDATE of its distribution column, before it.
 				"MoveToB": fmt.Sprintf(`UPDATE %s SET %s = $1`, ident(tbl.Name), ident(tbl.Key)),
 			}
 			for name, sql := range attacks {
@@ -111,6 +116,10 @@ func TestTenantIsolation(t *testing.T) {
 					_, err := tx.Exec(t.Context(), sql, b.org)
 					return err
 				})
+				if name == "MoveToB" && pgtest.Citus() && pgCode(err) == "0A000" &&
+					strings.Contains(err.Error(), "modifying the partition value of rows is not allowed") {
+					continue
+				}
 				if got := pgCode(err); got != "42501" {
 					t.Errorf("%s %s: error %v (SQLSTATE %q), want a row-level security violation (42501)", tbl.Name, name, err, got)
 				}

@@ -17,10 +17,12 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // migratedDB returns a superuser URL to a new database at this binary's
-// schema version.
+// schema version, distributed when the tests run on Citus
+// (PANTRY_TEST_DB=citus).
 func migratedDB(tb testing.TB, opts MigrateOptions) string {
 	tb.Helper()
 	url := pgtest.NewDatabase(tb)
+	opts.Citus = pgtest.Citus()
 	if _, err := Migrate(context.Background(), url, opts); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}

@@ -126,7 +126,8 @@ func replaceMenu(ctx context.Context, tx pgx.Tx, orgID, siteID string, entries [
 		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO site_menu_items (organization_id, site_id, item_id, available, price_amount)
-		SELECT $1, $2, u.item_id, u.available, u.price FROM unnest($3::uuid[], $4::boolean[], $5::bigint[]) AS u (item_id, available, price)`,
+		SELECT g.id, $2, u.item_id, u.available, u.price
+		FROM organizations g, unnest($3::uuid[], $4::boolean[], $5::bigint[]) AS u (item_id, available, price) WHERE g.id = $1`,
 		orgID, siteID, ids, available, prices); err != nil {
 		return fmt.Errorf("insert menu: %w", err)
 	}
@@ -172,7 +173,7 @@ func menuEntries(m cloud.Menu) []cloud.MenuEntry {
 // coupons or cost centers, which every site may sell or accept). An edge
 // pulls a site's catalog again when its revision moves, and orders record
 // the revision they were priced with. An unknown siteID is ENOTFOUND.
-// Each bumped site is announced to long-polling pulls (notifySiteSQL),
+// Each bumped site is announced to long-polling pulls (notifySitesSQL),
 // delivered when tx commits.
 //
 // Call it first in a transaction, so that catalog changes take the sites'
@@ -186,19 +187,26 @@ func bumpCatalogRevision(ctx context.Context, tx pgx.Tx, orgID, siteID string) e
 		if _, err := tx.Exec(ctx, `SELECT FROM sites WHERE organization_id = $1 ORDER BY id FOR NO KEY UPDATE`, orgID); err != nil {
 			return fmt.Errorf("lock sites: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `WITH bumped AS (UPDATE sites SET catalog_revision = catalog_revision + 1
-			WHERE organization_id = $1 RETURNING organization_id, id) SELECT `+notifySiteSQL+` FROM bumped`, orgID); err != nil {
+		rows, _ := tx.Query(ctx, `UPDATE sites SET catalog_revision = catalog_revision + 1
+			WHERE organization_id = $1 RETURNING id`, orgID) // an error surfaces from CollectRows
+		sites, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return fmt.Errorf("bump catalog revisions: %w", err)
+		}
+		if _, err := tx.Exec(ctx, notifySitesSQL, orgID, sites); err != nil {
+			return fmt.Errorf("announce catalog revisions: %w", err)
 		}
 		return nil
 	}
-	tag, err := tx.Exec(ctx, `WITH bumped AS (UPDATE sites SET catalog_revision = catalog_revision + 1
-		WHERE organization_id = $1 AND id = $2 RETURNING organization_id, id) SELECT `+notifySiteSQL+` FROM bumped`, orgID, siteID)
+	tag, err := tx.Exec(ctx, `UPDATE sites SET catalog_revision = catalog_revision + 1 WHERE organization_id = $1 AND id = $2`, orgID, siteID)
 	if err != nil {
 		return fmt.Errorf("bump catalog revision: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return pantry.Errorf(pantry.ENOTFOUND, "site %s not found", siteID)
+	}
+	if _, err := tx.Exec(ctx, notifySitesSQL, orgID, []string{siteID}); err != nil {
+		return fmt.Errorf("announce catalog revision: %w", err)
 	}
 	return nil
 }

@@ -19,7 +19,12 @@ import (
 // connection, a session advisory lock so that concurrent `pantry cloud
 // migrate` runs (several instances starting at once) apply each file
 // exactly once, each file in its own transaction together with its row in
-// schema_migrations. There are no down-migrations: the schema only moves
+// schema_migrations. On Citus (MigrateOptions.Citus) the tables are then
+// distributed in one more transaction under the same lock (citus.go);
+// Citus runs DDL on distributed tables inside a transaction block, so a
+// later migration file keeps its one transaction there too, and what
+// Citus refuses in one fails that file with Citus's error, its line and
+// nothing applied. There are no down-migrations: the schema only moves
 // forward, and every file is embedded in the binary. The lock is a session
 // lock, not pg_advisory_xact_lock, because it must span several
 // transactions. A consequence of one transaction per file: a file cannot
@@ -45,6 +50,15 @@ type MigrateOptions struct {
 	// a SCRAM-SHA-256 verifier, never in the clear, so it stays out of the
 	// server's statement log.
 	ServicePassword string
+	// Citus distributes the tables over a Citus cluster after migrating
+	// (citus.go): tenant tables by organization_id, the global ones as
+	// reference or local tables. The database must have the citus
+	// extension. A database once distributed stays so: later runs place
+	// new tables whether or not Citus is set. On Citus the service role
+	// is created able to log in (LOGIN, without a password unless
+	// ServicePassword gives one), because Citus runs a query's shards on
+	// the workers over connections of the role that runs it.
+	Citus bool
 }
 
 func (o MigrateOptions) role() string {
@@ -61,6 +75,8 @@ type MigrateResult struct {
 	Applied     []string `json:"applied"`      // migration files applied, in order
 	ServiceRole string   `json:"service_role"`
 	CreatedRole bool     `json:"created_role"` // the service role did not exist before
+	Citus       bool     `json:"citus"`        // the database is distributed over a Citus cluster
+	Placed      []string `json:"placed"`       // tables distributed or made reference tables, in order
 }
 
 // validRole keeps role names to plain identifiers: they appear in messages
@@ -74,7 +90,7 @@ var validRole = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // it again is a no-op apart from re-granting the service role's
 // privileges; concurrent runs wait for each other.
 func Migrate(ctx context.Context, ownerURL string, opts MigrateOptions) (MigrateResult, error) {
-	res := MigrateResult{ServiceRole: opts.role(), Applied: []string{}}
+	res := MigrateResult{ServiceRole: opts.role(), Applied: []string{}, Placed: []string{}}
 	if !validRole.MatchString(res.ServiceRole) {
 		return res, fmt.Errorf("service role %q: use lower-case letters, digits and underscores", res.ServiceRole)
 	}
@@ -113,7 +129,10 @@ func migrateLocked(ctx context.Context, conn *pgx.Conn, ms []migration, opts Mig
 		return err
 	}
 	res.From, res.To = len(applied), len(applied)
-	if res.CreatedRole, err = ensureServiceRole(ctx, conn, res.ServiceRole, opts.ServicePassword); err != nil {
+	if res.Citus, err = citusMode(ctx, conn, opts.Citus); err != nil {
+		return err
+	}
+	if res.CreatedRole, err = ensureServiceRole(ctx, conn, res.ServiceRole, opts.ServicePassword, res.Citus); err != nil {
 		return err
 	}
 	for _, m := range ms[len(applied):] {
@@ -122,6 +141,13 @@ func migrateLocked(ctx context.Context, conn *pgx.Conn, ms []migration, opts Mig
 		}
 		res.Applied = append(res.Applied, m.name)
 		res.To = m.version
+	}
+	if res.Citus {
+		// Before the grants: Citus gives a shard the privileges its table
+		// has when it is created, and passes on later GRANTs itself.
+		if res.Placed, err = distribute(ctx, conn); err != nil {
+			return err
+		}
 	}
 	return grantServiceRole(ctx, conn, res.ServiceRole)
 }

@@ -16,18 +16,18 @@ import (
 func TestMigrateTwiceIsANoop(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDatabase(t)
-	first, err := Migrate(t.Context(), url, MigrateOptions{})
+	first, err := Migrate(t.Context(), url, MigrateOptions{Citus: pgtest.Citus()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := len(first.Applied), SchemaVersion(); first.From != 0 || first.To != want || got != want {
 		t.Fatalf("first run: %+v, want all %d migrations applied from 0", first, want)
 	}
-	second, err := Migrate(t.Context(), url, MigrateOptions{})
+	second, err := Migrate(t.Context(), url, MigrateOptions{Citus: pgtest.Citus()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(second.Applied) != 0 || second.From != first.To || second.To != first.To || second.CreatedRole {
+	if len(second.Applied) != 0 || len(second.Placed) != 0 || second.From != first.To || second.To != first.To || second.CreatedRole {
 		t.Fatalf("second run: %+v, want nothing applied", second)
 	}
 }
@@ -41,7 +41,9 @@ func TestMigrateConcurrently(t *testing.T) {
 	results := make([]MigrateResult, 3)
 	errs := make([]error, 3)
 	for i := range results {
-		wg.Go(func() { results[i], errs[i] = Migrate(context.Background(), url, MigrateOptions{}) })
+		wg.Go(func() {
+			results[i], errs[i] = Migrate(context.Background(), url, MigrateOptions{Citus: pgtest.Citus()})
+		})
 	}
 	wg.Wait()
 	applied := 0
@@ -158,7 +160,7 @@ func TestMigrateAsNonSuperuserOwner(t *testing.T) {
 	owner := pgtest.NewOwner(t, pgtest.NewDatabase(t))
 	role := "pantry_svc_" + strings.ToLower(pgtestSuffix())
 	dropRoleAtCleanup(t, role, owner)
-	res, err := Migrate(t.Context(), owner, MigrateOptions{ServiceRole: role})
+	res, err := Migrate(t.Context(), owner, MigrateOptions{ServiceRole: role, Citus: pgtest.Citus()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +188,7 @@ func TestServicePassword(t *testing.T) {
 	role := "pantry_svc_" + strings.ToLower(pgtestSuffix())
 	dropRoleAtCleanup(t, role, url)
 	const password = "correct horse battery staple"
-	if _, err := Migrate(t.Context(), url, MigrateOptions{ServiceRole: role, ServicePassword: password}); err != nil {
+	if _, err := Migrate(t.Context(), url, MigrateOptions{ServiceRole: role, ServicePassword: password, Citus: pgtest.Citus()}); err != nil {
 		t.Fatal(err)
 	}
 	serviceURL := withUser(t, url, role, password)
@@ -231,7 +233,9 @@ func TestMigrateDatabasesSharingARole(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(urls))
 	for i, u := range urls {
-		wg.Go(func() { _, errs[i] = Migrate(context.Background(), u, MigrateOptions{ServiceRole: role}) })
+		wg.Go(func() {
+			_, errs[i] = Migrate(context.Background(), u, MigrateOptions{ServiceRole: role, Citus: pgtest.Citus()})
+		})
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -258,7 +262,7 @@ func TestEnsureServiceRoleRaces(t *testing.T) {
 		var wg sync.WaitGroup
 		for _, c := range conns {
 			wg.Go(func() {
-				if _, err := ensureServiceRole(context.Background(), c, role, ""); err != nil {
+				if _, err := ensureServiceRole(context.Background(), c, role, "", pgtest.Citus()); err != nil {
 					t.Error(err)
 				}
 			})

@@ -39,19 +39,19 @@ const orderChannel = "pantry_orders"
 const orderFeedBuffer = 256
 
 // notifyOrdersSQL announces orders $2 of organization $1, the ones whose
-// $3 is true as new, in the order given. Each payload is read from the
-// order's row as the transaction left it, so it says what was stored,
-// and is about 230 bytes whatever the edge sent (PostgreSQL's limit is
-// 8000): three UUIDs, a status the table's CHECK bounds, a time and a
-// flag. pg_notify is volatile, so PostgreSQL calls it after the sort, in
-// $2's order. Identical payloads (the same order, status and time) are
-// sent once per transaction; different orders never are identical.
-const notifyOrdersSQL = `SELECT pg_notify('` + orderChannel + `', json_build_object(
-		'org', o.organization_id, 'site', o.site_id, 'order', o.id, 'status', o.status,
-		'updated_at', o.updated_at, 'created', t.created)::text)
-	FROM unnest($2::uuid[], $3::boolean[]) WITH ORDINALITY AS t(id, created, n)
-	JOIN orders o ON o.organization_id = $1 AND o.id = ANY($2::uuid[]) AND o.id = t.id
-	ORDER BY t.n`
+// $3 is true as new, in the order given: one orderNote each, read from
+// the order's row as the transaction left it, so it says what was
+// stored, and about 230 bytes whatever the edge sent (PostgreSQL's limit
+// is 8000). Identical payloads (the same order, status and time) are sent
+// once per transaction; different orders never are identical.
+//
+// The work is pantry_notify_orders' (0015_citus.sql), not a pg_notify in
+// the select list of a query over orders: on Citus such a query runs on
+// the worker holding the organization's shard, and a notification sent
+// there never reaches the listener, which listens on the coordinator.
+// The function runs where it is called, and this statement names no
+// distributed table, so that is the coordinator on Citus too.
+const notifyOrdersSQL = `SELECT pantry_notify_orders($1, $2::uuid[], $3::boolean[])`
 
 // orderNote is the payload of a notification on orderChannel.
 type orderNote struct {

@@ -429,40 +429,44 @@ func (b *orderBatch) addHistory(o pantry.Order, updated time.Time) {
 const insertOrdersSQL = `INSERT INTO orders (organization_id, id, site_id, space_id, session_id, node_id, status, note, deliver_to,
 	subtotal, discount, total, currency, coupon_code, cost_center, payment_method, catalog_revision, cancel_reason, created_at, updated_at, units,
 	deliver_by)
-	SELECT $1, t.id, t.site_id, t.space_id, NULLIF(t.session_id, '')::uuid, $2::uuid, t.status, t.note, t.deliver_to,
+	SELECT g.id, t.id, t.site_id, t.space_id, NULLIF(t.session_id, '')::uuid, $2::uuid, t.status, t.note, t.deliver_to,
 		t.subtotal, t.discount, t.total, t.currency, t.coupon, t.cost_center, t.method, t.rev, t.cancel, t.created, t.updated, t.units,
 		t.deliver_by
-	FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
+	FROM organizations g, unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
 		$12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[], $19::timestamptz[], $20::timestamptz[],
 		$21::bigint[], $22::timestamptz[])
 	AS t(id, site_id, space_id, session_id, status, note, deliver_to, subtotal, discount, total, currency, coupon, cost_center,
-		method, rev, cancel, created, updated, units, deliver_by)`
+		method, rev, cancel, created, updated, units, deliver_by)
+	WHERE g.id = $1`
 
 const insertLinesSQL = `INSERT INTO order_lines (organization_id, order_id, line_no, item_id, name, quantity, unit_price, line_total, note)
-	SELECT $1, t.* FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::bigint[], $9::text[]) AS t`
+	SELECT g.id, t.* FROM organizations g, unnest($2::uuid[], $3::int[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::bigint[], $9::text[]) AS t
+	WHERE g.id = $1`
 
 // The payment is the order's: its total, discount, coupon and cost
 // center, made when the order was.
 const insertPaymentsSQL = `INSERT INTO payments (organization_id, id, order_id, method, amount, discount, currency, coupon_code, cost_center, created_at)
-	SELECT $1, t.pid, t.id, t.method, t.total, t.discount, t.currency, t.coupon, t.cost_center, t.created
-	FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])
-	AS t(pid, id, method, total, discount, currency, coupon, cost_center, created)`
+	SELECT g.id, t.pid, t.id, t.method, t.total, t.discount, t.currency, t.coupon, t.cost_center, t.created
+	FROM organizations g, unnest($2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+	AS t(pid, id, method, total, discount, currency, coupon, cost_center, created)
+	WHERE g.id = $1`
 
 const insertHistorySQL = `INSERT INTO order_status_history (organization_id, id, order_id, from_status, to_status, reason, at)
-	SELECT $1, t.* FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) AS t`
+	SELECT g.id, t.* FROM organizations g, unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) AS t
+	WHERE g.id = $1`
 
 // upsertOrderDaysSQL adds the batch's orders to the daily rollup
 // (0004_order_days.sql): one row per site, local day and currency. Rows
 // are written in key order, so that two batches touching the same days
 // cannot deadlock.
 const upsertOrderDaysSQL = `INSERT INTO order_days AS d (organization_id, day, site_id, currency, orders, units, spend, discount, first_at, last_at)
-	SELECT $1, (t.created AT TIME ZONE s.timezone)::date, t.site_id, t.currency,
+	SELECT s.organization_id, (t.created AT TIME ZONE s.timezone)::date, t.site_id, t.currency,
 		count(*), sum(t.units), sum(t.total), sum(t.discount), min(t.created), max(t.created)
 	FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
 		AS t(site_id, created, currency, units, total, discount, status)
 	JOIN sites s ON s.organization_id = $1 AND s.id = t.site_id
 	WHERE t.status <> 'cancelled'
-	GROUP BY 2, 3, 4
+	GROUP BY 1, 2, 3, 4
 	ORDER BY 2, 3, 4
 	ON CONFLICT (organization_id, day, site_id, currency) DO UPDATE SET
 		orders = d.orders + excluded.orders, units = d.units + excluded.units,

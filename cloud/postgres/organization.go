@@ -27,6 +27,9 @@ func (s *Store) CreateOrganization(ctx context.Context, in cloud.NewOrganization
 		if _, err := tx.Exec(ctx, `INSERT INTO organizations (id, name) VALUES ($1, $2)`, out.OrgID, name); err != nil {
 			return fmt.Errorf("insert organization: %w", err)
 		}
+		if err := claimEmail(ctx, tx, out.OrgID, email); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO users (organization_id, id, email, password_hash, name, role)
 			VALUES ($1, $2, $3, $4, $5, 'owner')`, out.OrgID, out.OwnerUserID, email, in.OwnerPasswordHash, in.OwnerName); err != nil {
 			return fmt.Errorf("insert owner: %w", err)

@@ -162,7 +162,7 @@ func writeParLevels(ctx context.Context, tx pgx.Tx, orgID, siteID string, change
 	}
 	if len(set) > 0 {
 		if _, err := tx.Exec(ctx, `INSERT INTO par_levels (organization_id, site_id, item_id, par, updated_at)
-			SELECT $1, $2, i, p, now() FROM unnest($3::uuid[], $4::bigint[]) AS u (i, p)
+			SELECT g.id, $2, i, p, now() FROM organizations g, unnest($3::uuid[], $4::bigint[]) AS u (i, p) WHERE g.id = $1
 			ON CONFLICT (organization_id, site_id, item_id) DO UPDATE SET par = EXCLUDED.par, updated_at = EXCLUDED.updated_at`,
 			orgID, siteID, set, pars); err != nil {
 			return fmt.Errorf("set par levels: %w", err)

@@ -24,11 +24,16 @@ var appendOnlyTables = []string{"audit_log", "stock_movements", "order_status_hi
 // ensureServiceRole creates the service role if it is missing, refuses one
 // that could bypass row-level security, sets its password if one is given,
 // and makes the migrator a member of it so that Open may SET ROLE to it
-// from the migrator's URL. Roles belong to the whole cluster, not to one
-// database, so another database's Migrate (parallel tests, or staging next
-// to production) may be doing the same at the same moment: the advisory
-// lock does not cover that, and the catalog races it causes are retried.
-func ensureServiceRole(ctx context.Context, conn *pgx.Conn, role, password string) (bool, error) {
+// from the migrator's URL. With login (on Citus) the role may log in even
+// without a password: Citus connects to the workers as the role that runs
+// a query, and refuses a NOLOGIN role there; how it authenticates (a
+// password in pg_dist_authinfo, a certificate) is the cluster's
+// configuration, and a role without a password cannot pass a password
+// check. Roles belong to the whole cluster, not to one database, so
+// another database's Migrate (parallel tests, or staging next to
+// production) may be doing the same at the same moment: the advisory lock
+// does not cover that, and the catalog races it causes are retried.
+func ensureServiceRole(ctx context.Context, conn *pgx.Conn, role, password string, login bool) (bool, error) {
 	var verifier string
 	if password != "" {
 		var err error
@@ -37,7 +42,7 @@ func ensureServiceRole(ctx context.Context, conn *pgx.Conn, role, password strin
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		created, err := ensureServiceRoleOnce(ctx, conn, role, verifier)
+		created, err := ensureServiceRoleOnce(ctx, conn, role, verifier, login)
 		if err == nil {
 			return created, nil
 		}
@@ -52,11 +57,11 @@ func ensureServiceRole(ctx context.Context, conn *pgx.Conn, role, password strin
 	}
 }
 
-func ensureServiceRoleOnce(ctx context.Context, conn *pgx.Conn, role, verifier string) (bool, error) {
-	var exists, super, bypass, migratorSuper bool
+func ensureServiceRoleOnce(ctx context.Context, conn *pgx.Conn, role, verifier string, login bool) (bool, error) {
+	var exists, super, bypass, canLogin, migratorSuper bool
 	err := conn.QueryRow(ctx, `SELECT r.oid IS NOT NULL, coalesce(r.rolsuper, false), coalesce(r.rolbypassrls, false),
-		(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-		FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1`, role).Scan(&exists, &super, &bypass, &migratorSuper)
+		coalesce(r.rolcanlogin, false), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+		FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1`, role).Scan(&exists, &super, &bypass, &canLogin, &migratorSuper)
 	if err != nil {
 		return false, err
 	}
@@ -65,16 +70,19 @@ func ensureServiceRoleOnce(ctx context.Context, conn *pgx.Conn, role, verifier s
 			"choose another role, or ALTER ROLE %s NOSUPERUSER NOBYPASSRLS", role)
 	}
 	id := pgx.Identifier{role}.Sanitize()
-	login := "NOLOGIN"
-	if verifier != "" {
-		login = "LOGIN PASSWORD '" + verifier + "'" // base64, '$' and ':' only: nothing to escape
+	attrs := "NOLOGIN"
+	switch {
+	case verifier != "":
+		attrs = "LOGIN PASSWORD '" + verifier + "'" // base64, '$' and ':' only: nothing to escape
+	case login:
+		attrs = "LOGIN"
 	}
 	var stmts []string
 	switch {
 	case !exists:
-		stmts = append(stmts, "CREATE ROLE "+id+" NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION "+login)
-	case verifier != "":
-		stmts = append(stmts, "ALTER ROLE "+id+" "+login)
+		stmts = append(stmts, "CREATE ROLE "+id+" NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION "+attrs)
+	case verifier != "" || (login && !canLogin):
+		stmts = append(stmts, "ALTER ROLE "+id+" "+attrs)
 	}
 	if !migratorSuper {
 		// A superuser may SET ROLE to anyone; anyone else must be a member.

@@ -220,17 +220,18 @@ func (c *seedCatalog) insert(ctx context.Context, tx pgx.Tx, spec SeedSpec) erro
 	}
 	var b pgx.Batch
 	b.Queue(`INSERT INTO sites (organization_id, id, name, timezone, currency)
-		SELECT $1, t.* FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS t`, c.org.ID, site, siteName, tz, cur)
+		SELECT g.id, t.* FROM organizations g, unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) AS t WHERE g.id = $1`, c.org.ID, site, siteName, tz, cur)
 	b.Queue(`INSERT INTO spaces (organization_id, id, site_id, name, code)
-		SELECT $1, t.* FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS t`, c.org.ID, space, spaceSite, spaceName, code)
+		SELECT g.id, t.* FROM organizations g, unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS t WHERE g.id = $1`, c.org.ID, space, spaceSite, spaceName, code)
 	b.Queue(`INSERT INTO items (organization_id, id, name, price_amount, currency)
-		SELECT $1, t.*, $5 FROM unnest($2::uuid[], $3::text[], $4::bigint[]) AS t`, c.org.ID, item, itemName, c.prices, cur[0])
+		SELECT g.id, t.*, $5 FROM organizations g, unnest($2::uuid[], $3::text[], $4::bigint[]) AS t WHERE g.id = $1`, c.org.ID, item, itemName, c.prices, cur[0])
 	ccIDs := make([]string, len(c.costCenters))
 	for k := range ccIDs {
 		ccIDs[k] = pantry.NewID()
 	}
 	b.Queue(`INSERT INTO cost_centers (organization_id, id, code, name)
-		SELECT $1, t.id, t.code, 'Department ' || t.code FROM unnest($2::uuid[], $3::text[]) AS t(id, code)`, c.org.ID, ccIDs, c.costCenters)
+		SELECT g.id, t.id, t.code, 'Department ' || t.code FROM organizations g, unnest($2::uuid[], $3::text[]) AS t(id, code) WHERE g.id = $1`,
+		c.org.ID, ccIDs, c.costCenters)
 	mv.queue(&b, c.org.ID)
 	return tx.SendBatch(ctx, &b).Close()
 }
@@ -310,8 +311,8 @@ func (m *seedMovements) queue(b *pgx.Batch, orgID string) {
 	// The cloud's movements join their site's pull feed (0005_sync.sql),
 	// numbered after what the feed holds already.
 	b.Queue(`INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, order_id, origin, created_at, feed_seq)
-		SELECT $1, t.id, t.site_id, t.item_id, t.delta, t.reason, NULLIF(t.order_id, '')::uuid, t.origin, t.at,
-			CASE WHEN t.origin = 'cloud' THEN s.stock_seq + row_number() OVER (PARTITION BY t.site_id, t.origin ORDER BY t.at, t.id) END
+		SELECT s.organization_id, t.id, t.site_id, t.item_id, t.delta, t.reason, NULLIF(t.order_id, '')::uuid, t.origin, t.at,
+			CASE WHEN t.origin = 'cloud' THEN s.stock_seq + row_number() OVER (PARTITION BY s.organization_id, t.site_id, t.origin ORDER BY t.at, t.id) END
 		FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
 		AS t(id, site_id, item_id, delta, reason, order_id, origin, at)
 		JOIN sites s ON s.organization_id = $1 AND s.id = t.site_id`,

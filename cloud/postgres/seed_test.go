@@ -12,6 +12,7 @@ import (
 
 	"github.com/pantry/pantry/cloud"
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/internal/pgtest"
 )
 
 func TestSeedLoad(t *testing.T) {
@@ -31,7 +32,8 @@ func TestSeedLoad(t *testing.T) {
 	var orders, payments, badTotals, sales, lines, negative, outside int
 	err = super.QueryRow(t.Context(), `SELECT
 		(SELECT count(*) FROM orders), (SELECT count(*) FROM payments),
-		(SELECT count(*) FROM orders o WHERE o.subtotal <> (SELECT sum(line_total) FROM order_lines l WHERE l.order_id = o.id)
+		(SELECT count(*) FROM orders o WHERE o.subtotal <> (SELECT sum(line_total) FROM order_lines l
+			WHERE l.organization_id = o.organization_id AND l.order_id = o.id)
 			OR o.total <> o.subtotal - o.discount),
 		(SELECT count(*) FROM stock_movements WHERE reason = 'sale'), (SELECT count(*) FROM order_lines),
 		(SELECT count(*) FROM (SELECT sum(delta) AS level FROM stock_movements GROUP BY site_id, item_id) l WHERE level < 0),
@@ -112,7 +114,16 @@ func TestQueriesUseIndexes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, generic := range []bool{false, true} {
+			// On Citus a prepared statement over distributed tables is
+			// planned anew for its parameters, and the workers run it with
+			// the values in it: Citus cannot make a generic plan of these
+			// ("could not create distributed plan"), so there is none to
+			// check.
+			generics := []bool{false, true}
+			if pgtest.Citus() {
+				generics = generics[:1]
+			}
+			for _, generic := range generics {
 				plan := explainJSON(t, s, org, sql, args, generic)
 				scans := planScans(plan)
 				if !slices.ContainsFunc(tc.indexes, func(i string) bool { return scans[i] }) || scans["Seq Scan on orders"] {
@@ -183,7 +194,9 @@ func sqlLiteral(tb testing.TB, v any) string {
 }
 
 // planScans lists how a JSON plan reads its relations: the names of the
-// indexes it uses, and "Seq Scan on t" for each table it scans whole.
+// indexes it uses, and "Seq Scan on t" for each table it scans whole. On
+// Citus it reads the plans the workers run on the shards, under their
+// schema names (shardless).
 func planScans(plan string) map[string]bool {
 	var root []struct{ Plan planNode }
 	if err := json.Unmarshal([]byte(plan), &root); err != nil || len(root) == 0 {
@@ -193,13 +206,22 @@ func planScans(plan string) map[string]bool {
 	var walk func(n planNode)
 	walk = func(n planNode) {
 		if n.IndexName != "" {
-			out[n.IndexName] = true
+			out[shardless(n.IndexName)] = true
 		}
 		if n.NodeType == "Seq Scan" {
-			out["Seq Scan on "+n.RelationName] = true
+			out["Seq Scan on "+shardless(n.RelationName)] = true
 		}
 		for _, c := range n.Plans {
 			walk(c)
+		}
+		if n.Distributed != nil {
+			for _, task := range n.Distributed.Job.Tasks {
+				for _, p := range task.RemotePlan {
+					for _, r := range p {
+						walk(r.Plan)
+					}
+				}
+			}
 		}
 	}
 	walk(root[0].Plan)
@@ -211,4 +233,13 @@ type planNode struct {
 	RelationName string     `json:"Relation Name"`
 	IndexName    string     `json:"Index Name"`
 	Plans        []planNode `json:"Plans"`
+	// Citus: the tasks of a distributed plan, each with the plan a
+	// worker runs for it.
+	Distributed *struct {
+		Job struct {
+			Tasks []struct {
+				RemotePlan [][]struct{ Plan planNode } `json:"Remote Plan"`
+			}
+		}
+	} `json:"Distributed Query"`
 }

@@ -152,9 +152,12 @@ func notFound(err error, what, id string) error {
 
 // archivedAtSQL is the new archived_at for an UPDATE whose parameter
 // param is an optional boolean: NULL keeps it, true archives (keeping the
-// first archival time), false restores.
+// first archival time), false restores. pantry_flag_time (0015_citus.sql)
+// holds the CASE, because Citus refuses now() inside a CASE or COALESCE
+// of an UPDATE; as a function's argument it is evaluated once, on the
+// coordinator.
 func archivedAtSQL(param string) string {
-	return `CASE WHEN ` + param + `::boolean IS NULL THEN archived_at WHEN ` + param + ` THEN COALESCE(archived_at, now()) ELSE NULL END`
+	return `pantry_flag_time(archived_at, ` + param + `::boolean, now())`
 }
 
 // newestFirst runs query, a SELECT of one table whose WHERE clause uses

@@ -287,6 +287,9 @@ func (s *Store) findOrCreateSSOUser(ctx context.Context, orgID string, in cloud.
 	}
 	out := cloud.SSOUser{Created: true, User: cloud.User{ID: pantry.NewID(), Email: in.Email, Name: in.Name, Role: in.Role, SiteIDs: []string{}}}
 	err = s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if err := claimEmail(ctx, tx, orgID, in.Email); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO users (organization_id, id, email, password_hash, name, role)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
 			orgID, out.User.ID, in.Email, ssoNoPassword, in.Name, string(in.Role)).Scan(&out.User.CreatedAt); err != nil {

@@ -133,13 +133,16 @@ func (s *Store) ListStockMovements(ctx context.Context, orgID, siteID, itemID st
 // (0005_sync.sql). The UPDATE holds the site's row lock until tx ends, so
 // numbers are handed out in commit order: an edge that has read movement
 // n never finds n-1 committed after it. The site is announced to
-// long-polling pulls (notifySiteSQL) when tx commits.
+// long-polling pulls (notifySitesSQL) when tx commits. Both statements
+// go in one round trip: should the UPDATE find no site, the transaction
+// fails and takes the notification with it.
 func nextStockSeq(ctx context.Context, tx pgx.Tx, orgID, siteID string) (int64, error) {
 	var seq int64
-	err := tx.QueryRow(ctx, `WITH bumped AS (UPDATE sites SET stock_seq = stock_seq + 1 WHERE organization_id = $1 AND id = $2
-		RETURNING organization_id, id, stock_seq) SELECT stock_seq, `+notifySiteSQL+` FROM bumped`,
-		orgID, siteID).Scan(&seq, nil)
-	if err != nil {
+	var batch pgx.Batch
+	batch.Queue(`UPDATE sites SET stock_seq = stock_seq + 1 WHERE organization_id = $1 AND id = $2 RETURNING stock_seq`,
+		orgID, siteID).QueryRow(func(row pgx.Row) error { return row.Scan(&seq) })
+	batch.Queue(notifySitesSQL, orgID, []string{siteID})
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return 0, fmt.Errorf("number stock movement: %w", notFound(err, "site", siteID))
 	}
 	return seq, nil

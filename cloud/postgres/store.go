@@ -25,6 +25,25 @@
 // route the query to one shard. New tenant tables go in a new migration
 // with organization_id first in their keys and `SELECT
 // pantry_tenant_rls('table')`; the tests fail for a table without it.
+//
+// What Citus asks of the SQL (the suites run on a Citus cluster too,
+// PANTRY_TEST_DB=citus; see citus.go and 0015_citus.sql):
+//
+//   - A statement that writes many rows from arrays takes the
+//     organization from its row, `INSERT INTO t SELECT g.id, u.* FROM
+//     organizations g, unnest($2, ...) AS u WHERE g.id = $1`, never as a
+//     bare $1. Citus then sends the whole statement to the organization's
+//     shard. From arrays alone (or with a volatile function such as
+//     gen_random_uuid() in the SELECT) it runs the SELECT on the
+//     coordinator and COPYs the rows into the shard, and PostgreSQL
+//     refuses COPY into a table under row-level security.
+//   - A NOTIFY is sent by a statement that reads no tenant table
+//     (notifySitesSQL, pantry_notify_orders): one over a distributed table
+//     runs on a worker, where no listener hears it.
+//   - An UPDATE keeps now() out of CASE and COALESCE, which Citus refuses
+//     (pantry_flag_time takes it as an argument instead).
+//   - A read that joins two tenant tables joins them on organization_id
+//     too: that is what lets Citus run the join inside one shard group.
 package postgres
 
 import (
@@ -175,12 +194,12 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // InTenant runs fn in one transaction in which organization orgID's rows,
-// and only those, are visible and writable. The tenant is set with
-// set_config(..., true), which lasts until the transaction ends: never on
-// the pooled connection itself, where it would outlive the request and
-// leak into the next one. fn's error (or the commit's) rolls back and is
-// returned, with the database errors a client can cause (a duplicate, a
-// reference to nothing, a failed check) turned into domain errors.
+// and only those, are visible and writable. The tenant is set with SET
+// LOCAL, which lasts until the transaction ends: never on the pooled
+// connection itself, where it would outlive the request and leak into the
+// next one. fn's error (or the commit's) rolls back and is returned, with
+// the database errors a client can cause (a duplicate, a reference to
+// nothing, a failed check) turned into domain errors.
 func (s *Store) InTenant(ctx context.Context, orgID string, fn func(pgx.Tx) error) error {
 	return s.inTenantTx(ctx, orgID, pgx.TxOptions{}, fn)
 }
@@ -193,10 +212,8 @@ func (s *Store) inTenantTx(ctx context.Context, orgID string, opts pgx.TxOptions
 		return pantry.Errorf(pantry.EINVALID, "organization id %q is not a UUID", orgID)
 	}
 	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
-		// current_user costs nothing here, and proves that the connection
-		// still acts as the service role.
-		var user string
-		if err := tx.QueryRow(ctx, `SELECT current_user, set_config('app.org_id', $1, true)`, orgID).Scan(&user, nil); err != nil {
+		user, err := setTenant(ctx, tx, orgID)
+		if err != nil {
 			return fmt.Errorf("set tenant: %w", err)
 		}
 		if user != s.role {
@@ -205,4 +222,40 @@ func (s *Store) inTenantTx(ctx context.Context, orgID string, opts pgx.TxOptions
 		return fn(tx)
 	})
 	return domainError(err)
+}
+
+// setTenant names organization orgID (a valid UUID) as tx's tenant and
+// returns the role the connection acts as: current_user costs nothing
+// here, and proves that the connection still acts as the service role.
+//
+// Why SET LOCAL, and not set_config('app.org_id', $1, true), which takes
+// the id as a parameter: on Citus a statement runs on the workers that
+// hold its shards, over the coordinator's own connections to them, and
+// row-level security there reads app.org_id on the worker. Citus forwards
+// a SET LOCAL to the workers a transaction uses, when
+// citus.propagate_set_commands is 'local'; a set_config call it never
+// forwards, and every shard then sees no tenant (checked on Citus 13.2,
+// see ../shared/citus/README.md). The propagation is set here, for this
+// transaction, rather than left to the cluster's configuration: isolation
+// would otherwise hang on a setting the code cannot see. On a PostgreSQL
+// without Citus, citus.propagate_set_commands is an unknown setting with a
+// dot in its name, which PostgreSQL keeps without complaint.
+//
+// SET takes no parameters, so the id is in the statement as a literal:
+// ValidID let through only hexadecimal digits and dashes, nothing that
+// could end the literal. The three statements go as one simple-protocol
+// query, one round trip, and no prepared statement per tenant.
+func setTenant(ctx context.Context, tx pgx.Tx, orgID string) (string, error) {
+	if !pantry.ValidID(orgID) {
+		return "", pantry.Errorf(pantry.EINVALID, "organization id %q is not a UUID", orgID)
+	}
+	sql := "SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL app.org_id = '" + orgID + "'; SELECT current_user"
+	results, err := tx.Conn().PgConn().Exec(ctx, sql).ReadAll()
+	if err != nil {
+		return "", err
+	}
+	if len(results) != 3 || len(results[2].Rows) != 1 || len(results[2].Rows[0]) != 1 {
+		return "", errors.New("unexpected answer to SET LOCAL app.org_id")
+	}
+	return string(results[2].Rows[0][0]), nil
 }

@@ -35,6 +35,9 @@ func (s *Store) CreateEnrollmentToken(ctx context.Context, orgID string, who clo
 		if site.ArchivedAt != nil {
 			return pantry.Errorf(pantry.EINVALID, "site %s is archived: restore it before enrolling a node", siteID)
 		}
+		if err := claimCredential(ctx, tx, credEnrollmentToken, orgID, hash); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO enrollment_tokens (organization_id, id, site_id, token_hash, expires_at, created_by)
 			VALUES ($1, $2, $3, $4, now() + $5::interval, $6) RETURNING expires_at`,
 			orgID, et.ID, siteID, hash, ttl, who.Type+":"+who.ID).Scan(&et.ExpiresAt); err != nil {
@@ -70,6 +73,9 @@ func (s *Store) Enroll(ctx context.Context, in cloud.Enrollment, now time.Time) 
 	err = s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		tokenID, err := spendEnrollmentToken(ctx, tx, node, hash, now)
 		if err != nil {
+			return err
+		}
+		if err := claimCredential(ctx, tx, credEdgeNode, node.OrgID, in.CredentialHash); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO edge_nodes (organization_id, id, site_id, name, credential_hash, enrolled_at, last_seen_at, software_version)

@@ -91,7 +91,7 @@ func TestEnroll(t *testing.T) {
 		var usedAt time.Time
 		var usedBy string
 		if err := f.super.QueryRow(t.Context(), `SELECT n.credential_hash, e.token_hash, e.used_at, e.node_id::text
-			FROM edge_nodes n, enrollment_tokens e WHERE n.id = $1 AND e.id = $2`, resp.NodeID, tok.ID).
+			FROM edge_nodes n JOIN enrollment_tokens e ON e.organization_id = n.organization_id WHERE n.id = $1 AND e.id = $2`, resp.NodeID, tok.ID).
 			Scan(&credHash, &tokenHash, &usedAt, &usedBy); err != nil {
 			t.Fatal(err)
 		}

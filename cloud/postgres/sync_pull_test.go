@@ -471,8 +471,9 @@ func TestPullStockPages(t *testing.T) {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, origin, actor, created_at, feed_seq)
-			SELECT $1, gen_random_uuid(), $2, $3, 1, 'restock', 'cloud', 'system:', now(), g FROM generate_series(1, $4::int) AS g`,
-			a.id, site, item, bulk); err != nil {
+			SELECT o.id, md5($5 || g)::uuid, $2, $3, 1, 'restock', 'cloud', 'system:', now(), g
+			FROM organizations o, generate_series(1, $4::int) AS g WHERE o.id = $1`, // see insertAuditAt
+			a.id, site, item, bulk, pantry.NewID()); err != nil {
 			return err
 		}
 		// An edge's own movement is not sent back to it.

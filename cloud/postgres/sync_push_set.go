@@ -301,8 +301,9 @@ func wantRows(want int, format string, args ...any) func(pgconn.CommandTag) erro
 }
 
 const insertSessionsSQL = `INSERT INTO attendee_sessions (organization_id, id, site_id, space_id, created_at, expires_at)
-	SELECT $1, t.id, $2, t.space_id, t.created, t.expires
-	FROM unnest($3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[]) AS t(id, space_id, created, expires)`
+	SELECT g.id, t.id, $2, t.space_id, t.created, t.expires
+	FROM organizations g, unnest($3::uuid[], $4::uuid[], $5::timestamptz[], $6::timestamptz[]) AS t(id, space_id, created, expires)
+	WHERE g.id = $1`
 
 // Payments and redemptions name an order: it must be one of the site's.
 // Every join to orders also says o.id = ANY(the ids): without it, the
@@ -310,24 +311,26 @@ const insertSessionsSQL = `INSERT INTO attendee_sessions (organization_id, id, s
 // thousand (a cost that grows with the site's history); with it, it
 // probes the primary key.
 const insertPushedPaymentsSQL = `INSERT INTO payments (organization_id, id, order_id, method, amount, discount, currency, coupon_code, cost_center, created_at)
-	SELECT $1, t.id, t.order_id, t.method, t.amount, t.discount, t.currency, t.coupon, t.cost_center, t.created
+	SELECT o.organization_id, t.id, t.order_id, t.method, t.amount, t.discount, t.currency, t.coupon, t.cost_center, t.created
 	FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
 		AS t(id, order_id, method, amount, discount, currency, coupon, cost_center, created)
 	JOIN orders o ON o.organization_id = $1 AND o.id = ANY($4::uuid[]) AND o.id = t.order_id AND o.site_id = $2`
 
 const insertRedemptionsSQL = `INSERT INTO coupon_redemptions (organization_id, id, site_id, coupon_id, order_id, discount, created_at)
-	SELECT $1, t.id, $2, t.coupon_id, t.order_id, t.discount, t.at
+	SELECT o.organization_id, t.id, $2, t.coupon_id, t.order_id, t.discount, t.at
 	FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::bigint[], $7::timestamptz[]) AS t(id, coupon_id, order_id, discount, at)
 	JOIN orders o ON o.organization_id = $1 AND o.id = ANY($5::uuid[]) AND o.id = t.order_id AND o.site_id = $2`
 
 // Edge movements are not in the pull feed: feed_seq stays NULL (0005).
 const insertEdgeStockSQL = `INSERT INTO stock_movements (organization_id, id, site_id, item_id, delta, reason, order_id, origin, actor, created_at)
-	SELECT $1, t.id, $2, t.item_id, t.delta, t.reason, NULLIF(t.order_id, '')::uuid, 'edge', t.actor, t.created
-	FROM unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-		AS t(id, item_id, delta, reason, order_id, actor, created)`
+	SELECT g.id, t.id, $2, t.item_id, t.delta, t.reason, NULLIF(t.order_id, '')::uuid, 'edge', t.actor, t.created
+	FROM organizations g, unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+		AS t(id, item_id, delta, reason, order_id, actor, created)
+	WHERE g.id = $1`
 
 const insertStepsSQL = `INSERT INTO order_status_history (organization_id, id, order_id, from_status, to_status, reason, actor, at)
-	SELECT $1, t.* FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[]) AS t`
+	SELECT g.id, t.* FROM organizations g, unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[]) AS t
+	WHERE g.id = $1`
 
 // finalStatusSQL moves each order (of the site, in the status its first
 // change starts from) to its final status, and takes the orders it

@@ -18,7 +18,7 @@ import (
 
 // Long polling (sync invariant 4: catalog edits reach a building within
 // seconds). A transaction that moves a site's feed (bumpCatalogRevision,
-// nextStockSeq) also runs notifySiteSQL, and PostgreSQL delivers the
+// nextStockSeq) also runs notifySitesSQL, and PostgreSQL delivers the
 // notification when, and only if, it commits. Each Store runs one
 // listener: a goroutine holding one connection of its own that LISTENs
 // and wakes the pulls waiting on that site, in this instance; every
@@ -46,9 +46,12 @@ const listenerApplication = "pantry-listener"
 // listenSQL is what the listener runs on each new connection.
 const listenSQL = "LISTEN " + siteChannel + "; LISTEN " + orderChannel
 
-// notifySiteSQL announces a site whose feed moved: a select-list
-// expression over a row with the site's organization_id and id.
-const notifySiteSQL = `pg_notify('` + siteChannel + `', organization_id::text || '/' || id::text)`
+// notifySitesSQL announces sites $2 of organization $1, whose feeds
+// moved. It reads no table on purpose: on Citus a pg_notify in a query
+// over sites would run on the worker holding the organization's shard,
+// where no listener hears it (the listener is on the coordinator), and a
+// statement that names no distributed table runs on the coordinator.
+const notifySitesSQL = `SELECT pg_notify('` + siteChannel + `', $1::uuid::text || '/' || s::text) FROM unnest($2::uuid[]) AS s`
 
 // Timing of the listener and of waiting pulls.
 const (

@@ -196,7 +196,7 @@ func TestSiteFeedReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := f.listenerPID(t, 0)
-	if _, err := f.super.Exec(t.Context(), `SELECT pg_terminate_backend($1)`, pid); err != nil {
+	if _, err := f.super.Exec(t.Context(), `SELECT pg_terminate_backend($1::int)`, pid); err != nil {
 		t.Fatal(err)
 	}
 	f.listenerPID(t, pid)

@@ -86,6 +86,9 @@ func userSites(ctx context.Context, tx pgx.Tx, orgID, userID string) ([]string, 
 // family familyID (a new login starts a new family).
 func (s *Store) IssueRefreshToken(ctx context.Context, orgID, userID, familyID string, hash []byte, expires time.Time) error {
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if err := claimCredential(ctx, tx, credRefreshToken, orgID, hash); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (organization_id, id, user_id, family_id, token_hash, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`, orgID, pantry.NewID(), userID, familyID, hash, expires)
 		return err
@@ -127,6 +130,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte,
 			return err
 		case cloud.Rotate:
 			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $3 WHERE organization_id = $1 AND id = $2`, found.OrgID, found.ID, now); err != nil {
+				return err
+			}
+			if err := claimCredential(ctx, tx, credRefreshToken, found.OrgID, newHash); err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (organization_id, id, user_id, family_id, token_hash, expires_at)

@@ -26,6 +26,9 @@ func (s *Store) CreateUser(ctx context.Context, orgID string, who cloud.Actor, i
 		u.SiteIDs = []string{}
 	}
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
+		if err := claimEmail(ctx, tx, orgID, u.Email); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `INSERT INTO users (organization_id, id, email, password_hash, name, role)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, orgID, u.ID, u.Email, in.PasswordHash, u.Name, string(u.Role)).Scan(&u.CreatedAt)
 		if err != nil {
@@ -50,7 +53,7 @@ func setUserSites(ctx context.Context, tx pgx.Tx, orgID, userID string, sites []
 		return nil
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO user_sites (organization_id, user_id, site_id)
-		SELECT $1, $2, s FROM unnest($3::uuid[]) AS s ON CONFLICT DO NOTHING`, orgID, userID, sites)
+		SELECT g.id, $2, s FROM organizations g, unnest($3::uuid[]) AS s WHERE g.id = $1 ON CONFLICT DO NOTHING`, orgID, userID, sites)
 	return err
 }
 
@@ -127,7 +130,7 @@ func (s *Store) UpdateUser(ctx context.Context, orgID string, who cloud.Actor, i
 		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET
 			name = COALESCE($3, name), role = COALESCE($4, role),
-			disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN COALESCE(disabled_at, now()) ELSE NULL END
+			disabled_at = pantry_flag_time(disabled_at, $5::boolean, now())
 			WHERE organization_id = $1 AND id = $2`, orgID, id, up.Name, (*string)(up.Role), up.Disabled); err != nil {
 			return err
 		}

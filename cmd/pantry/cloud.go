@@ -39,13 +39,22 @@ Safe to run again, and from several places at once.
 Run it as the role that should own the tables (a superuser, or the
 database's owner with CREATEROLE). The service role it creates cannot log in
 unless --service-password-file gives it a password; without one, run
-` + "`pantry cloud serve`" + ` with this same URL and it switches to the service role.`,
+` + "`pantry cloud serve`" + ` with this same URL and it switches to the service role.
+
+With --citus, on the coordinator of a Citus cluster whose database has the
+citus extension on every node, it then distributes the tables: tenant tables
+by organization_id, co-located, and the global ones as reference or local
+tables (deploy/scale-out.md). A database once distributed stays so: later
+runs distribute new tables with or without the flag. On Citus the service
+role may log in (Citus connects to the workers as it), without a password
+unless one is given.`,
 		Args: cobra.NoArgs,
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
 	databaseURL(e, &url)
 	e.String(&opts.ServiceRole, "service-role", "PANTRY_SERVICE_ROLE", postgres.DefaultServiceRole, "role the service runs as")
 	e.String(&passwordFile, "service-password-file", "PANTRY_SERVICE_PASSWORD_FILE", "", "file holding a password for the service role, to let it log in itself")
+	e.Bool(&opts.Citus, "citus", "PANTRY_CITUS", false, "distribute the tables over a Citus cluster (the database needs the citus extension)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
@@ -83,6 +92,13 @@ func printMigrate(w io.Writer, res postgres.MigrateResult) error {
 		role = "created"
 	}
 	_, err := fmt.Fprintf(w, "schema at version %d (%s); service role %s %s\n", res.To, applied, res.ServiceRole, role)
+	if err == nil && res.Citus {
+		placed := "every table already placed"
+		if len(res.Placed) > 0 {
+			placed = "placed " + strings.Join(res.Placed, ", ")
+		}
+		_, err = fmt.Fprintf(w, "distributed over Citus (%s)\n", placed)
+	}
 	return err
 }
 

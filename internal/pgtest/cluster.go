@@ -31,10 +31,19 @@ type cluster struct {
 	url    string // superuser URL to the postgres database
 	bin    binaries
 	cred   *syscall.Credential
+	cfg    nodeConfig
 	port   int
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the postmaster has exited
 	err    error         // its exit status, valid after exited is closed
+}
+
+// nodeConfig is how a cluster differs from the plain test server: the
+// nodes of a Citus cluster (citus.go) load the extension, and its
+// workers let the coordinator in without a password.
+type nodeConfig struct {
+	trustHost bool     // TCP connections need no password
+	settings  []string // more server settings, as name=value
 }
 
 // binaries are the server programs of one PostgreSQL installation.
@@ -99,7 +108,7 @@ func serverUser() (*syscall.Credential, error) {
 // startCluster runs initdb in a new temporary directory and starts the
 // postmaster on a free port, retrying with another port if one test
 // binary's port was taken by another binary between our probe and bind.
-func startCluster(ctx context.Context) (*cluster, error) {
+func startCluster(ctx context.Context, cfg nodeConfig) (*cluster, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
@@ -120,7 +129,7 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		}
 	}
 	password := randomHex(16)
-	if err := initdb(ctx, bin, cred, dir, password); err != nil {
+	if err := initdb(ctx, bin, cred, dir, password, cfg.trustHost); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	for attempt := 1; ; attempt++ {
@@ -128,7 +137,7 @@ func startCluster(ctx context.Context) (*cluster, error) {
 		if err != nil {
 			return nil, errors.Join(err, os.RemoveAll(dir))
 		}
-		c, err := startPostmaster(ctx, bin, cred, dir, password, port)
+		c, err := startPostmaster(ctx, bin, cred, cfg, dir, password, port)
 		if err == nil {
 			return c, nil
 		}
@@ -141,8 +150,9 @@ func startCluster(ctx context.Context) (*cluster, error) {
 // initdb creates the cluster with a superuser named postgres. Connections
 // over TCP must give a password (SCRAM), as in production, so that tests
 // of roles with passwords test something; the socket trusts, but the
-// tests connect over TCP.
-func initdb(ctx context.Context, bin binaries, cred *syscall.Credential, dir, password string) error {
+// tests connect over TCP. trustHost lets TCP connections in without one
+// (a Citus worker's, see citus.go).
+func initdb(ctx context.Context, bin binaries, cred *syscall.Credential, dir, password string, trustHost bool) error {
 	pwfile := filepath.Join(dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write initdb password file: %w", err)
@@ -153,8 +163,12 @@ func initdb(ctx context.Context, bin binaries, cred *syscall.Credential, dir, pa
 			return fmt.Errorf("hand initdb password file to the postgres user: %w", err)
 		}
 	}
+	authHost := "scram-sha-256"
+	if trustHost {
+		authHost = "trust"
+	}
 	cmd := exec.CommandContext(ctx, bin.initdb, "-D", filepath.Join(dir, "data"),
-		"-U", "postgres", "--pwfile="+pwfile, "--auth-local=trust", "--auth-host=scram-sha-256",
+		"-U", "postgres", "--pwfile="+pwfile, "--auth-local=trust", "--auth-host="+authHost,
 		"--encoding=UTF8", "--locale=C", "--no-sync")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
@@ -186,7 +200,7 @@ var errPortTaken = errors.New("port taken")
 
 // startPostmaster starts the server on a free port and waits until it
 // accepts connections, it exits, or ctx ends.
-func startPostmaster(ctx context.Context, bin binaries, cred *syscall.Credential, dir, password string, port int) (*cluster, error) {
+func startPostmaster(ctx context.Context, bin binaries, cred *syscall.Credential, cfg nodeConfig, dir, password string, port int) (*cluster, error) {
 	logPath := filepath.Join(dir, "postgres.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -195,12 +209,20 @@ func startPostmaster(ctx context.Context, bin binaries, cred *syscall.Credential
 	defer logFile.Close() // the child has its own copy
 	// Durability is off: the data is thrown away when the tests end, and
 	// fsync is most of what a test's CREATE DATABASE and migrations cost.
-	cmd := exec.Command(bin.postgres, "-D", filepath.Join(dir, "data"),
-		"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(port),
-		"-c", "unix_socket_directories="+dir,
+	args := []string{"-D", filepath.Join(dir, "data"),
+		"-c", "listen_addresses=127.0.0.1", "-c", "port=" + strconv.Itoa(port),
+		"-c", "unix_socket_directories=" + dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
-		"-c", "max_connections=200", "-c", "log_min_messages=warning")
+		"-c", "max_connections=200", "-c", "log_min_messages=warning"}
+	for _, s := range cfg.settings { // later settings win over the defaults above
+		args = append(args, "-c", s)
+	}
+	cmd := exec.Command(bin.postgres, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// The server's own connections (Citus's, to its workers) read client
+	// certificates from ~/.postgresql: HOME is the cluster's directory, not
+	// the test runner's, which the postgres OS user may not read.
+	cmd.Env = append(os.Environ(), "HOME="+dir)
 	// SIGQUIT (immediate shutdown) if the test binary dies without
 	// stopping us: a killed or timed-out test run leaves no server behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
@@ -208,6 +230,7 @@ func startPostmaster(ctx context.Context, bin binaries, cred *syscall.Credential
 		dir:    dir,
 		bin:    bin,
 		cred:   cred,
+		cfg:    cfg,
 		port:   port,
 		url:    fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port),
 		cmd:    cmd,
@@ -289,7 +312,7 @@ func (c *cluster) stop() error {
 			c.kill()
 		}
 	}
-	if rmErr := os.RemoveAll(c.dir); rmErr != nil {
+	if rmErr := keepOr(c.dir); rmErr != nil {
 		err = errors.Join(err, fmt.Errorf("remove cluster directory: %w", rmErr))
 	}
 	return err
@@ -316,7 +339,7 @@ func StartCluster(tb testing.TB) *Cluster {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	c, err := startCluster(ctx)
+	c, err := startCluster(ctx, nodeConfig{})
 	if err != nil {
 		tb.Fatalf("pgtest: start a private PostgreSQL cluster: %v (%s)", err, installHint)
 	}
@@ -346,10 +369,18 @@ func (cl *Cluster) Restart(ctx context.Context) error {
 	case <-time.After(30 * time.Second):
 		old.kill()
 	}
-	c, err := startPostmaster(ctx, old.bin, old.cred, old.dir, cl.password, old.port)
+	c, err := startPostmaster(ctx, old.bin, old.cred, old.cfg, old.dir, cl.password, old.port)
 	if err != nil {
 		return fmt.Errorf("restart postgres: %w", err)
 	}
 	cl.c = c
 	return nil
+}
+
+func keepOr(dir string) error {
+	if os.Getenv("PGTEST_KEEP") != "" {
+		fmt.Println("KEPT", dir)
+		return nil
+	}
+	return os.RemoveAll(dir)
 }

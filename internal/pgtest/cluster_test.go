@@ -48,3 +48,18 @@ func TestFindBinaries(t *testing.T) {
 		}
 	})
 }
+
+// TestCitusMissing: a machine without Citus fails the tests that need it
+// with what to run, not with a server log alone.
+func TestCitusMissing(t *testing.T) {
+	t.Parallel()
+	srv, err := startCitusWith(t.Context(), "pantry_no_such_library")
+	if err == nil {
+		srv.admin.Close()
+		_ = srv.citus.stop()
+		t.Fatal("a Citus cluster started without its library")
+	}
+	if !strings.Contains(err.Error(), "../shared/citus/build.sh") {
+		t.Fatalf("error %v, want it to say to run ../shared/citus/build.sh", err)
+	}
+}

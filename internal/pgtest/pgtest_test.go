@@ -138,3 +138,55 @@ func TestClusterRestart(t *testing.T) {
 		t.Fatalf("after restart: %d, %v; want 42", v, err)
 	}
 }
+
+// TestCitusDatabase: a Citus database is one database on three nodes,
+// with the extension on each and the workers registered, in which a
+// distributed table puts shards on both workers; and it is gone from
+// every node once its test ends.
+func TestCitusDatabase(t *testing.T) {
+	t.Parallel()
+	var name string
+	t.Run("Inner", func(t *testing.T) {
+		conn := connect(t, pgtest.NewCitusDatabase(t))
+		var workers int
+		err := conn.QueryRow(t.Context(), `SELECT current_database(), count(*) FILTER (WHERE groupid <> 0 AND isactive)
+			FROM pg_dist_node`).Scan(&name, &workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := workers, 2; got != want {
+			t.Fatalf("%d active workers, want %d", got, want)
+		}
+		if _, err := conn.Exec(t.Context(), `CREATE TABLE t (k int PRIMARY KEY); SELECT create_distributed_table('t', 'k')`); err != nil {
+			t.Fatal(err)
+		}
+		var nodes int
+		if err := conn.QueryRow(t.Context(), `SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 't'::regclass`).Scan(&nodes); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := nodes, 2; got != want {
+			t.Fatalf("the shards of t are on %d nodes, want %d", got, want)
+		}
+		var ext []bool
+		rows, err := conn.Query(t.Context(), `SELECT success AND result = 'citus' FROM run_command_on_workers(
+			$$SELECT extname FROM pg_extension WHERE extname = 'citus'$$)`)
+		if err == nil {
+			ext, err = pgx.CollectRows(rows, pgx.RowTo[bool])
+		}
+		if err != nil || len(ext) != 2 || !ext[0] || !ext[1] {
+			t.Fatalf("the extension on the workers: %v, %v; want it on both", ext, err)
+		}
+	})
+	// Another Citus database of the same cluster can see every node's
+	// catalog of databases.
+	conn := connect(t, pgtest.NewCitusDatabase(t))
+	var left []string
+	rows, err := conn.Query(t.Context(), `SELECT nodeid::text || ':' || result FROM run_command_on_all_nodes(
+		format('SELECT count(*) FROM pg_database WHERE datname = %L', $1::text)) WHERE result <> '0' OR NOT success`, name)
+	if err == nil {
+		left, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || len(left) != 0 {
+		t.Fatalf("database %s after its test ended: %v, %v; want it gone from every node", name, left, err)
+	}
+}
