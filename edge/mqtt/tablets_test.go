@@ -97,6 +97,12 @@ func TestPresence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// mochi calls OnSessionEstablished after it has written the CONNACK,
+	// so a client can be connected a moment before the broker counts it.
+	deadline := time.Now().Add(wait)
+	for len(b.Presence().Tablets) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	p := b.Presence()
 	got := make([]string, 0, len(p.Tablets))
 	for _, tab := range p.Tablets {
@@ -116,7 +122,7 @@ func TestPresence(t *testing.T) {
 	if err := bar.Disconnect(&paho.Disconnect{}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(wait)
+	deadline = time.Now().Add(wait)
 	for len(b.Presence().Tablets) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("tablets=%+v after the drinks tablet left", b.Presence().Tablets)
