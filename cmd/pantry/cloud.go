@@ -16,7 +16,8 @@ import (
 func newCloudCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "cloud", Short: "Run and administer the multi-tenant cloud service"}
 	cmd.AddCommand(newCloudMigrateCmd(getenv, stdout), newCloudServeCmd(getenv, stderr),
-		newCloudOrgCmd(getenv, stdout), newCloudUserCmd(getenv, stdout), newCloudAPIKeyCmd(getenv, stdout), newCloudKeysCmd(getenv, stdout), newCloudSiteCmd(getenv, stdout))
+		newCloudOrgCmd(getenv, stdout), newCloudUserCmd(getenv, stdout), newCloudAPIKeyCmd(getenv, stdout), newCloudKeysCmd(getenv, stdout), newCloudSiteCmd(getenv, stdout),
+		newCloudLoadtestCmd(getenv, stdout, stderr))
 	return cmd
 }
 
