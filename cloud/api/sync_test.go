@@ -248,6 +248,38 @@ func TestSyncPullLongPoll(t *testing.T) {
 	}
 }
 
+// TestSyncPullEndsAtShutdown: an instance shutting down answers its
+// long polls at once, with nothing new, rather than holding its edge
+// nodes for their whole wait; they poll again through another instance.
+func TestSyncPullEndsAtShutdown(t *testing.T) {
+	f := newSyncFixture(t)
+	first := f.s.Do(t, "POST", syncproto.PathPull, f.credential, syncproto.PullRequest{Version: 1, NodeID: f.node})
+	must(t, first, 200, "pull")
+	var p syncproto.PullResponse
+	first.Decode(t, &p)
+	got := make(chan cloudtest.Response, 1)
+	go func() {
+		got <- f.s.Do(t, "POST", syncproto.PathPull, f.credential, syncproto.PullRequest{Version: 1, NodeID: f.node, Cursor: p.Cursor, WaitSeconds: 25})
+	}()
+	time.Sleep(300 * time.Millisecond) // let the pull start waiting; the test passes either way
+	stopped := make(chan error, 1)
+	go func() { stopped <- f.s.Stop() }()
+	select {
+	case r := <-got:
+		must(t, r, 200, "pull during shutdown")
+		var again syncproto.PullResponse
+		r.Decode(t, &again)
+		if again.Config != nil || again.Cursor != p.Cursor {
+			t.Fatalf("the pull ended by shutdown answered %+v, want nothing new at %+v", again, p.Cursor)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the long poll was not answered within 20 s of shutdown (it waits 25 s)")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
 // TestSyncPullStationByCapability: the cloud sends an item's station only
 // to an edge whose Pantry-Sync-Capability says it decodes it. An edge of
 // the first release sends no header, and its decoder would refuse the

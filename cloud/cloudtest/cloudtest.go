@@ -5,9 +5,11 @@ package cloudtest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +33,12 @@ type Server struct {
 	*server.Server
 	URL   string
 	DBURL string
+	stop  func() error // stops the server, once, and returns what Run did
 }
+
+// Stop stops the server as a signal would (Run's context ends) and
+// returns what Run returned; the test's cleanup then has nothing to do.
+func (s *Server) Stop() error { return s.stop() }
 
 // Start migrates a new database and serves it until the test ends. With
 // PANTRY_TEST_DB=citus the database is on a Citus cluster, distributed.
@@ -61,18 +68,21 @@ func StartOn(tb testing.TB, dbURL string, configure ...func(*server.Config)) *Se
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	tb.Cleanup(func() {
+	stop := sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				tb.Errorf("cloud stopped with: %v", err)
-			}
+			return err
 		case <-time.After(30 * time.Second):
-			tb.Errorf("cloud did not stop within 30 s")
+			return errors.New("cloud did not stop within 30 s")
 		}
 	})
-	return &Server{Server: s, URL: "http://" + s.Addr().String(), DBURL: dbURL}
+	tb.Cleanup(func() {
+		if err := stop(); err != nil {
+			tb.Errorf("cloud stopped with: %v", err)
+		}
+	})
+	return &Server{Server: s, URL: "http://" + s.Addr().String(), DBURL: dbURL, stop: stop}
 }
 
 // Org is an organization made for a test, with its owner logged in.

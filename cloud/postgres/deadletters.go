@@ -181,7 +181,17 @@ func reapply(ctx context.Context, tx pgx.Tx, orgID string, d cloud.DeadLetter, a
 	if d.EventCreatedAt != nil {
 		e.CreatedAt = *d.EventCreatedAt
 	}
-	return apply(ctx, &pushTx{tx: tx, node: node}, e)
+	p := &pushTx{tx: tx, node: node}
+	reason, err := apply(ctx, p, e)
+	if err != nil || reason != "" {
+		return reason, err
+	}
+	// A re-applied event is rare: its notification goes with its
+	// transaction, as InsertOrders' do.
+	if err := p.notes.send(ctx, tx, orgID); err != nil {
+		return "", err
+	}
+	return "", nil
 }
 
 // refusef refuses an event without the database saying so: an order of

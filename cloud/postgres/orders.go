@@ -65,7 +65,8 @@ func orderListQuery(orgID string, f cloud.OrderFilter, p cloud.Page) (sql string
 		return "", nil, 0, err
 	}
 	var q query
-	q.where("o.organization_id = " + q.arg(orgID))
+	org := q.arg(orgID)
+	q.where("o.organization_id = " + org)
 	none, err := q.sites("o.site_id", f.SiteIDs, f.SiteID)
 	if err != nil {
 		return "", nil, 0, err
@@ -91,7 +92,19 @@ func orderListQuery(orgID string, f cloud.OrderFilter, p cloud.Page) (sql string
 	if none {
 		return "", nil, limit, nil
 	}
-	sql = orderSelect + " WHERE " + q.clause() + " ORDER BY o.created_at DESC, o.id DESC LIMIT " + strconv.Itoa(limit+1)
+	// The page is taken from orders alone, and only its rows are joined
+	// to their rooms. With the join around it, the planner joined every
+	// order of the organization's rooms before sorting: it expects one
+	// order per room (space_id has as many values as there are orders'
+	// rooms over all tenants), so it thought the join yielded a hundred
+	// rows. With 10,000 orders that was 8,648 buffers and 8 - 21 ms for
+	// the unfiltered live orders page; taking the newest 51 first walks
+	// orders_org_time backwards: 158 buffers, 0.3 ms. The rooms carry the
+	// tenant's filter too, so that on Citus the join stays on the
+	// organization's shard (a router query).
+	sql = "SELECT " + orderColumns + " FROM (SELECT * FROM orders o WHERE " + q.clause() +
+		" ORDER BY o.created_at DESC, o.id DESC LIMIT " + strconv.Itoa(limit+1) + ") o" + orderJoinSpaces +
+		" WHERE sp.organization_id = " + org + " ORDER BY o.created_at DESC, o.id DESC"
 	return sql, q.args, limit, nil
 }
 
@@ -132,10 +145,15 @@ func (s *Store) GetOrder(ctx context.Context, orgID, id string) (cloud.OrderDeta
 	return d, nil
 }
 
-const orderSelect = `SELECT o.id, o.site_id, o.space_id, sp.name, o.session_id, o.status, o.note, o.deliver_to,
+// orderColumns are what scanOrder reads, from orders o joined to their
+// rooms sp (orderJoinSpaces).
+const orderColumns = `o.id, o.site_id, o.space_id, sp.name, o.session_id, o.status, o.note, o.deliver_to,
 	o.subtotal, o.discount, o.total, o.currency, o.coupon_code, o.cost_center, o.payment_method,
-	o.catalog_revision, o.cancel_reason, o.created_at, o.updated_at, o.deliver_by
-	FROM orders o JOIN spaces sp ON sp.organization_id = o.organization_id AND sp.id = o.space_id`
+	o.catalog_revision, o.cancel_reason, o.created_at, o.updated_at, o.deliver_by`
+
+const orderJoinSpaces = ` JOIN spaces sp ON sp.organization_id = o.organization_id AND sp.id = o.space_id`
+
+const orderSelect = `SELECT ` + orderColumns + ` FROM orders o` + orderJoinSpaces
 
 func scanOrder(row pgx.CollectableRow) (pantry.Order, error) {
 	var o pantry.Order

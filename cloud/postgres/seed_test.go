@@ -131,9 +131,11 @@ func TestQueriesUseIndexes(t *testing.T) {
 						generic, scans, tc.indexes, plan)
 				}
 				// The newest orders come in the index's order: sorting
-				// would mean reading every order of the organization.
-				if name == "NewestOrdersOfOrganization" && (strings.Contains(plan, `"Node Type": "Sort"`) || strings.Contains(plan, `"Node Type": "Incremental Sort"`)) {
-					t.Errorf("generic=%v: the plan sorts the orders it lists:\n%s", generic, plan)
+				// them before the page's LIMIT would mean reading every
+				// order of the organization. (Sorting the page itself,
+				// after the rooms are joined to it, is a few dozen rows.)
+				if name == "NewestOrdersOfOrganization" && scans[sortedOrders] {
+					t.Errorf("generic=%v: the plan sorts the orders before it takes the page:\n%s", generic, plan)
 				}
 			}
 		})
@@ -194,7 +196,8 @@ func sqlLiteral(tb testing.TB, v any) string {
 }
 
 // planScans lists how a JSON plan reads its relations: the names of the
-// indexes it uses, and "Seq Scan on t" for each table it scans whole. On
+// indexes it uses, "Seq Scan on t" for each table it scans whole, and
+// sortedOrders for orders sorted before any LIMIT. On
 // Citus it reads the plans the workers run on the shards, under their
 // schema names (shardless).
 func planScans(plan string) map[string]bool {
@@ -203,30 +206,43 @@ func planScans(plan string) map[string]bool {
 		return map[string]bool{"unparsable plan": true}
 	}
 	out := map[string]bool{}
-	var walk func(n planNode)
-	walk = func(n planNode) {
+	var walk func(n planNode, sorting bool)
+	walk = func(n planNode, sorting bool) {
 		if n.IndexName != "" {
 			out[shardless(n.IndexName)] = true
 		}
 		if n.NodeType == "Seq Scan" {
 			out["Seq Scan on "+shardless(n.RelationName)] = true
 		}
+		switch n.NodeType {
+		case "Sort", "Incremental Sort":
+			sorting = true
+		case "Limit":
+			sorting = false
+		}
+		if sorting && shardless(n.RelationName) == "orders" {
+			out[sortedOrders] = true
+		}
 		for _, c := range n.Plans {
-			walk(c)
+			walk(c, sorting)
 		}
 		if n.Distributed != nil {
 			for _, task := range n.Distributed.Job.Tasks {
 				for _, p := range task.RemotePlan {
 					for _, r := range p {
-						walk(r.Plan)
+						walk(r.Plan, sorting)
 					}
 				}
 			}
 		}
 	}
-	walk(root[0].Plan)
+	walk(root[0].Plan, false)
 	return out
 }
+
+// sortedOrders is planScans' key for a plan that sorts rows of orders
+// with no LIMIT between the sort and the scan: every matching order.
+const sortedOrders = "Sort of orders"
 
 type planNode struct {
 	NodeType     string     `json:"Node Type"`

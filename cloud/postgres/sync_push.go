@@ -28,14 +28,29 @@ import (
 // commits or none. now is the cloud's clock, recorded as the contact.
 // A revoked or unknown node is EUNAUTHORIZED; a node.SiteID that is not
 // the node's is EFORBIDDEN.
+//
+// The order feed's notifications of the orders the push stored or moved
+// are sent after it commits, in a transaction of their own
+// (notifyAfterCommit), not inside the push's.
 func (s *Store) InPush(ctx context.Context, node cloud.Node, now time.Time, fn func(cloud.PushTx) error) error {
-	return s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
+	var notes orderNoteList
+	err := s.InTenant(ctx, node.OrgID, func(tx pgx.Tx) error {
 		applied, err := lockPushingNode(ctx, tx, &node)
 		if err != nil {
 			return err
 		}
-		return fn(&pushTx{tx: tx, node: node, applied: applied, now: now})
+		p := &pushTx{tx: tx, node: node, applied: applied, now: now}
+		if err := fn(p); err != nil {
+			return err
+		}
+		notes = p.notes
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	s.notifyAfterCommit(ctx, node.OrgID, notes)
+	return nil
 }
 
 // pushTx is cloud.PushTx over a transaction holding the node's lock.
@@ -44,13 +59,19 @@ type pushTx struct {
 	node    cloud.Node
 	applied int64
 	now     time.Time
+	notes   orderNoteList // the orders its writes stored or moved, for the order feed
 }
 
 func (p *pushTx) Site() string   { return p.node.SiteID }
 func (p *pushTx) Applied() int64 { return p.applied }
 
 func (p *pushTx) Write(ctx context.Context, events []cloud.PushEvent) error {
-	return writeSet(ctx, p.tx, p.node, events)
+	notes, err := writeSet(ctx, p.tx, p.node, events)
+	if err != nil {
+		return err
+	}
+	p.notes.add(notes)
+	return nil
 }
 
 func (p *pushTx) DeadLetter(ctx context.Context, events []cloud.PushEvent) error {
@@ -111,19 +132,23 @@ func recordPush(ctx context.Context, tx pgx.Tx, node cloud.Node, req syncproto.P
 // writeSet writes events in a savepoint of tx, rolled back if the
 // database refuses them; the refusal is a *cloud.RefusedError, which
 // names what a single refused event refers to and is missing.
-func writeSet(ctx context.Context, tx pgx.Tx, node cloud.Node, events []cloud.PushEvent) error {
-	err := inSavepoint(ctx, tx, func(sp pgx.Tx) error { return writeEvents(ctx, sp, node, events) })
+func writeSet(ctx context.Context, tx pgx.Tx, node cloud.Node, events []cloud.PushEvent) (orderNoteList, error) {
+	var notes orderNoteList
+	err := inSavepoint(ctx, tx, func(sp pgx.Tx) (err error) {
+		notes, err = writeEvents(ctx, sp, node, events)
+		return err
+	})
 	if err == nil {
-		return nil
+		return notes, nil
 	}
 	reason, refused := refusal(err)
 	if !refused {
-		return err
+		return orderNoteList{}, err
 	}
 	if len(events) == 1 {
 		reason += missingRefs(err, events[0].Decoded)
 	}
-	return &cloud.RefusedError{Reason: reason}
+	return orderNoteList{}, &cloud.RefusedError{Reason: reason}
 }
 
 // inSavepoint runs fn in a savepoint of tx, rolled back if fn fails.
@@ -145,15 +170,20 @@ func inSavepoint(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) error {
 	return nil
 }
 
-// writeEvents writes decoded events with one statement per kind of row.
-func writeEvents(ctx context.Context, tx pgx.Tx, node cloud.Node, events []cloud.PushEvent) error {
+// writeEvents writes decoded events with one statement per kind of row,
+// and returns the orders they stored or moved, for the order feed.
+func writeEvents(ctx context.Context, tx pgx.Tx, node cloud.Node, events []cloud.PushEvent) (orderNoteList, error) {
 	set, err := newEventSet(events)
 	if err != nil {
-		return err
+		return orderNoteList{}, err
 	}
 	var b pgx.Batch
 	set.queue(&b, node)
-	return runUnnamed(ctx, tx, &b)
+	if err := runUnnamed(ctx, tx, &b); err != nil {
+		return orderNoteList{}, err
+	}
+	ids, created := orderNotes(set.orders.id, set.finals.keys)
+	return orderNoteList{ids: ids, created: created}, nil
 }
 
 // runUnnamed runs b's statements one after the other, each as an unnamed

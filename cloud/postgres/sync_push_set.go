@@ -216,10 +216,9 @@ func expiredAt(e syncproto.Event, s *syncproto.Session) time.Time {
 // queue adds the set's statements to b in dependency order: sessions,
 // orders (with lines, first history step and daily rollup), payments,
 // coupon redemptions, stock movements, status changes, session expiries,
-// availability, and last the order feed's notifications of the orders
-// placed or moved (order_feed.go). A statement runs only if the set has
-// rows for it. $1 is the organization in every statement, and $2 the
-// node's site in every one but the notifications'.
+// and availability. A statement runs only if the set has rows for it. $1
+// is the organization in every statement, and $2 the node's site. The
+// order feed's notifications are the caller's (writeEvents).
 func (set *eventSet) queue(b *pgx.Batch, node cloud.Node) {
 	org, site := node.OrgID, node.SiteID
 	if ss := &set.sessions; len(ss.id) > 0 {
@@ -252,9 +251,6 @@ func (set *eventSet) queue(b *pgx.Batch, node cloud.Node) {
 			avail[i], at[i] = v.Available, v.At
 		}
 		b.Queue(edgeAvailabilitySQL, org, site, a.keys, avail, at)
-	}
-	if ids, created := orderNotes(set.orders.id, set.finals.keys); len(ids) > 0 {
-		b.Queue(notifyOrdersSQL, org, ids, created)
 	}
 }
 

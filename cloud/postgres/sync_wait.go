@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,8 +30,14 @@ import (
 // listener reconnects, and none arrive at all behind a transaction-mode
 // pooler (PgBouncer), where LISTEN runs on whichever server connection
 // the pooler picks and hands on. So a waiting pull also reads its site's
-// counters from the database every feedRecheck: at worst a change
-// reaches a waiting edge that much later.
+// counters from the database every feedRecheck while the listener is
+// down: at worst a change reaches a waiting edge that much later. While
+// it listens, a pull reads them only every feedRecheckListening, for a
+// listener that is connected but deaf (the pooler); the listener wakes
+// every waiting pull when it listens again, so the changes committed
+// while it was down are not left to the slow recheck. A thousand edge
+// nodes each rechecking every 5 s were 200 transactions a second for
+// nothing.
 //
 // The same listener, on the same connection, carries the live order feed
 // (order_feed.go): one connection per instance whatever it listens to.
@@ -56,8 +63,9 @@ const notifySitesSQL = `SELECT pg_notify('` + siteChannel + `', $1::uuid::text |
 // Timing of the listener and of waiting pulls.
 const (
 	// feedRecheck is how often a waiting pull reads its site's counters
-	// whatever the notifications say.
-	feedRecheck = 5 * time.Second
+	// while the listener is down, feedRecheckListening while it listens.
+	feedRecheck          = 5 * time.Second
+	feedRecheckListening = 20 * time.Second
 	// listenPing is how long the listener waits for a notification
 	// before checking that its connection is still alive: a connection
 	// dropped without a word (a NAT timeout) otherwise looks like a quiet
@@ -88,13 +96,14 @@ func (s *Store) WaitForChange(ctx context.Context, node cloud.Node, after syncpr
 	defer unsubscribe()
 	deadline := time.NewTimer(max(wait, 0))
 	defer deadline.Stop()
-	recheck := time.NewTicker(s.feed.recheck)
+	recheck := time.NewTimer(0)
 	defer recheck.Stop()
 	for {
 		moved, err := s.feedMoved(ctx, node, after)
 		if err != nil || moved || wait <= 0 {
 			return moved, err
 		}
+		recheck.Reset(s.feed.recheckAfter())
 		select {
 		case <-ctx.Done():
 			return false, fmt.Errorf("wait for a change of site %s: %w", node.SiteID, ctx.Err())
@@ -104,6 +113,15 @@ func (s *Store) WaitForChange(ctx context.Context, node cloud.Node, after syncpr
 		case <-recheck.C:
 		}
 	}
+}
+
+// recheckAfter is how long a waiting pull may go without reading its
+// site's counters: longer while the listener listens.
+func (f *listener) recheckAfter() time.Duration {
+	if f.listening.Load() {
+		return f.recheckListening
+	}
+	return f.recheck
 }
 
 // feedMoved reads whether node's site feed moved past after.
@@ -123,9 +141,11 @@ func (s *Store) feedMoved(ctx context.Context, node cloud.Node, after syncproto.
 // listener is a Store's listener, the pulls waiting on it by site, and
 // the subscribers of the order feed.
 type listener struct {
-	connect func(context.Context) (*pgx.Conn, error)
-	log     *slog.Logger
-	recheck time.Duration // feedRecheck; tests shorten or lengthen it
+	connect          func(context.Context) (*pgx.Conn, error)
+	log              *slog.Logger
+	recheck          time.Duration // feedRecheck; tests shorten or lengthen it
+	recheckListening time.Duration // feedRecheckListening; the same
+	listening        atomic.Bool   // the LISTEN is in place on a live connection
 
 	once   sync.Once
 	cancel context.CancelFunc // set by start, with done
@@ -141,7 +161,7 @@ type listener struct {
 }
 
 func newListener(connect func(context.Context) (*pgx.Conn, error), log *slog.Logger) *listener {
-	return &listener{connect: connect, log: log, recheck: feedRecheck, up: make(chan struct{}),
+	return &listener{connect: connect, log: log, recheck: feedRecheck, recheckListening: feedRecheckListening, up: make(chan struct{}),
 		waiters: map[string]map[chan struct{}]struct{}{}, orders: newOrderSubscribers(log)}
 }
 
@@ -266,6 +286,8 @@ func (f *listener) listen(ctx context.Context, listening func()) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	listening()
+	f.listening.Store(true)
+	defer f.listening.Store(false)
 	// Changes committed while there was no listener were never heard:
 	// every waiter checks again, every order subscriber reads again.
 	f.wake("")

@@ -42,7 +42,7 @@ func (f *catalogFixture) waitWhile(t *testing.T, node cloud.Node, cursor syncpro
 func TestWaitForChange(t *testing.T) {
 	t.Parallel()
 	f := newCatalogFixture(t)
-	f.s.feed.recheck = time.Hour // only a notification can wake a wait
+	f.s.feed.recheck, f.s.feed.recheckListening = time.Hour, time.Hour // only a notification can wake a wait
 	a, ctx := f.a, t.Context()
 	site, other := f.site(t, a, "EUR"), f.site(t, a, "EUR")
 	item := f.item(t, a, "Tea", 200, "EUR")
@@ -150,7 +150,8 @@ func TestWaitForChange(t *testing.T) {
 func TestWaitForChangeRechecks(t *testing.T) {
 	t.Parallel()
 	f := newCatalogFixture(t)
-	f.s.feed.recheck = 100 * time.Millisecond
+	// Connected or not, the listener heard nothing: either recheck ends the wait.
+	f.s.feed.recheck, f.s.feed.recheckListening = 100*time.Millisecond, 100*time.Millisecond
 	site := f.site(t, f.a, "EUR")
 	node, _ := f.enroll(t, f.a, site)
 	cursor := f.pull(t, node, syncproto.Cursor{}).Cursor
@@ -188,7 +189,7 @@ func (f *catalogFixture) listenerPID(t *testing.T, not int) int {
 func TestSiteFeedReconnects(t *testing.T) {
 	t.Parallel()
 	f := newCatalogFixture(t)
-	f.s.feed.recheck = time.Hour
+	f.s.feed.recheck, f.s.feed.recheckListening = time.Hour, time.Hour
 	site := f.site(t, f.a, "EUR")
 	node, _ := f.enroll(t, f.a, site)
 	cursor := f.pull(t, node, syncproto.Cursor{}).Cursor

@@ -34,6 +34,10 @@ type Config struct {
 	DatabaseURL string
 	HTTPAddr    string
 	ServiceRole string // default pantry_service
+	// DBMaxConns caps the instance's pool of database connections, beside
+	// the one its listener holds (default: pgxpool's, the larger of 4 and
+	// the number of CPUs, or pool_max_conns in DatabaseURL).
+	DBMaxConns int32
 	// KeyReload is how often signing keys are re-read, so a key another
 	// instance added is known here (default 1 min).
 	KeyReload time.Duration
@@ -86,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, stop: make(chan struct{})}
 	var err error
-	if s.store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{ServiceRole: cfg.ServiceRole, Logger: cfg.Log}); err != nil {
+	if s.store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{ServiceRole: cfg.ServiceRole, MaxConns: cfg.DBMaxConns, Logger: cfg.Log}); err != nil {
 		return nil, err
 	}
 	if err := s.loadKeys(ctx, true); err != nil {
@@ -112,7 +116,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	services := Services(s.store, cfg.Now)
+	services := Services(s.store, cfg.Now, s.stop)
 	login := auth.NewPasswordLogin(services.Logins, cfg.Passwords, auth.ThrottlePolicy{})
 	s.app = api.New(api.Config{
 		Log: cfg.Log, Services: services, Ready: s.store.Ping, Login: login,
@@ -124,11 +128,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // Services are the cloud's services over store: the store itself for
-// all but replication, and the sync server over it.
-func Services(store *postgres.Store, now func() time.Time) cloud.Services {
+// all but replication, and the sync server over it, whose long polls end
+// when stop is closed.
+func Services(store *postgres.Store, now func() time.Time, stop <-chan struct{}) cloud.Services {
 	return cloud.Services{
 		Sites: store, Catalog: store, Stock: store, Orders: store, Users: store,
-		Logins: store, Audit: store, Nodes: store, Sync: syncserver.New(store, syncserver.Options{Now: now}),
+		Logins: store, Audit: store, Nodes: store, Sync: syncserver.New(store, syncserver.Options{Now: now, Stop: stop}),
 		OrderFeed: store,
 		Sessions:  store,
 		SSO:       store,

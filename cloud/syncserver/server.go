@@ -46,6 +46,7 @@ type Server struct {
 	store     Store
 	now       func() time.Time
 	aheadWait time.Duration
+	stop      <-chan struct{}
 }
 
 var _ cloud.SyncService = (*Server)(nil)
@@ -59,6 +60,11 @@ type Options struct {
 	// watermark is tried again, waiting for the pushes before it to land,
 	// before it is answered with a gap (default 2 s).
 	AheadWait time.Duration
+	// Stop, when closed, ends every long poll at once with what it has
+	// (nothing new): an instance shutting down does not hold its edge
+	// nodes' pulls for their whole wait (up to 30 s), and they poll again
+	// through another instance. Nil: never.
+	Stop <-chan struct{}
 }
 
 // New returns a sync server over store.
@@ -69,7 +75,7 @@ func New(store Store, opts Options) *Server {
 	if opts.AheadWait <= 0 {
 		opts.AheadWait = defaultAheadWait
 	}
-	return &Server{store: store, now: opts.Now, aheadWait: opts.AheadWait}
+	return &Server{store: store, now: opts.Now, aheadWait: opts.AheadWait, stop: opts.Stop}
 }
 
 // maxSecretLen bounds a presented token or credential before it is
@@ -159,7 +165,21 @@ func (s *Server) Pull(ctx context.Context, node cloud.Node, req syncproto.PullRe
 	if err != nil || resp.Config != nil || len(resp.Stock) > 0 || req.WaitSeconds <= 0 {
 		return resp, err
 	}
-	changed, err := s.store.WaitForChange(ctx, node, resp.Cursor, time.Duration(req.WaitSeconds)*time.Second)
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if s.stop != nil {
+		go func() {
+			select {
+			case <-s.stop:
+				cancel()
+			case <-waitCtx.Done():
+			}
+		}()
+	}
+	changed, err := s.store.WaitForChange(waitCtx, node, resp.Cursor, time.Duration(req.WaitSeconds)*time.Second)
+	if err != nil && ctx.Err() == nil && waitCtx.Err() != nil {
+		return resp, nil // stopping: nothing new, as at the end of the wait
+	}
 	if err != nil || !changed {
 		return resp, err
 	}

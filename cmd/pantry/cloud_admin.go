@@ -29,10 +29,17 @@ func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Comma
 	e.Duration(&cfg.NodeOfflineAfter, "node-offline-after", "PANTRY_NODE_OFFLINE_AFTER", cloud.OfflineAfter,
 		"how long an edge node may go unheard before the dashboard shows it offline (at least 30s: nodes long-poll for up to 30 s)")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
+	var maxConns int
+	e.Int(&maxConns, "db-max-conns", "PANTRY_DB_MAX_CONNS", 16,
+		"database connections this instance may hold, beside its listener's (edge nodes' pushes and woken long polls wait for one)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {
 			return e.err
 		}
+		if maxConns < 1 || maxConns > 1000 {
+			return fmt.Errorf("--db-max-conns %d: want 1 to 1000 (and fewer than PostgreSQL's max_connections over all instances)", maxConns)
+		}
+		cfg.DBMaxConns = int32(maxConns)
 		if cfg.DatabaseURL == "" {
 			return errors.New("--database-url (or PANTRY_DATABASE_URL) is required")
 		}
