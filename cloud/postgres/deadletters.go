@@ -23,8 +23,13 @@ import (
 // on past them and an admin can apply them again once the cause is fixed
 // (an item created, the cloud upgraded to a newer event schema).
 
+// deadLetterColumns are what scanDeadLetter reads, in a statement whose $1
+// is the organization: the site's subquery names it as $1 rather than as
+// dead_letters.organization_id, because Citus 13.2 prunes the shards of a
+// correlated subquery by its own filters only, and with the outer column
+// alone plans the statement for every shard (TestCitusRouting).
 const deadLetterColumns = `id, node_id,
-	(SELECT n.site_id FROM edge_nodes n WHERE n.organization_id = dead_letters.organization_id AND n.id = dead_letters.node_id),
+	(SELECT n.site_id FROM edge_nodes n WHERE n.organization_id = $1 AND n.id = dead_letters.node_id),
 	seq, event_type, event_id, entity_id, reason, last_error, schema, payload, created_at, event_created_at, reapplied_at`
 
 func scanDeadLetter(row pgx.Row) (cloud.DeadLetter, error) {

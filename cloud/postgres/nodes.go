@@ -11,8 +11,13 @@ import (
 )
 
 // nodeStatusQuery reads NodeStatus rows; it ends with WHERE, for the
-// caller's conditions (the first naming the organization). The inner
-// query names enrolled_at created_at so that newestFirst pages it.
+// caller's conditions (the first naming the organization, as $1). The
+// inner query names enrolled_at created_at so that newestFirst pages it.
+// Its dead-letter count names the organization as $1, not as
+// n.organization_id: Citus 13.2 prunes the shards of a correlated
+// subquery by its own filters only, and with the outer column alone it
+// plans the statement for every shard (TestCitusRouting). On PostgreSQL
+// the two are the same rows.
 const nodeStatusQuery = `SELECT id::text, site_id::text, name, software_version, created_at, last_seen_at, last_push_at, last_pull_at,
 	revoked_at, revoked_reason, applied_seq, edge_last_seq, lag, config_revision, site_revision, clock_skew_ms, dead_letters,
 	outbox_oldest_at, tablets_online
@@ -21,7 +26,7 @@ const nodeStatusQuery = `SELECT id::text, site_id::text, name, software_version,
 		greatest(n.edge_last_seq - n.applied_seq, 0) AS lag, n.config_revision, s.catalog_revision AS site_revision, n.clock_skew_ms,
 		n.outbox_oldest_at, n.tablets_online,
 		(SELECT count(*) FROM dead_letters d
-			WHERE d.organization_id = n.organization_id AND d.node_id = n.id AND d.reapplied_at IS NULL) AS dead_letters
+			WHERE d.organization_id = $1 AND d.node_id = n.id AND d.reapplied_at IS NULL) AS dead_letters
 		FROM edge_nodes n JOIN sites s ON s.organization_id = n.organization_id AND s.id = n.site_id) AS n
 	WHERE `
 

@@ -26,9 +26,14 @@ func (s *Store) NodeInfo(ctx context.Context, node cloud.Node) (syncproto.NodeIn
 	info := syncproto.NodeInfo{NodeID: node.ID, SiteID: node.SiteID}
 	err := s.inTenantTx(ctx, node.OrgID, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var revoked bool
+		// The subquery names the organization as $1, not as
+		// n.organization_id: Citus 13.2 prunes a correlated subquery's
+		// shards by its own filters only, and with the outer column it
+		// plans the statement for every shard (a multi-shard query, which
+		// TestCitusRouting refuses). On PostgreSQL the two are the same.
 		err := tx.QueryRow(ctx, `SELECT n.applied_seq, n.revoked_at IS NOT NULL,
 			(SELECT count(*) FROM dead_letters d
-				WHERE d.organization_id = n.organization_id AND d.node_id = n.id AND d.reapplied_at IS NULL)
+				WHERE d.organization_id = $1 AND d.node_id = n.id AND d.reapplied_at IS NULL)
 			FROM edge_nodes n WHERE n.organization_id = $1 AND n.site_id = $2 AND n.id = $3`,
 			node.OrgID, node.SiteID, node.ID).Scan(&info.AppliedSeq, &revoked, &info.DeadLetters)
 		switch {

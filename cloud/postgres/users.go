@@ -57,9 +57,14 @@ func setUserSites(ctx context.Context, tx pgx.Tx, orgID, userID string, sites []
 	return err
 }
 
+// userColumns are what scanUser reads, from users u, in a statement whose
+// $1 is the organization: the sites subquery names it as $1 rather than
+// as u.organization_id, because Citus 13.2 prunes the shards of a
+// correlated subquery by its own filters only, and with the outer column
+// alone plans the statement for every shard (TestCitusRouting).
 const userColumns = `u.id::text, u.email, u.name, u.role, u.disabled_at IS NOT NULL, u.created_at,
 	COALESCE((SELECT array_agg(us.site_id::text ORDER BY us.site_id) FROM user_sites us
-	          WHERE us.organization_id = u.organization_id AND us.user_id = u.id), '{}')`
+	          WHERE us.organization_id = $1 AND us.user_id = u.id), '{}')`
 
 func scanUser(row pgx.Row) (cloud.User, error) {
 	var u cloud.User

@@ -53,9 +53,13 @@ func (s *Store) WebSession(ctx context.Context, orgID string, hash []byte, now, 
 	var ws cloud.WebSession
 	err := s.InTenant(ctx, orgID, func(tx pgx.Tx) error {
 		var lastSeen time.Time
+		// The sites subquery names the organization as $1, not as
+		// w.organization_id: Citus 13.2 prunes the shards of a correlated
+		// subquery by its own filters only, and with the outer column
+		// alone plans the statement for every shard (TestCitusRouting).
 		err := tx.QueryRow(ctx, `SELECT w.id, w.user_id, w.method, u.email, u.name, o.name, u.role, w.created_at, w.expires_at, w.last_seen_at,
 				COALESCE((SELECT array_agg(us.site_id::text ORDER BY us.site_id) FROM user_sites us
-					WHERE us.organization_id = w.organization_id AND us.user_id = w.user_id), '{}')
+					WHERE us.organization_id = $1 AND us.user_id = w.user_id), '{}')
 			FROM web_sessions w
 			JOIN users u ON u.organization_id = w.organization_id AND u.id = w.user_id
 			JOIN organizations o ON o.id = w.organization_id
