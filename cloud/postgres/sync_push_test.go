@@ -432,29 +432,54 @@ func TestApplyPushRefusesNodes(t *testing.T) {
 	}
 }
 
-// A push's statements must be planned for the arrays they carry, each
-// time (runUnnamed): a named prepared statement would switch to a generic
-// plan after five runs, and those were seen taking seconds per push. On
-// a store of one connection, after more pushes than that, the connection
-// holds no prepared statement of the push's writes.
+// A catch-up push's statements must be planned for the arrays they
+// carry, each time (runUnnamed): a named prepared statement would switch
+// to a generic plan after five runs, and those were seen taking seconds
+// per push. An online edge's small pushes are the opposite: one
+// pipelined batch of prepared statements (pipelinedSet), planned once.
+// On a store of one connection, after more big pushes than five, the
+// connection holds no prepared statement of the push's writes; after
+// small ones, it does.
 func TestApplyPushStatementsAreUnnamed(t *testing.T) {
 	t.Parallel()
-	s := mustOpen(t, migratedDB(t, MigrateOptions{}), Options{MaxConns: 1})
-	sh := newShop(t, s, "A")
-	g := newEdgeSim(t, s, sh)
-	for range 7 {
-		push(t, s, sh, g.mixed(40)...)
+	prepared := func(t *testing.T, s *Store, org string) []string {
+		t.Helper()
+		var named []string
+		err := s.InTenant(t.Context(), org, func(tx pgx.Tx) error {
+			rows, _ := tx.Query(t.Context(), `SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO order\_status\_history%'`)
+			var err error
+			named, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return named
 	}
-	var named []string
-	err := s.InTenant(t.Context(), sh.org, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(t.Context(), `SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO order\_status\_history%'`)
-		var err error
-		named, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
+	t.Run("Big", func(t *testing.T) {
+		t.Parallel()
+		s := mustOpen(t, migratedDB(t, MigrateOptions{}), Options{MaxConns: 1})
+		sh := newShop(t, s, "A")
+		g := newEdgeSim(t, s, sh)
+		for range 7 {
+			push(t, s, sh, g.mixed(pipelinedSet+1)...)
+		}
+		if named := prepared(t, s, sh.org); len(named) > 0 {
+			t.Fatalf("prepared statements of the push: %q", named)
+		}
 	})
-	if err != nil || len(named) > 0 {
-		t.Fatalf("prepared statements of the push (%v): %q", err, named)
-	}
+	t.Run("Small", func(t *testing.T) {
+		t.Parallel()
+		s := mustOpen(t, migratedDB(t, MigrateOptions{}), Options{MaxConns: 1})
+		sh := newShop(t, s, "A")
+		g := newEdgeSim(t, s, sh)
+		for range 7 {
+			push(t, s, sh, g.mixed(10)...)
+		}
+		if named := prepared(t, s, sh.org); len(named) == 0 {
+			t.Fatal("small pushes left no prepared statement of their writes: they were not pipelined")
+		}
+	})
 }
 
 func TestApplyPushRecordsContact(t *testing.T) {
