@@ -40,16 +40,26 @@ package: build
 run: build
 	./$(BIN) edge serve --demo --data $(DATA)
 
-# -race needs cgo, so a C compiler (gcc): the whole suite takes under a
-# minute with it, most of it in modernc's SQLite, which -race slows about 20x.
+# -race needs cgo, so a C compiler (gcc); modernc's SQLite is about 20x
+# slower under it. Then the cloud's suites again on a Citus cluster
+# (test-citus). About 15 minutes on 2 cores.
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) test-citus
 
 # The cloud's suites on a Citus cluster (a coordinator and two workers that
-# internal/pgtest starts; Citus from ../shared/citus/build.sh). The tests of
-# distribution itself run in `make test` too.
+# internal/pgtest starts; Citus from ../shared/citus/build.sh), without
+# -race, which the plain run already covers: the store, the API with its
+# isolation attacks, the dashboard, single sign-on, the monitoring
+# metrics, and the command-line tests that run real cloud processes, the
+# fault injection among them (one seed; it restarts the coordinator and a
+# worker). The tests of distribution itself (routing, rebalancing) run in
+# the plain run too.
+CITUS_CMD_TESTS = TestSyncFaultInjection$$|TestCloudMigrate|TestCloudBootstrap|TestCloudLoadtestSmallFleet|TestDashboardLiveOrdersAndFleet
 test-citus:
-	PANTRY_TEST_DB=citus $(GO) test -count=1 -timeout 20m ./internal/pgtest/ ./cloud/postgres/ ./cloud/api/
+	PANTRY_TEST_DB=citus $(GO) test -count=1 -timeout 20m ./internal/pgtest/ ./cloud/postgres/ ./cloud/api/ ./cloud/web/ ./cloud/sso/
+	PANTRY_TEST_DB=citus $(GO) test -count=1 -timeout 20m -run 'TestMonitoringMetricsExist' ./deploy/
+	PANTRY_TEST_DB=citus $(GO) test -count=1 -timeout 20m -run '$(CITUS_CMD_TESTS)' ./cmd/pantry/
 
 # Go benchmarks (the raw store limit among them), then the load generator
 # against a real edge process: as fast as it answers, then at 500 orders/s;

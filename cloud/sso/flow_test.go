@@ -68,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	url := pgtest.NewDatabase(t)
-	if _, err := postgres.Migrate(ctx, url, postgres.MigrateOptions{}); err != nil {
+	if _, err := postgres.Migrate(ctx, url, postgres.MigrateOptions{Citus: pgtest.Citus()}); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	store, err := postgres.Open(ctx, url, postgres.Options{})

@@ -18,7 +18,11 @@ import (
 func TestCloudBootstrap(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"PANTRY_DATABASE_URL": pgtest.NewDatabase(t)}
-	if _, err := runPantry(t, env, "cloud", "migrate"); err != nil {
+	migrate := []string{"cloud", "migrate"}
+	if pgtest.Citus() {
+		migrate = append(migrate, "--citus")
+	}
+	if _, err := runPantry(t, env, migrate...); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runPantry(t, env, "cloud", "org", "create", "--name", "Acme", "--admin-email", "ada@acme.test", "--json")

@@ -31,6 +31,7 @@ type fleetOptions struct {
 	rooms, items       int
 	setupWorkers       int
 	setupOnly, reuse   bool
+	citus              bool
 	pushRate           float64
 	duration, pullWait time.Duration
 	changeEvery        time.Duration
@@ -77,6 +78,7 @@ change never reaches a node. Only point it at a database you can throw away.`,
 	f.StringVar(&o.state, "state", "", "file the fleet is saved to (with --setup-only) or read from (with --reuse); it holds credentials")
 	f.BoolVar(&o.setupOnly, "setup-only", false, "set the fleet up, save it to --state and stop")
 	f.BoolVar(&o.reuse, "reuse", false, "run on the fleet saved in --state instead of setting one up")
+	f.BoolVar(&o.citus, "citus", false, "migrate with --citus: the database is on a Citus coordinator, its tables are distributed")
 	f.Float64Var(&o.pushRate, "push-rate", 200, "pushes per second, the whole fleet together")
 	f.DurationVar(&o.duration, "duration", time.Minute, "length of the measured phase")
 	f.DurationVar(&o.pullWait, "pull-wait", 25*time.Second, "how long each long poll may be held (the edge's is 25s)")
@@ -126,7 +128,11 @@ func runFleet(ctx context.Context, o fleetOptions, stdout, stderr io.Writer) (er
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
-	if _, err := runSelf(ctx, self, "cloud", "migrate", "--database-url", o.databaseURL); err != nil {
+	migrate := []string{"cloud", "migrate", "--database-url", o.databaseURL}
+	if o.citus {
+		migrate = append(migrate, "--citus")
+	}
+	if _, err := runSelf(ctx, self, migrate...); err != nil {
 		return err
 	}
 	clouds, pids := o.clouds, []int(nil)
@@ -397,21 +403,5 @@ func (p *probe) stats(ctx context.Context) (fleetsim.DBStats, error) {
 
 // count counts the rows the fleet's events write, in orgs.
 func (p *probe) count(ctx context.Context, orgs []string) (fleetsim.Counts, error) {
-	var c fleetsim.Counts
-	err := p.pool.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM attendee_sessions WHERE organization_id = ANY($1::uuid[])),
-		(SELECT count(*) FROM attendee_sessions WHERE organization_id = ANY($1::uuid[]) AND expired_at IS NOT NULL),
-		(SELECT count(*) FROM orders WHERE organization_id = ANY($1::uuid[])),
-		(SELECT count(*) FROM order_lines WHERE organization_id = ANY($1::uuid[])),
-		(SELECT count(*) FROM order_status_history WHERE organization_id = ANY($1::uuid[])),
-		(SELECT count(*) FROM payments WHERE organization_id = ANY($1::uuid[])),
-		(SELECT count(*) FROM coupon_redemptions WHERE organization_id = ANY($1::uuid[])),
-		(SELECT count(*) FROM stock_movements WHERE organization_id = ANY($1::uuid[]) AND origin = 'edge'),
-		(SELECT count(*) FROM dead_letters WHERE organization_id = ANY($1::uuid[]))`, orgs).
-		Scan(&c.Sessions, &c.SessionsExpired, &c.Orders, &c.OrderLines, &c.StatusHistory, &c.Payments,
-			&c.CouponRedemptions, &c.StockMovements, &c.DeadLetters)
-	if err != nil {
-		return c, fmt.Errorf("count rows: %w", err)
-	}
-	return c, nil
+	return fleetsim.ScanCounts(p.pool.QueryRow(ctx, fleetsim.CountsSQL, orgs))
 }

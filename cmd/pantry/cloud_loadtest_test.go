@@ -30,6 +30,9 @@ func TestCloudLoadtestSmallFleet(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	state := filepath.Join(t.TempDir(), "fleet.json")
 	common := []string{"cloud", "loadtest", "--database-url", dbURL, "--state", state}
+	if pgtest.Citus() { // its migrate distributes the tables
+		common = append(common, "--citus")
+	}
 
 	out := runLoadtest(t, bin, append(common, "--setup-only", "--orgs", "2", "--sites-per-org", "10", "--rooms", "2", "--items", "4")...)
 	if !strings.Contains(string(out), "fleet of 20 nodes in 2 organizations saved") {

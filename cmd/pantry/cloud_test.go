@@ -22,10 +22,18 @@ func runPantry(t *testing.T, env map[string]string, args ...string) (string, err
 	return stdout.String(), err
 }
 
+// TestCloudMigrate migrates a new database, then again. With
+// PANTRY_TEST_DB=citus the first run has --citus (PANTRY_CITUS, the
+// flag's variable) and distributes the tables, and the second, without
+// it, finds them distributed.
 func TestCloudMigrate(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDatabase(t)
-	out, err := runPantry(t, map[string]string{"PANTRY_DATABASE_URL": url}, "cloud", "migrate", "--json")
+	env := map[string]string{"PANTRY_DATABASE_URL": url}
+	if pgtest.Citus() {
+		env["PANTRY_CITUS"] = "true"
+	}
+	out, err := runPantry(t, env, "cloud", "migrate", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,12 +44,18 @@ func TestCloudMigrate(t *testing.T) {
 	if res.To != postgres.SchemaVersion() || len(res.Applied) != postgres.SchemaVersion() || res.ServiceRole != postgres.DefaultServiceRole {
 		t.Fatalf("result %+v, want every migration applied", res)
 	}
+	if res.Citus != pgtest.Citus() || (res.Citus && len(res.Placed) == 0) {
+		t.Fatalf("result %+v: distributed %v, placed %d tables; want distributed %v", res, res.Citus, len(res.Placed), pgtest.Citus())
+	}
 	out, err = runPantry(t, nil, "cloud", "migrate", "--database-url", url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "already up to date"; !strings.Contains(out, want) {
 		t.Fatalf("second run printed %q, want %q", out, want)
+	}
+	if want := "distributed over Citus (every table already placed)"; strings.Contains(out, want) != pgtest.Citus() {
+		t.Fatalf("second run printed %q; saying %q should be %v", out, want, pgtest.Citus())
 	}
 }
 

@@ -92,14 +92,15 @@ func TestDashboardLiveOrdersAndFleet(t *testing.T) {
 	b.NoProblems(t, browsertest.NetworkErrors)
 }
 
-// newDashboardWorld migrates a private PostgreSQL, creates an
+// newDashboardWorld migrates a private PostgreSQL (or, with
+// PANTRY_TEST_DB=citus, a private Citus cluster), creates an
 // organization with the CLI, starts clouds A and B on it, makes a site
 // with a room and a menu through A's API, enrolls an edge with A
 // (`pantry edge init`) and starts it.
 func newDashboardWorld(t *testing.T) *dashboardWorld {
 	w := &dashboardWorld{world: newWorld(t), email: "admin@dashboard.example", pass: "dashboard-e2e-password-1"}
 	flags := []string{"--node-offline-after", dashboardOfflineAfter.String()}
-	w.cli("cloud", "migrate", "--database-url", w.pg.URL())
+	w.migrate()
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte(w.pass+"\n"), 0o600); err != nil {
 		t.Fatal(err)

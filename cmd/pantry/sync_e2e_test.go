@@ -42,6 +42,13 @@ import (
 // levels agree, and that every edge runs the latest catalog.
 //
 // The chaos follows a seed, printed; PANTRY_E2E_SEED=N replays one.
+//
+// With PANTRY_TEST_DB=citus the cloud runs on a private Citus cluster
+// instead (a coordinator and two workers, distributed with `pantry cloud
+// migrate --citus`), and the database faults are a restart of the
+// coordinator and then of the worker that holds the organization's
+// shards. One seed per run, as on PostgreSQL: the Citus run is the same
+// scenario, not a second one.
 func TestSyncFaultInjection(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("PANTRY_E2E_SEED"); s != "" {
@@ -87,8 +94,9 @@ func TestSyncFaultInjection(t *testing.T) {
 type world struct {
 	t       testing.TB
 	bin     string
-	pg      *pgtest.Cluster
-	db      *pgx.Conn // superuser: sees every tenant's rows
+	pg      database
+	citus   *pgtest.CitusCluster // pg, when the cloud runs on Citus
+	db      *pgx.Conn            // superuser: sees every tenant's rows
 	cloud   *proc
 	addr    string // the cloud's HTTP address
 	token   string // the admin's access token
@@ -114,8 +122,23 @@ type edgeNode struct {
 	ordered map[string]bool // order ids answered 201
 }
 
+// database is the world's private database server, which the test may
+// restart: a PostgreSQL server (pgtest.Cluster) or, with
+// PANTRY_TEST_DB=citus, the coordinator of a Citus cluster
+// (pgtest.CitusCluster). URL is the superuser's.
+type database interface {
+	URL() string
+	Restart(ctx context.Context) error
+}
+
 func newWorld(t testing.TB) *world {
-	w := &world{t: t, bin: buildPantry(t), pg: pgtest.StartCluster(t), logs: &lockedBuffer{}, started: time.Now()}
+	w := &world{t: t, bin: buildPantry(t), logs: &lockedBuffer{}, started: time.Now()}
+	if pgtest.Citus() {
+		w.citus = pgtest.StartCitusCluster(t)
+		w.pg = w.citus
+	} else {
+		w.pg = pgtest.StartCluster(t)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("process output:\n%s", w.logs.String())
@@ -129,7 +152,7 @@ func newWorld(t testing.TB) *world {
 // one edge per site through its link.
 func (w *world) start(sites int) {
 	t := w.t
-	w.cli("cloud", "migrate", "--database-url", w.pg.URL())
+	w.migrate()
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pwFile, []byte("e2e-admin-password-1\n"), 0o600)
 	var org struct {
@@ -172,6 +195,17 @@ func (w *world) start(sites int) {
 		w.startEdge(e)
 		w.edges = append(w.edges, e)
 	}
+}
+
+// migrate runs `pantry cloud migrate` on the world's database, with
+// --citus on a Citus cluster: the tables are then distributed, as an
+// operator's would be, and the cloud runs on distributed tables.
+func (w *world) migrate() {
+	args := []string{"cloud", "migrate", "--database-url", w.pg.URL()}
+	if w.citus != nil {
+		args = append(args, "--citus")
+	}
+	w.cli(args...)
 }
 
 // putMenu puts every item on a site's menu, with price overrides.
@@ -401,32 +435,32 @@ func (w *world) admin(ctx context.Context, rng *rand.Rand) {
 
 // chaos runs the faults, in a fixed order at seeded moments: link cuts
 // throughout; an edge killed mid-push; the cloud killed mid-push;
-// PostgreSQL restarted; another edge killed.
+// PostgreSQL restarted (on Citus the coordinator, then a worker);
+// another edge killed.
 func (w *world) chaos(rng *rand.Rand) {
 	t := w.t
 	const span = 40 * time.Second
 	start := time.Now()
-	steps := []struct {
+	type step struct {
 		at   time.Duration
 		name string
 		do   func()
-	}{
+	}
+	restartDB := step{24 * time.Second, "restart PostgreSQL", func() { w.restartDB(w.pg.Restart) }}
+	if w.citus != nil {
+		restartDB.name = "restart the Citus coordinator"
+	}
+	steps := []step{
 		{8 * time.Second, "kill -9 an edge mid-push", func() { w.killEdgeMidPush(w.edges[rng.IntN(len(w.edges))]) }},
 		{16 * time.Second, "kill -9 the cloud mid-push", w.killCloudMidPush},
-		{24 * time.Second, "restart PostgreSQL", func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := w.pg.Restart(ctx); err != nil {
-				t.Fatal(err)
-			}
-			c, err := pgx.Connect(ctx, w.pg.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.db.Close(ctx)
-			w.db = c
-		}},
+		restartDB,
 		{32 * time.Second, "kill -9 an edge mid-push", func() { w.killEdgeMidPush(w.edges[rng.IntN(len(w.edges))]) }},
+	}
+	if w.citus != nil {
+		// Between the coordinator's restart and the last edge kill: the
+		// worker's restart cuts every connection the coordinator's
+		// backends hold to it, in the middle of pushes and long polls.
+		steps = slices.Insert(steps, 3, step{28 * time.Second, "restart the Citus worker holding the organization's shards", w.restartTenantWorker})
 	}
 	cuts := make([]time.Time, len(w.edges)) // when each cut link comes back
 	for time.Since(start) < span {
@@ -469,6 +503,49 @@ func midPush(links ...*linkProxy) {
 			}
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// restartDB restarts the database (on Citus, the coordinator) with
+// restart and gives the test a new superuser connection: the restart cut
+// the old one.
+func (w *world) restartDB(restart func(context.Context) error) {
+	t := w.t
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, w.pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.db.Close(ctx)
+	w.db = c
+}
+
+// restartTenantWorker restarts the Citus worker that holds the
+// organization's shards (every tenant table is co-located with orders,
+// so one worker holds all of its rows): the other holds none of them,
+// and its restart would cut only the queries that visit every shard.
+func (w *world) restartTenantWorker() {
+	t := w.t
+	var host string
+	var port int
+	err := w.db.QueryRow(context.Background(), `SELECT nodename, nodeport FROM citus_shards
+		WHERE table_name = 'orders'::regclass AND shardid = get_shard_id_for_distribution_column('orders', $1::uuid)`, w.orgID).Scan(&host, &port)
+	if err != nil {
+		t.Fatalf("find the worker holding organization %s: %v", w.orgID, err)
+	}
+	t.Logf("the organization's shards are on %s:%d", host, port)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// w.db needs no new connection: between transactions, the
+	// coordinator replaces its cut connection to the worker by itself.
+	// The cloud's transactions under way when it went fail, and are
+	// retried by the edges that sent them.
+	if err := w.citus.RestartWorker(ctx, host, port); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package fleetsim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -26,6 +27,32 @@ type Counts struct {
 	CouponRedemptions int64 `json:"coupon_redemptions"`
 	StockMovements    int64 `json:"stock_movements"` // the edges' own
 	DeadLetters       int64 `json:"dead_letters"`
+}
+
+// CountsSQL counts, as a role that reads every tenant (the database's
+// owner), the rows the fleet's events write in organizations $1
+// (uuid[]); ScanCounts reads its row. Shared by the load test and the
+// tests that check its figures against the database.
+const CountsSQL = `SELECT
+	(SELECT count(*) FROM attendee_sessions WHERE organization_id = ANY($1::uuid[])),
+	(SELECT count(*) FROM attendee_sessions WHERE organization_id = ANY($1::uuid[]) AND expired_at IS NOT NULL),
+	(SELECT count(*) FROM orders WHERE organization_id = ANY($1::uuid[])),
+	(SELECT count(*) FROM order_lines WHERE organization_id = ANY($1::uuid[])),
+	(SELECT count(*) FROM order_status_history WHERE organization_id = ANY($1::uuid[])),
+	(SELECT count(*) FROM payments WHERE organization_id = ANY($1::uuid[])),
+	(SELECT count(*) FROM coupon_redemptions WHERE organization_id = ANY($1::uuid[])),
+	(SELECT count(*) FROM stock_movements WHERE organization_id = ANY($1::uuid[]) AND origin = 'edge'),
+	(SELECT count(*) FROM dead_letters WHERE organization_id = ANY($1::uuid[]))`
+
+// ScanCounts reads CountsSQL's row.
+func ScanCounts(row interface{ Scan(...any) error }) (Counts, error) {
+	var c Counts
+	err := row.Scan(&c.Sessions, &c.SessionsExpired, &c.Orders, &c.OrderLines, &c.StatusHistory, &c.Payments,
+		&c.CouponRedemptions, &c.StockMovements, &c.DeadLetters)
+	if err != nil {
+		return Counts{}, fmt.Errorf("count the fleet's rows: %w", err)
+	}
+	return c, nil
 }
 
 // Sub returns c minus o, field by field.

@@ -122,13 +122,24 @@ func startCitus(ctx context.Context) (*server, error) { return startCitusWith(ct
 // startCitusWith is startCitus with the extension's library named: a test
 // names one that is not installed.
 func startCitusWith(ctx context.Context, library string) (*server, error) {
-	settings := []string{"shared_preload_libraries=" + library,
-		// Each database with the extension runs a Citus maintenance
-		// daemon, a background worker, on every node; tests run with a
-		// few databases alive at once.
-		"max_worker_processes=64",
-		// Citus opens connections to the workers beside the tests' own.
-		"max_connections=300"}
+	cc, err := startCitusNodes(ctx, library)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := connect(ctx, cc.private[0].url, nil, citusServer)
+	if err != nil {
+		return nil, errors.Join(err, cc.stop())
+	}
+	srv.citus = cc
+	return srv, nil
+}
+
+// startCitusNodes starts the three private servers of a Citus cluster,
+// the coordinator first in private, and makes their maintenance
+// databases a Citus cluster: the shared server's, and a test's own
+// (StartCitusCluster, citus_cluster.go).
+func startCitusNodes(ctx context.Context, library string) (*citusCluster, error) {
+	settings := citusNodeSettings(library)
 	cfgs := []nodeConfig{{settings: settings}, {trustHost: true, settings: settings}, {trustHost: true, settings: settings}}
 	nodes := make([]*cluster, len(cfgs))
 	errs := make([]error, len(cfgs))
@@ -167,12 +178,20 @@ func startCitusWith(ctx context.Context, library string) (*server, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("set up the Citus cluster: %w", err), stopAll())
 	}
-	srv, err := connect(ctx, nodes[0].url, nil, citusServer)
-	if err != nil {
-		return nil, errors.Join(err, stopAll())
-	}
-	srv.citus = cc
-	return srv, nil
+	return cc, nil
+}
+
+// citusNodeSettings are the server settings of every node of a private
+// Citus cluster, library being the extension's (a test names one that
+// is not installed). A worker added later (citus_worker.go) has them too.
+func citusNodeSettings(library string) []string {
+	return []string{"shared_preload_libraries=" + library,
+		// Each database with the extension runs a Citus maintenance
+		// daemon, a background worker, on every node; tests run with a
+		// few databases alive at once.
+		"max_worker_processes=64",
+		// Citus opens connections to the workers beside the tests' own.
+		"max_connections=300"}
 }
 
 // readCitus reads the Citus cluster behind an external coordinator from

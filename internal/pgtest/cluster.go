@@ -327,10 +327,7 @@ func (c *cluster) kill() {
 // Cluster is a private PostgreSQL cluster a test owns alone, for tests
 // that stop or restart the server under a running system. Other tests
 // share one server through NewDatabase.
-type Cluster struct {
-	c        *cluster
-	password string
-}
+type Cluster struct{ c *cluster }
 
 // StartCluster starts a private cluster for tb and stops it when tb
 // ends. It needs the PostgreSQL server binaries even when EnvURL is set:
@@ -343,9 +340,7 @@ func StartCluster(tb testing.TB) *Cluster {
 	if err != nil {
 		tb.Fatalf("pgtest: start a private PostgreSQL cluster: %v (%s)", err, installHint)
 	}
-	u, _ := url.Parse(c.url)
-	pw, _ := u.User.Password()
-	cl := &Cluster{c: c, password: pw}
+	cl := &Cluster{c: c}
 	tb.Cleanup(func() {
 		if err := cl.c.stop(); err != nil {
 			tb.Errorf("pgtest: stop cluster: %v", err)
@@ -360,21 +355,34 @@ func (cl *Cluster) URL() string { return cl.c.url }
 // Restart stops the server (fast shutdown: every session is cut) and
 // starts it again on the same port and data.
 func (cl *Cluster) Restart(ctx context.Context) error {
-	old := cl.c
-	if err := old.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		return fmt.Errorf("stop postgres: %w", err)
-	}
-	select {
-	case <-old.exited:
-	case <-time.After(30 * time.Second):
-		old.kill()
-	}
-	c, err := startPostmaster(ctx, old.bin, old.cred, old.cfg, old.dir, cl.password, old.port)
+	c, err := cl.c.restart(ctx)
 	if err != nil {
-		return fmt.Errorf("restart postgres: %w", err)
+		return err
 	}
 	cl.c = c
 	return nil
+}
+
+// restart stops the server (fast shutdown) and starts it again with the
+// same settings, port and data; the cluster it returns replaces c. A
+// Citus node (citus_cluster.go) comes back as the same node: its
+// address, and the metadata that names it, are unchanged.
+func (c *cluster) restart(ctx context.Context) (*cluster, error) {
+	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		return nil, fmt.Errorf("stop postgres: %w", err)
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		c.kill()
+	}
+	u, _ := url.Parse(c.url) // ours: it parses
+	password, _ := u.User.Password()
+	restarted, err := startPostmaster(ctx, c.bin, c.cred, c.cfg, c.dir, password, c.port)
+	if err != nil {
+		return nil, fmt.Errorf("restart postgres: %w", err)
+	}
+	return restarted, nil
 }
 
 func keepOr(dir string) error {
