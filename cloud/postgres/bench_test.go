@@ -83,7 +83,15 @@ func (e *benchEnv) target(rng *rand.Rand) benchTarget {
 
 func seedBench(b *testing.B) *benchEnv {
 	b.Helper()
-	orders := envInt(b, "PANTRY_BENCH_ORDERS", 50_000)
+	return seedBenchOn(b, migratedDB(b, MigrateOptions{}), 50_000)
+}
+
+// seedBenchOn seeds the migrated database at url (a superuser URL) as
+// PANTRY_BENCH_* say (defOrders orders unless PANTRY_BENCH_ORDERS says)
+// and opens the store the reads go through.
+func seedBenchOn(b *testing.B, url string, defOrders int) *benchEnv {
+	b.Helper()
+	orders := envInt(b, "PANTRY_BENCH_ORDERS", defOrders)
 	sites := 4
 	if orders >= 1_000_000 {
 		sites = 10
@@ -93,7 +101,6 @@ func seedBench(b *testing.B) *benchEnv {
 		SpacesPerSite: 10, Items: 40, Orders: orders, Days: envInt(b, "PANTRY_BENCH_DAYS", 90), Now: time.Now(), Seed: 1,
 	}
 	env := &benchEnv{now: spec.Now.UTC().Truncate(time.Microsecond), days: spec.Days, parallelism: envInt(b, "PANTRY_BENCH_PARALLELISM", 4)}
-	url := migratedDB(b, MigrateOptions{})
 	env.store = mustOpen(b, url, Options{MaxConns: int32(env.parallelism * runtime.GOMAXPROCS(0))})
 	start := time.Now()
 	var err error
@@ -196,14 +203,21 @@ func (l *latencies) report(b *testing.B, suffix string) time.Duration {
 		return 0
 	}
 	slices.Sort(l.all)
-	at := func(p float64) time.Duration { return l.all[min(int(p*float64(len(l.all))), len(l.all)-1)] }
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	b.ReportMetric(ms(at(0.50)), "p50-ms"+suffix)
-	b.ReportMetric(ms(at(0.99)), "p99-ms"+suffix)
+	b.ReportMetric(ms(l.at(0.50)), "p50-ms"+suffix)
+	b.ReportMetric(ms(l.at(0.99)), "p99-ms"+suffix)
 	if suffix == "" {
 		b.ReportMetric(ms(l.all[len(l.all)-1]), "max-ms")
 	}
-	return at(0.99)
+	return l.at(0.99)
+}
+
+// at is the p-th quantile (0 to 1) of the times, once report sorted them.
+func (l *latencies) at(p float64) time.Duration {
+	if len(l.all) == 0 {
+		return 0
+	}
+	return l.all[min(int(p*float64(len(l.all))), len(l.all)-1)]
 }
 
 // runParallel runs do b.N times from parallelism goroutines per CPU, as
@@ -233,8 +247,8 @@ func runParallel(b *testing.B, env *benchEnv, do func(context.Context, *rand.Ran
 
 // runAtRate sends b.N requests, rotating through queries, at rate per
 // second in total, whatever the answers' speed; a request's latency runs
-// from the moment it was due.
-func runAtRate(b *testing.B, env *benchEnv, queries []benchQuery, rate int) {
+// from the moment it was due. It returns each query's latencies, sorted.
+func runAtRate(b *testing.B, env *benchEnv, queries []benchQuery, rate int) []latencies {
 	lats := make([]latencies, len(queries))
 	var next, seed atomic.Int64
 	interval := time.Second / time.Duration(rate)
@@ -264,11 +278,12 @@ func runAtRate(b *testing.B, env *benchEnv, queries []benchQuery, rate int) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	if len(queries) == 1 {
 		lats[0].report(b, "")
-		return
+		return lats
 	}
 	for q := range queries {
 		lats[q].report(b, "-"+queries[q].name)
 	}
+	return lats
 }
 
 // explainAnalyze runs EXPLAIN (ANALYZE, BUFFERS) of q as the service role
