@@ -104,7 +104,7 @@ func TestSystemdUnits(t *testing.T) {
 	}{
 		{"pantry-edge.service", map[string]string{"User": "pantry", "Group": "pantry", "StateDirectory": "pantry",
 			"Environment": "PANTRY_DATA=/var/lib/pantry", "LimitNOFILE": "65536"}},
-		{"pantry-cloud.service", map[string]string{"DynamicUser": "yes", "EnvironmentFile": "/etc/pantry/cloud.env"}},
+		{"pantry-cloud.service", map[string]string{"DynamicUser": "yes", "EnvironmentFile": "/etc/pantry/cloud.env", "LimitNOFILE": "65536"}},
 	} {
 		t.Run(strings.TrimSuffix(c.unit, ".service"), func(t *testing.T) {
 			unit := withBinary(t, c.unit, t.TempDir(), bin)
