@@ -57,7 +57,7 @@ test:
 # Citus harness) make their own Citus databases and run in the plain run;
 # they are skipped here rather than run twice.
 CITUS_CMD_TESTS = TestSyncFaultInjection$$|TestCloudMigrate|TestCloudBootstrap|TestCloudLoadtestSmallFleet|TestDashboardLiveOrdersAndFleet
-CITUS_ONLY_TESTS = TestRebalanceCitus|TestCitusRouting|TestCitusDashboardRouting|TestCitusPushPlans|TestAddCitusWorker|TestCitusClusterRestart
+CITUS_ONLY_TESTS = TestTenantIsolationOnMovedShards|TestCitusRouting|TestCitusDashboardRouting|TestCitusPushPlans|TestAddCitusWorker|TestCitusClusterRestart
 test-citus:
 	PANTRY_TEST_DB=citus $(GO) test -count=1 -timeout 20m -skip '$(CITUS_ONLY_TESTS)' ./internal/pgtest/ ./cloud/postgres/ ./cloud/api/ ./cloud/web/ ./cloud/sso/
 	PANTRY_TEST_DB=citus $(GO) test -count=1 -timeout 20m -run 'TestMonitoringMetricsExist' ./deploy/
