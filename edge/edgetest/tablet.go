@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -57,7 +58,8 @@ func connectOver(tb testing.TB, conn net.Conn, clientID, username, password stri
 	tb.Helper()
 	t := &Tablet{Msgs: make(chan Message, 10000)}
 	t.Client = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
+		// Locked per packet: paho's writes interleave on a TLS conn.
+		Conn: packets.NewThreadSafeConn(conn),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			t.Msgs <- Message{Topic: pr.Packet.Topic, Payload: pr.Packet.Payload, Retain: pr.Packet.Retain}
 			return true, nil

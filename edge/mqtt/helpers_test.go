@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 
@@ -130,7 +131,11 @@ func connectExact(tb testing.TB, conn net.Conn, cp *paho.Connect) (*tablet, *pah
 	tb.Helper()
 	tab := &tablet{msgs: make(chan message, 1000), kicked: make(chan byte, 1)}
 	tab.Client = paho.NewClient(paho.ClientConfig{
-		Conn:               conn,
+		// paho writes a packet as several buffers and pings from its own
+		// goroutine; over TLS or WebSocket those writes can interleave
+		// (a SUBSCRIBE split by a PINGREQ reaches the broker as a
+		// malformed packet), so every test conn is locked per packet.
+		Conn:               packets.NewThreadSafeConn(conn),
 		OnServerDisconnect: func(d *paho.Disconnect) { tab.kicked <- d.ReasonCode },
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 			func(pr paho.PublishReceived) (bool, error) {
