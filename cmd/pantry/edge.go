@@ -25,6 +25,12 @@ func newEdgeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Com
 	return cmd
 }
 
+// dataDir binds --data, the data directory every `pantry edge` command
+// works on; usage says what the command does with it.
+func dataDir(e *env, p *string, usage string) {
+	e.String(p, "data", "PANTRY_DATA", "./pantry-data", usage)
+}
+
 func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	var cfg edge.Config
 	var jsonLogs bool
@@ -34,7 +40,7 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 		Short: "Serve the building: attendee pages, staff API, MQTT broker",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&cfg.DataDir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
+	dataDir(e, &cfg.DataDir, "data directory")
 	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8080", "HTTP listen address")
 	e.String(&cfg.MQTTAddr, "mqtt", "PANTRY_MQTT_ADDR", ":1883", "MQTT (TCP) listen address")
 	e.String(&cfg.MQTTWSAddr, "mqtt-ws", "PANTRY_MQTT_WS_ADDR", ":1884", "MQTT over WebSocket listen address (empty disables)")

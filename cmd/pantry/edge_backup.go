@@ -46,7 +46,7 @@ Exit codes:
      nothing is left at FILE`,
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory")
+	dataDir(e, &dir, "the node's data directory")
 	cmd.Flags().StringVar(&out, "out", "", "the backup file to write (must not exist)")
 	cmd.Flags().BoolVar(&gz, "gzip", false, "compress the backup (restore recognises it by itself)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -152,7 +152,7 @@ Exit codes:
   5  the backup is another node's (--force restores it) or another site's`,
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&opts.DataDir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory (created if missing)")
+	dataDir(e, &opts.DataDir, "the node's data directory (created if missing)")
 	cmd.Flags().StringVar(&opts.From, "from", "", "the backup file to restore")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "restore a backup of another node of the same site")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")

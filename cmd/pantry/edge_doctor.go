@@ -48,7 +48,7 @@ func newEdgeDoctorCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		Args:  cobra.NoArgs,
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&cfg.DataDir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory")
+	dataDir(e, &cfg.DataDir, "the node's data directory")
 	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8080", "the running node's HTTP address")
 	e.String(&cfg.MQTTAddr, "mqtt", "PANTRY_MQTT_ADDR", ":1883", "the running node's MQTT (TCP) address")
 	e.String(&cfg.MQTTWSAddr, "mqtt-ws", "PANTRY_MQTT_WS_ADDR", ":1884", "the running node's MQTT over WebSocket address (empty: not checked)")

@@ -22,7 +22,7 @@ func newEdgeQRCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
 	var dir, out, base string
 	cmd := &cobra.Command{Use: "qr", Short: "Write a QR code PNG per room and a printable index.html"}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
+	dataDir(e, &dir, "data directory")
 	e.String(&base, "public-url", "PANTRY_PUBLIC_URL", "", "base URL phones reach the node at, e.g. https://10.1.2.3:8443 (default: the one the node last served at)")
 	cmd.Flags().StringVar(&out, "out", "qr", "directory to write the images to")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

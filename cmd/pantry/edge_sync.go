@@ -32,7 +32,7 @@ func newEdgeInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 			"see `pantry edge tls`.",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory (created if missing)")
+	dataDir(e, &dir, "data directory (created if missing)")
 	e.String(&cloudURL, "cloud", "PANTRY_CLOUD_URL", "", "the cloud's base URL, e.g. https://pantry.example.com")
 	e.String(&token, "token", "PANTRY_ENROLL_TOKEN", "", "the one-time enrollment token")
 	host, _ := os.Hostname()
@@ -86,7 +86,7 @@ func newEdgeStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 		Short: "Show this node's sync health (outbox depth and age, last push and pull, failures, clock skew) and its tablets",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory")
+	dataDir(e, &dir, "the node's data directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {

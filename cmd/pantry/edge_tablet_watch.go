@@ -65,7 +65,7 @@ func newEdgeTabletWatchCmd(getenv func(string) string, stdout io.Writer) *cobra.
 	// Not e.String: the variable's value would show as the default in --help.
 	cmd.Flags().StringVar(&c.password, "password", "", "its password (env PANTRY_TABLET_PASSWORD, better: a flag stays in the shell's history)")
 	e.String(&c.site, "site", "PANTRY_SITE", "", "the site's id (default: read from --data)")
-	e.String(&c.dir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory, to read the site's id from")
+	dataDir(e, &c.dir, "the node's data directory, to read the site's id from")
 	e.String(&c.station, "station", "PANTRY_STATION", pantry.StationAll, "show the lines of this station (all: every station)")
 	cmd.Flags().DurationVar(&c.duration, "for", 0, "stop after this long (0: until Ctrl-C)")
 	cmd.Flags().BoolVar(&c.json, "json", false, "print one JSON object per line")

@@ -112,7 +112,7 @@ func newEdgeTLSInitCmd(getenv func(string) string, stdout io.Writer) *cobra.Comm
 			"--domain that the existing CA does not permit without --replace, a file that cannot be written).",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory")
+	dataDir(e, &dir, "the node's data directory")
 	e.String(&domains, "domain", "PANTRY_TLS_DOMAINS", "", "more DNS domains the CA may certify, comma-separated, e.g. pantry.example.com")
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace an existing CA (tablets must be given the new one)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the CA as JSON")
@@ -181,7 +181,7 @@ func newEdgeTLSCACmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 			"with `pantry edge tls init`) or --out cannot be written.",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory")
+	dataDir(e, &dir, "the node's data directory")
 	cmd.Flags().StringVar(&out, "out", "", "write the certificate to this file instead of standard output")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the certificate, its fingerprint and details as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -252,7 +252,7 @@ func newEdgeTLSStatusCmd(getenv func(string) string, stdout io.Writer) *cobra.Co
 			"served has expired or cannot be read, or DIR holds no edge node.",
 	}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "the node's data directory")
+	dataDir(e, &dir, "the node's data directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if e.err != nil {

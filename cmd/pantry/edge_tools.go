@@ -31,7 +31,7 @@ func newEdgeOutboxCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 	var limit int
 	cmd := &cobra.Command{Use: "outbox", Short: "List the outbox: events waiting for, or already sent to, the cloud"}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
+	dataDir(e, &dir, "data directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().Int64Var(&after, "after", 0, "list events after this sequence number")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "list at most this many events")
@@ -72,7 +72,7 @@ func newEdgeTabletCmd(getenv func(string) string, stdout io.Writer) *cobra.Comma
 	var dir, username, name string
 	add := &cobra.Command{Use: "add", Short: "Create a tablet login and print its password once"}
 	e := &env{getenv: getenv, flags: add.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
+	dataDir(e, &dir, "data directory")
 	add.Flags().StringVar(&username, "username", "", "the tablet's username")
 	add.Flags().StringVar(&name, "name", "", "a label, e.g. \"2nd floor pantry\"")
 	_ = add.MarkFlagRequired("username")
@@ -99,7 +99,7 @@ func newEdgeTabletRemoveCmd(getenv func(string) string, stdout io.Writer) *cobra
 	var dir, username string
 	cmd := &cobra.Command{Use: "remove", Short: "Remove a tablet login; a running node disconnects the tablet within seconds"}
 	e := &env{getenv: getenv, flags: cmd.Flags()}
-	e.String(&dir, "data", "PANTRY_DATA", "./pantry-data", "data directory")
+	dataDir(e, &dir, "data directory")
 	cmd.Flags().StringVar(&username, "username", "", "the tablet's username")
 	_ = cmd.MarkFlagRequired("username")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
