@@ -230,4 +230,10 @@ type SSOService interface {
 	// FindOrCreateSSOUser finds the organization's user with the email, or
 	// creates one just in time; role changes and creations are audited.
 	FindOrCreateSSOUser(ctx context.Context, orgID string, in SSOUserInput) (SSOUser, error)
+	// OrganizationBySlug returns the id of the organization with this
+	// slug, before anyone is signed in; ENOTFOUND if none has it.
+	OrganizationBySlug(ctx context.Context, slug string) (string, error)
+	// OrganizationSlug returns the organization's slug, for its sign-in
+	// link.
+	OrganizationSlug(ctx context.Context, orgID string) (string, error)
 }

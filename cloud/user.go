@@ -81,7 +81,10 @@ type Tablet struct {
 // NewOrganization is a tenant to create together with its first user, who
 // owns it.
 type NewOrganization struct {
-	Name       string
+	Name string
+	// Slug is the short name people type to sign in with single sign-on
+	// ("acme"); empty: SlugFromName of the name, made unique.
+	Slug       string
 	OwnerEmail string
 	OwnerName  string
 	// OwnerPasswordHash is the owner's password as cloud/auth hashed it;
@@ -92,6 +95,7 @@ type NewOrganization struct {
 // CreatedOrganization names what CreateOrganization made.
 type CreatedOrganization struct {
 	OrgID       string
+	Slug        string
 	OwnerUserID string
 }
 
@@ -113,7 +117,57 @@ func (in NewOrganization) Check(name, email string) error {
 	if in.OwnerPasswordHash == "" {
 		return pantry.Errorf(pantry.EINVALID, "the owner needs a password")
 	}
+	if in.Slug != "" && !ValidSlug(in.Slug) {
+		return pantry.Errorf(pantry.EINVALID, "the slug: %s", SlugRule)
+	}
 	return nil
+}
+
+// MaxSlugLen is the longest organization slug.
+const MaxSlugLen = 40
+
+// SlugRule says what a slug may be, for error messages.
+const SlugRule = "use 2 to 40 lower-case letters, digits and hyphens, starting and ending with a letter or digit"
+
+// ValidSlug reports whether s may be an organization's slug: 2 to 40
+// lower-case ASCII letters, digits and hyphens, not starting or ending
+// with a hyphen, and not shaped like an id (so that where either may be
+// given, /login/sso?org=, the two never meet).
+func ValidSlug(s string) bool {
+	if len(s) < 2 || len(s) > MaxSlugLen || s[0] == '-' || s[len(s)-1] == '-' || pantry.ValidID(s) {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// SlugFromName is the slug an organization's name gives: lower-case ASCII
+// letters and digits kept, every other run of characters one hyphen, at
+// most MaxSlugLen long; "org" when that leaves less than two characters.
+// Migration 0016 gave existing organizations theirs the same way.
+func SlugFromName(name string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if hyphen && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			hyphen = false
+			continue
+		}
+		hyphen = true
+	}
+	s := strings.TrimRight(b.String()[:min(b.Len(), MaxSlugLen)], "-")
+	if len(s) < 2 || pantry.ValidID(s) {
+		return "org"
+	}
+	return s
 }
 
 // NormalizeEmail is how the store keeps and finds emails: trimmed and

@@ -88,6 +88,7 @@ func StartOn(tb testing.TB, dbURL string, configure ...func(*server.Config)) *Se
 // Org is an organization made for a test, with its owner logged in.
 type Org struct {
 	ID, OwnerID, OwnerEmail string
+	Slug                    string // what people type to sign in with SSO
 	Token                   string // the owner's access token
 }
 
@@ -104,7 +105,7 @@ func (s *Server) NewOrg(tb testing.TB, name string) Org {
 	if err != nil {
 		tb.Fatalf("create organization: %v", err)
 	}
-	return Org{ID: org.OrgID, OwnerID: org.OwnerUserID, OwnerEmail: email, Token: s.Login(tb, email, Password).AccessToken}
+	return Org{ID: org.OrgID, OwnerID: org.OwnerUserID, OwnerEmail: email, Slug: org.Slug, Token: s.Login(tb, email, Password).AccessToken}
 }
 
 // Tokens is a login's answer.

@@ -35,9 +35,9 @@ import (
 
 // citusReferenceTables are the global tables copied to every node.
 // signing_keys is read by every instance to verify tokens; the
-// directories (0015_citus.sql) are read by the pre-tenant lookups, which
-// then route to one shard.
-var citusReferenceTables = []string{"signing_keys", "user_emails", "credential_hashes"}
+// directories (0015_citus.sql, 0016_organization_slugs.sql) are read by
+// the pre-tenant lookups, which then route to one shard.
+var citusReferenceTables = []string{"signing_keys", "user_emails", "credential_hashes", "organization_slugs"}
 
 // citusLocalTables stay plain tables on the coordinator: the migration
 // runner's own record, and the failed-login counters, which nothing joins

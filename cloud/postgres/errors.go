@@ -15,12 +15,13 @@ import (
 // request can violate, by constraint (or unique index) name. A constraint
 // missing here still maps to its code, with a generic message.
 var constraintMessages = map[string]string{
-	"users_email_key":       "a user with this email already exists",
-	"spaces_code_key":       "a room with this code already exists",
-	"coupons_code_key":      "a coupon with this code already exists",
-	"cost_centers_code_key": "a cost center with this code already exists",
-	"tablets_username_key":  "a tablet with this username already exists",
-	"organizations_pkey":    "an organization with this id already exists",
+	"users_email_key":        "a user with this email already exists",
+	"spaces_code_key":        "a room with this code already exists",
+	"coupons_code_key":       "a coupon with this code already exists",
+	"cost_centers_code_key":  "a cost center with this code already exists",
+	"tablets_username_key":   "a tablet with this username already exists",
+	"organizations_pkey":     "an organization with this id already exists",
+	"organization_slugs_key": "an organization with this slug already exists",
 }
 
 // domainError turns the database errors that a client's input can cause

@@ -62,7 +62,7 @@ func (f *Flow) Finish(ctx context.Context, cb Callback) (Result, error) {
 	if cb.Code == "" || len(cb.Code) > 4096 {
 		return Result{}, pantry.Errorf(pantry.EUNAUTHORIZED, "the identity provider sent no usable code: start the sign-in again")
 	}
-	cfg, err := f.config(ctx, st.OrgID)
+	cfg, err := f.config(ctx, st.OrgID, st.OrgID)
 	if err != nil {
 		return Result{}, err
 	}

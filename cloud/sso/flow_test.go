@@ -178,6 +178,12 @@ func TestSignIn(t *testing.T) {
 			t.Fatalf("audit %+v, %v: want one user.create by sso", entries, err)
 		}
 	})
+	t.Run("ByTheOrganizationsSlugInAnyCase", func(t *testing.T) {
+		res, err := f.flow.Finish(t.Context(), f.login(t, " ACME ", "ann@acme.test"))
+		if err != nil || res.OrgID != acme || res.Email != "ann@acme.test" || res.Created {
+			t.Fatalf("%+v %v, want ann signed in to Acme (slug acme)", res, err)
+		}
+	})
 	t.Run("SecondSignInFindsTheUser", func(t *testing.T) {
 		before := f.users(t, acme)["ann@acme.test"]
 		res, err := f.flow.Finish(t.Context(), f.login(t, acme, "ann@acme.test"))
@@ -360,10 +366,17 @@ func TestStartRefusals(t *testing.T) {
 	off := f.org(t, "Dormant", func(in *cloud.SSOConfigInput) { in.Enabled = false })
 	ctx := t.Context()
 
-	_, err := f.flow.Start(ctx, "acme", redirectURL)
-	refused(t, err, pantry.EINVALID, `"acme" is not an organization id`)
+	_, err := f.flow.Start(ctx, "acme corp", redirectURL)
+	refused(t, err, pantry.EINVALID, `"acme corp" is not an organization's name or id`)
+	_, err = f.flow.Start(ctx, "initech", redirectURL)
+	refused(t, err, pantry.ENOTFOUND, `there is no organization "initech"`)
 	_, err = f.flow.Start(ctx, pantry.NewID(), redirectURL)
 	refused(t, err, pantry.ENOTFOUND, "does not use single sign-on")
+	if _, err := f.store.CreateOrganization(ctx, cloud.NewOrganization{Name: "Plain", OwnerEmail: "owner@plain.example", OwnerPasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.flow.Start(ctx, "Plain", redirectURL)
+	refused(t, err, pantry.ENOTFOUND, "organization Plain does not use single sign-on")
 	_, err = f.flow.Start(ctx, off, redirectURL)
 	refused(t, err, pantry.EFORBIDDEN, "single sign-on is switched off for Dormant")
 	if _, err := f.flow.Start(ctx, acme, "/relative"); err == nil {

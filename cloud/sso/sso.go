@@ -22,7 +22,7 @@
 //	})
 //	// res.OrgID, res.UserID: start the dashboard session of that user.
 //
-// Organizations are named by id: they have no slug (yet).
+// An organization is named by its slug ("acme") or its id.
 //
 // Every refusal is a *pantry.Error whose message a person can act on:
 // EINVALID for a malformed request, ENOTFOUND for an organization without

@@ -34,21 +34,22 @@ type Started struct {
 	ExpiresAt time.Time
 }
 
-// Start begins a sign-in to organization orgID (its id: organizations
-// have no slug). It discovers the organization's provider (cached), makes
+// Start begins a sign-in to organization org, named by its slug ("acme",
+// any case) or its id. It discovers the organization's provider (cached), makes
 // a state, a nonce and a PKCE verifier, stores them, and returns the
 // authorization URL. redirectURL is the dashboard's callback, exactly as
 // registered at the provider. ENOTFOUND for an organization without
 // single sign-on, EFORBIDDEN if it is switched off, EUNAVAILABLE if the
 // provider cannot be reached; nothing is stored then.
-func (f *Flow) Start(ctx context.Context, orgID, redirectURL string) (Started, error) {
-	if !pantry.ValidID(orgID) {
-		return Started{}, pantry.Errorf(pantry.EINVALID, "%q is not an organization id: use the sign-in link your administrator gave you", clip(orgID))
-	}
+func (f *Flow) Start(ctx context.Context, org, redirectURL string) (Started, error) {
 	if err := checkRedirect(redirectURL); err != nil {
 		return Started{}, err
 	}
-	cfg, err := f.config(ctx, orgID)
+	orgID, err := f.organization(ctx, org)
+	if err != nil {
+		return Started{}, err
+	}
+	cfg, err := f.config(ctx, orgID, strings.TrimSpace(org))
 	if err != nil {
 		return Started{}, err
 	}
@@ -69,13 +70,35 @@ func (f *Flow) Start(ctx context.Context, orgID, redirectURL string) (Started, e
 	return Started{AuthURL: authURL, State: state, ExpiresAt: st.ExpiresAt}, nil
 }
 
+// organization returns the id of the organization org names, by id or
+// by slug.
+func (f *Flow) organization(ctx context.Context, org string) (string, error) {
+	if pantry.ValidID(org) {
+		return org, nil
+	}
+	slug := strings.ToLower(strings.TrimSpace(org))
+	if !cloud.ValidSlug(slug) {
+		return "", pantry.Errorf(pantry.EINVALID, "%q is not an organization's name or id: use the short name your administrator gave you (like acme), or their sign-in link", clip(org))
+	}
+	id, err := f.store.OrganizationBySlug(ctx, slug)
+	if pantry.ErrorCode(err) == pantry.ENOTFOUND {
+		return "", fmt.Errorf("%w (%w)", pantry.Errorf(pantry.ENOTFOUND,
+			"there is no organization %q: check the name with your administrator, or use their sign-in link", slug), err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find organization %q: %w", slug, err)
+	}
+	return id, nil
+}
+
 // config loads the organization's provider setup, refusing one that is
-// missing or switched off.
-func (f *Flow) config(ctx context.Context, orgID string) (cloud.SSOProvider, error) {
+// missing or switched off; named is the organization as the person
+// named it, for the message.
+func (f *Flow) config(ctx context.Context, orgID, named string) (cloud.SSOProvider, error) {
 	cfg, err := f.store.SSOProvider(ctx, orgID)
 	if pantry.ErrorCode(err) == pantry.ENOTFOUND {
 		return cfg, fmt.Errorf("%w (%w)", pantry.Errorf(pantry.ENOTFOUND,
-			"organization %s does not use single sign-on: sign in with your email and password", orgID), err)
+			"organization %s does not use single sign-on: sign in with your email and password", named), err)
 	}
 	if err != nil {
 		return cfg, fmt.Errorf("load SSO configuration: %w", err)

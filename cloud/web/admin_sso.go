@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -26,10 +27,12 @@ const ssoCallbackPath = "/login/sso/callback"
 
 type adminSSOPage struct {
 	*view
-	Form        form
-	Config      cloud.SSOConfig
-	Exists      bool
-	Roles       []adminRole
+	Form   form
+	Config cloud.SSOConfig
+	Exists bool
+	Roles  []adminRole
+	// Org is what people type on the sign-in page: the slug, or the id.
+	Org         string
 	CallbackURL string
 	SignInURL   string
 }
@@ -60,8 +63,18 @@ func (a *app) ssoPage(c *fiber.Ctx, v *view, f *form) (adminSSOPage, error) {
 	if err != nil && pantry.ErrorCode(err) != pantry.ENOTFOUND {
 		return adminSSOPage{}, err
 	}
-	page := adminSSOPage{view: v, Config: cfg, Exists: err == nil, Roles: ssoRoleChoices(),
-		CallbackURL: c.BaseURL() + ssoCallbackPath, SignInURL: c.BaseURL() + "/login/sso?org=" + p.OrgID}
+	exists := err == nil
+	// The sign-in link names the organization by its slug, which people
+	// can read and type; by id if it has none.
+	org, err := a.SSO.OrganizationSlug(ctx, p.OrgID)
+	if pantry.ErrorCode(err) == pantry.ENOTFOUND {
+		org, err = p.OrgID, nil
+	}
+	if err != nil {
+		return adminSSOPage{}, err
+	}
+	page := adminSSOPage{view: v, Config: cfg, Exists: exists, Roles: ssoRoleChoices(), Org: org,
+		CallbackURL: c.BaseURL() + ssoCallbackPath, SignInURL: c.BaseURL() + "/login/sso?org=" + url.QueryEscape(org)}
 	if f == nil {
 		page.Form = ssoValues(cfg)
 	} else {

@@ -39,7 +39,11 @@ func TestAdminSSOSettings(t *testing.T) {
 	owner := adminClient(t, s, a.Org.OwnerEmail)
 
 	first := owner.get(t, "/admin/sso")
-	adminWants(t, first, http.StatusOK, "Not set up", s.URL+"/login/sso/callback", s.URL+"/login/sso?org="+a.Org.ID,
+	if a.Org.Slug != "acme" {
+		t.Fatalf("the organization acme has the slug %q", a.Org.Slug)
+	}
+	adminWants(t, first, http.StatusOK, "Not set up", s.URL+"/login/sso/callback", s.URL+"/login/sso?org=acme",
+		"or the organization's name they type on the sign-in page: <code data-sign-in-org>acme</code>",
 		"No secret is stored yet")
 	saved := adminFollow(t, owner, adminPost(t, owner, "/admin/sso", "/admin/sso", adminSSOForm()))
 	adminWants(t, saved, http.StatusOK, "Single sign-on settings saved: people of acme.example, acme.test can sign in",

@@ -55,7 +55,7 @@ func (a *app) handleSSOStart(flow *sso.Flow) fiber.Handler {
 		org := strings.TrimSpace(c.Query("org"))
 		if org == "" {
 			return a.ssoRefused(c, "", pantry.Errorf(pantry.EINVALID,
-				"enter your organization's id: your administrator has it, or a sign-in link that fills it in"))
+				"enter your organization's short name (like acme): your administrator has it, or a sign-in link that fills it in"))
 		}
 		if flow == nil {
 			return a.ssoRefused(c, org, ssoUnavailable)

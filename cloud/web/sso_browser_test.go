@@ -15,7 +15,7 @@ import (
 )
 
 // ssoBrowserSignIn signs email in with single sign-on from the sign-in
-// page, as a person does: the organization's id typed into the form,
+// page, as a person does: the organization's short name typed into the form,
 // then the email at the identity provider's page.
 func ssoBrowserSignIn(tb testing.TB, b *browsertest.Browser, s *cloudtest.Server, idp *ssotest.Provider, org, email string) {
 	tb.Helper()
@@ -60,6 +60,10 @@ func TestBrowserSSO(t *testing.T) {
 			if got := b.Text(t, "[data-callback-url]"); got != s.URL+"/login/sso/callback" {
 				t.Errorf("the callback URL to register reads %q", got)
 			}
+			org := b.Text(t, "[data-sign-in-org]") // what the owner tells people to type
+			if org != "acme" {
+				t.Fatalf("the page tells people to type %q, want the organization's slug acme", org)
+			}
 			if round.size == "phone" {
 				b.Do(t,
 					chromedp.SendKeys(`#f-issuer`, idp.Issuer),
@@ -81,7 +85,7 @@ func TestBrowserSSO(t *testing.T) {
 			b.WaitFor(t, "the sign-in page", `location.pathname === "/login"`)
 			checkLayout(t, b, "sso-login-"+round.size)
 
-			ssoBrowserSignIn(t, b, s, idp, a.Org.ID, round.person)
+			ssoBrowserSignIn(t, b, s, idp, strings.ToUpper(org[:1])+org[1:], round.person) // as a phone capitalises it
 			b.WaitFor(t, "the dashboard, signed in", `location.pathname === "/" && !!document.querySelector("[data-signed-in]")`)
 			if got := b.Text(t, "[data-signed-in]"); !strings.Contains(got, round.person) || !strings.Contains(got, round.role) {
 				t.Fatalf("signed in as %q, want %s as %s", got, round.person, round.role)
@@ -90,7 +94,7 @@ func TestBrowserSSO(t *testing.T) {
 
 			if round.size == "desktop" {
 				eve := b.NewContext(t, browsertest.Options{Viewport: round.v})
-				ssoBrowserSignIn(t, eve, s, idp, a.Org.ID, "eve@evil.test")
+				ssoBrowserSignIn(t, eve, s, idp, org, "eve@evil.test")
 				eve.WaitFor(t, "the refusal", `!!document.querySelector("[data-sso-error]")`)
 				if got := eve.Text(t, "[data-sso-error]"); !strings.Contains(got, "email domain evil.test is not allowed") {
 					t.Fatalf("the refusal says %q", got)

@@ -170,11 +170,19 @@ func TestSSORefusals(t *testing.T) {
 		{"NoRoleForThem", func(t *testing.T) (*client, page) { return finish(t, "vic@acme.test") },
 			http.StatusForbidden, "has no groups value that gives a role in acme"},
 		{"NoOrganization", func(t *testing.T) (*client, page) { c := newClient(t, s); return c, c.get(t, "/login/sso?org=") },
-			http.StatusBadRequest, "Enter your organization's id"},
-		{"NotAnOrganizationID", func(t *testing.T) (*client, page) {
+			http.StatusBadRequest, "Enter your organization's short name (like acme)"},
+		{"NotAnOrganizationsName", func(t *testing.T) (*client, page) {
 			c := newClient(t, s)
-			return c, c.get(t, "/login/sso?org=acme")
-		}, http.StatusBadRequest, `"acme" is not an organization id`},
+			return c, c.get(t, "/login/sso?org=acme+corp")
+		}, http.StatusBadRequest, `"acme corp" is not an organization's name or id`},
+		{"UnknownOrganization", func(t *testing.T) (*client, page) {
+			c := newClient(t, s)
+			return c, c.get(t, "/login/sso?org=initech")
+		}, http.StatusNotFound, `There is no organization "initech": check the name with your administrator`},
+		{"OrganizationWithoutSSOBySlug", func(t *testing.T) (*client, page) {
+			c := newClient(t, s)
+			return c, c.get(t, "/login/sso?org="+strings.ToUpper(b.Org.Slug))
+		}, http.StatusNotFound, "Organization " + strings.ToUpper(b.Org.Slug) + " does not use single sign-on"},
 		{"OrganizationWithoutSSO", func(t *testing.T) (*client, page) {
 			c := newClient(t, s)
 			return c, c.get(t, "/login/sso?org="+b.Org.ID)
@@ -217,7 +225,7 @@ func TestSSORefusals(t *testing.T) {
 	}
 	t.Run("OrganizationKeptInTheForm", func(t *testing.T) {
 		p := newClient(t, s).get(t, "/login/sso?org="+b.Org.ID)
-		adminWants(t, p, http.StatusNotFound, `name="org" type="text" spellcheck="false" required value="`+b.Org.ID+`"`)
+		adminWants(t, p, http.StatusNotFound, `name="org" type="text" autocapitalize="none" autocomplete="organization" spellcheck="false" required value="`+b.Org.ID+`"`)
 	})
 	t.Run("SwitchedOff", func(t *testing.T) {
 		cfg, err := s.Store().SSOProvider(context.Background(), a.Org.ID)

@@ -94,15 +94,16 @@ func passwordOrNew(file string) (pw, hash string, generated bool, err error) {
 
 func newCloudOrgCmd(getenv func(string) string, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "org", Short: "Manage organizations (tenants)"}
-	var url, role, name, email, passwordFile string
+	var url, role, name, slug, email, passwordFile string
 	var asJSON bool
 	create := &cobra.Command{Use: "create", Short: "Create an organization and its owner; prints the owner's password once", Args: cobra.NoArgs}
 	e := &env{getenv: getenv, flags: create.Flags()}
 	storeFlags(e, &url, &role)
 	create.Flags().StringVar(&name, "name", "", "organization name")
+	create.Flags().StringVar(&slug, "slug", "", "short name people type to sign in with single sign-on (default: from the name, e.g. acme)")
 	create.Flags().StringVar(&email, "admin-email", "", "the owner's email")
 	create.Flags().StringVar(&passwordFile, "admin-password-file", "", "file holding the owner's password (default: generate one)")
-	create.Flags().BoolVar(&asJSON, "json", false, `print {"org_id","admin_user_id"}`)
+	create.Flags().BoolVar(&asJSON, "json", false, `print {"org_id","slug","admin_user_id"}`)
 	_ = create.MarkFlagRequired("name")
 	_ = create.MarkFlagRequired("admin-email")
 	create.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -118,18 +119,18 @@ func newCloudOrgCmd(getenv func(string) string, stdout io.Writer) *cobra.Command
 			return err
 		}
 		defer s.Close()
-		org, err := s.CreateOrganization(cmd.Context(), cloud.NewOrganization{Name: name, OwnerEmail: email, OwnerPasswordHash: hash})
+		org, err := s.CreateOrganization(cmd.Context(), cloud.NewOrganization{Name: name, Slug: slug, OwnerEmail: email, OwnerPasswordHash: hash})
 		if err != nil {
 			return err
 		}
-		out := map[string]string{"org_id": org.OrgID, "admin_user_id": org.OwnerUserID}
+		out := map[string]string{"org_id": org.OrgID, "slug": org.Slug, "admin_user_id": org.OwnerUserID}
 		if generated {
 			out["admin_password"] = pw
 		}
 		if asJSON {
 			return json.NewEncoder(stdout).Encode(out)
 		}
-		fmt.Fprintf(stdout, "Organization %s created (id %s); owner %s (id %s).\n", name, org.OrgID, email, org.OwnerUserID)
+		fmt.Fprintf(stdout, "Organization %s created (id %s, slug %s); owner %s (id %s).\n", name, org.OrgID, org.Slug, email, org.OwnerUserID)
 		if generated {
 			fmt.Fprintf(stdout, "Owner's password (shown once): %s\n", pw)
 		}

@@ -31,14 +31,22 @@ func TestCloudBootstrap(t *testing.T) {
 	}
 	var org struct {
 		OrgID         string `json:"org_id"`
+		Slug          string `json:"slug"`
 		AdminUserID   string `json:"admin_user_id"`
 		AdminPassword string `json:"admin_password"`
 	}
-	if err := json.Unmarshal([]byte(out), &org); err != nil || org.OrgID == "" || org.AdminUserID == "" || org.AdminPassword == "" {
-		t.Fatalf("org create printed %q (%v)", out, err)
+	if err := json.Unmarshal([]byte(out), &org); err != nil || org.OrgID == "" || org.Slug != "acme" || org.AdminUserID == "" || org.AdminPassword == "" {
+		t.Fatalf("org create printed %q (%v), want an id, the slug acme, the owner and a password", out, err)
 	}
 	if _, err := runPantry(t, env, "cloud", "org", "create", "--name", "Again", "--admin-email", "ada@acme.test"); err == nil {
 		t.Fatal("a second organization with the same owner email was created")
+	}
+	if _, err := runPantry(t, env, "cloud", "org", "create", "--name", "Acme Two", "--slug", "acme", "--admin-email", "al@acme2.test"); err == nil ||
+		!strings.Contains(err.Error(), "an organization with this slug already exists") {
+		t.Fatalf("a second organization with the slug acme: %v, want refused", err)
+	}
+	if out, err := runPantry(t, env, "cloud", "org", "create", "--name", "Acme", "--admin-email", "al@acme2.test"); err != nil || !strings.Contains(out, "slug acme-2)") {
+		t.Fatalf("a second Acme without --slug: %q %v, want the slug acme-2", out, err)
 	}
 	if out, err := runPantry(t, env, "cloud", "user", "create", "--org", org.OrgID, "--email", "bob@acme.test", "--role", "viewer", "--json"); err != nil || !strings.Contains(out, `"role":"viewer"`) {
 		t.Fatalf("user create: %q %v", out, err)
