@@ -44,11 +44,18 @@ func (s *Server) Stop() error { return s.stop() }
 // PANTRY_TEST_DB=citus the database is on a Citus cluster, distributed.
 func Start(tb testing.TB, configure ...func(*server.Config)) *Server {
 	tb.Helper()
-	dbURL := pgtest.NewDatabase(tb)
-	if _, err := postgres.Migrate(context.Background(), dbURL, postgres.MigrateOptions{Citus: pgtest.Citus()}); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
-	return StartOn(tb, dbURL, configure...)
+	return StartOn(tb, MigratedDatabase(tb), configure...)
+}
+
+// MigratedDatabase returns a superuser URL to a new database at this
+// binary's schema version, distributed on Citus (PANTRY_TEST_DB=citus):
+// a copy of one migrated once per test binary (pgtest.NewDatabaseFrom).
+func MigratedDatabase(tb testing.TB) string {
+	tb.Helper()
+	return pgtest.NewDatabaseFrom(tb, "migrated", func(ctx context.Context, url string) error {
+		_, err := postgres.Migrate(ctx, url, postgres.MigrateOptions{Citus: pgtest.Citus()})
+		return err
+	})
 }
 
 // StartOn serves an already migrated database: a second instance next to

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -21,12 +22,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // (PANTRY_TEST_DB=citus).
 func migratedDB(tb testing.TB, opts MigrateOptions) string {
 	tb.Helper()
-	url := pgtest.NewDatabase(tb)
 	opts.Citus = pgtest.Citus()
-	if _, err := Migrate(context.Background(), url, opts); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
-	return url
+	// A copy of a database migrated once per options (pgtest.NewDatabaseFrom).
+	return pgtest.NewDatabaseFrom(tb, fmt.Sprintf("migrated %+v", opts), func(ctx context.Context, url string) error {
+		_, err := Migrate(ctx, url, opts)
+		return err
+	})
 }
 
 // mustOpen opens a store on url, closed when the test ends.

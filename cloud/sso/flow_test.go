@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pantry/pantry/cloud"
+	"github.com/pantry/pantry/cloud/cloudtest"
 	"github.com/pantry/pantry/cloud/postgres"
 	"github.com/pantry/pantry/cloud/sso"
 	"github.com/pantry/pantry/cloud/sso/ssotest"
@@ -67,11 +68,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	url := pgtest.NewDatabase(t)
-	if _, err := postgres.Migrate(ctx, url, postgres.MigrateOptions{Citus: pgtest.Citus()}); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	store, err := postgres.Open(ctx, url, postgres.Options{})
+	store, err := postgres.Open(ctx, cloudtest.MigratedDatabase(t), postgres.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

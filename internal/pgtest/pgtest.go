@@ -19,6 +19,11 @@
 //     and two workers, and every database a Citus database on all three
 //     (citus.go). The same tests then run on distributed tables.
 //
+// A test that wants the schema in its database asks for a copy of one
+// made once per test binary (NewDatabaseFrom, template.go): on Citus that
+// is a file copy on each node instead of seconds of migrating and
+// distributing.
+//
 // A package whose tests use it stops the cluster when they end with
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -60,6 +65,9 @@ type server struct {
 	admin   *pgxpool.Pool // creates and drops the tests' databases and roles
 	cluster *cluster      // nil when the server is external
 	citus   *citusCluster // nil unless the tests run on Citus (citus.go)
+
+	templatesMu sync.Mutex
+	templates   map[string]*dbTemplate // by key (template.go)
 }
 
 // kind is a kind of test server: a single PostgreSQL, or a Citus cluster.
@@ -126,26 +134,43 @@ func newDatabase(tb testing.TB, srv *server) string {
 	name := "pgtest_" + randomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if srv.citus != nil {
-		srv.citus.ddl.Lock()
-		defer srv.citus.ddl.Unlock()
+	if err := srv.createDatabase(ctx, name, ""); err != nil {
+		tb.Fatalf("pgtest: %v", err)
 	}
-	if _, err := srv.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		tb.Fatalf("pgtest: create database %s: %v", name, err)
-	}
+	srv.dropAtCleanup(tb, name)
+	return srv.urlFor(name, srv.url.User)
+}
+
+// dropAtCleanup drops database name when tb ends.
+func (s *server) dropAtCleanup(tb testing.TB, name string) {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if err := srv.dropDatabase(ctx, name); err != nil {
+		if err := s.dropDatabase(ctx, name); err != nil {
 			tb.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})
-	if srv.citus != nil {
-		if err := srv.citusDatabase(ctx, name); err != nil {
-			tb.Fatalf("pgtest: make %s a Citus database: %v", name, err)
+}
+
+// createDatabase creates database name, empty or (with template) a copy
+// of template, and on Citus makes it a Citus database on every node.
+func (s *server) createDatabase(ctx context.Context, name, template string) error {
+	if s.citus != nil {
+		s.citus.ddl.Lock()
+		defer s.citus.ddl.Unlock()
+	}
+	if template != "" {
+		return s.copyDatabase(ctx, name, template)
+	}
+	if _, err := s.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	if s.citus != nil {
+		if err := s.citusDatabase(ctx, name); err != nil {
+			return errors.Join(fmt.Errorf("make %s a Citus database: %w", name, err), s.dropDatabaseLocked(ctx, name))
 		}
 	}
-	return srv.urlFor(name, srv.url.User)
+	return nil
 }
 
 // dropDatabase drops database name, WITH (FORCE): ending its sessions.
@@ -157,13 +182,20 @@ func newDatabase(tb testing.TB, srv *server) string {
 // coordinator's copy is gone. So it is tried again, as the error says to,
 // and then each worker drops what may be left of it.
 func (s *server) dropDatabase(ctx context.Context, name string) error {
+	if s.citus != nil {
+		s.citus.ddl.Lock()
+		defer s.citus.ddl.Unlock()
+	}
+	return s.dropDatabaseLocked(ctx, name)
+}
+
+// dropDatabaseLocked is dropDatabase with the Citus DDL lock held.
+func (s *server) dropDatabaseLocked(ctx context.Context, name string) error {
 	drop := "DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)"
 	if s.citus == nil {
 		_, err := s.admin.Exec(ctx, drop)
 		return err
 	}
-	s.citus.ddl.Lock()
-	defer s.citus.ddl.Unlock()
 	err := retryInUse(ctx, func() error {
 		_, err := s.admin.Exec(ctx, drop)
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "3D000" {
@@ -410,6 +442,7 @@ func stop() error {
 		if srv == nil {
 			continue
 		}
+		err = errors.Join(err, srv.dropTemplates())
 		srv.admin.Close()
 		if srv.cluster != nil {
 			err = errors.Join(err, srv.cluster.stop())
