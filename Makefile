@@ -42,7 +42,7 @@ run: build
 
 # -race needs cgo, so a C compiler (gcc); modernc's SQLite is about 20x
 # slower under it. Then the cloud's suites again on a Citus cluster
-# (test-citus). About 18 minutes in all on 2 cores.
+# (test-citus). About 15 minutes in all on 2 cores.
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) test-citus
