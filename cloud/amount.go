@@ -8,25 +8,10 @@ import (
 )
 
 // People type and read amounts in major units ("3.50"); the domain keeps
-// them in integer minor units (350). The conversions below use the one
-// table of ISO 4217 minor units (minorDigits, which the report CSV writer
-// also uses) and never floats, so "0.10" is 10 cents, not 9.999….
-
-// MinorDigits is how many decimals currency's amounts have: 0 for JPY, 3
-// for KWD, 2 for EUR and every currency minorDigits does not list.
-func MinorDigits(currency string) int {
-	if d, ok := minorDigits[currency]; ok {
-		return d
-	}
-	return 2
-}
-
-// AmountText is m's amount in major units with its currency's decimals,
-// without the currency: "3.50", "350" for yen, "1.234" for dinars.
-func AmountText(m pantry.Money) string { return majorUnits(m) }
-
-// MoneyText is m as people read it: "EUR 3.50", "JPY 350".
-func MoneyText(m pantry.Money) string { return m.Currency + " " + majorUnits(m) }
+// them in integer minor units (350). ParseAmount reads them with the one
+// table of ISO 4217 minor units (pantry.MinorDigits, which Money.String
+// and the report CSV writers also use) and never floats, so "0.10" is 10
+// cents, not 9.999….
 
 // ParseAmount reads an amount typed in major units of currency ("3.50",
 // "3,50" or "3") into minor units. It refuses, naming field, what is not
@@ -34,7 +19,7 @@ func MoneyText(m pantry.Money) string { return m.Currency + " " + majorUnits(m) 
 // and an amount over pantry.MaxAmount. It does not check currency.
 func ParseAmount(field, s, currency string) (pantry.Money, error) {
 	s = strings.TrimSpace(s)
-	digits := MinorDigits(currency)
+	digits := pantry.MinorDigits(currency)
 	switch {
 	case s == "":
 		return pantry.Money{}, pantry.Errorf(pantry.EINVALID, "%s is required", field)
@@ -56,7 +41,7 @@ func ParseAmount(field, s, currency string) (pantry.Money, error) {
 		return pantry.Money{}, pantry.Errorf(pantry.EINVALID, "%s%s has at most %d decimals", field, in, digits)
 	}
 	limit := pantry.Money{Amount: pantry.MaxAmount, Currency: currency}
-	tooBig := pantry.Errorf(pantry.EINVALID, "%s must be at most %s", field, MoneyText(limit))
+	tooBig := pantry.Errorf(pantry.EINVALID, "%s must be at most %s", field, limit.String())
 	whole = strings.TrimLeft(whole, "0")
 	if len(whole) > 15 {
 		return pantry.Money{}, tooBig

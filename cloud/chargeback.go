@@ -34,7 +34,7 @@ func WriteChargebackCSV(w io.Writer, rows []ReportRow, first, last time.Time) er
 			continue
 		}
 		rec := []string{csvText(r.Key), csvText(r.Label), r.Spend.Currency, strconv.FormatInt(r.Orders, 10),
-			strconv.FormatInt(r.Items, 10), majorUnits(r.Spend), start, end}
+			strconv.FormatInt(r.Items, 10), r.Spend.Major(), start, end}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write charge-back csv: %w", err)
 		}

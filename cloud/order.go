@@ -153,7 +153,7 @@ func WriteCSV(w io.Writer, rows []ReportRow) error {
 	for _, r := range rows {
 		rec := []string{csvText(r.Key), csvText(r.Label), r.Spend.Currency,
 			strconv.FormatInt(r.Orders, 10), strconv.FormatInt(r.Items, 10),
-			majorUnits(r.Spend), majorUnits(r.Discount)}
+			r.Spend.Major(), r.Discount.Major()}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv: %w", err)
 		}
@@ -172,27 +172,6 @@ func csvText(s string) string {
 	return s
 }
 
-// majorUnits formats m's amount in major units with its currency's number
-// of decimals, without rounding and without floats.
-func majorUnits(m pantry.Money) string {
-	digits, ok := minorDigits[m.Currency]
-	if !ok {
-		digits = 2
-	}
-	s := strconv.FormatInt(m.Amount, 10)
-	sign := ""
-	if m.Amount < 0 {
-		sign, s = "-", s[1:]
-	}
-	if digits == 0 {
-		return sign + s
-	}
-	if len(s) <= digits {
-		s = strings.Repeat("0", digits-len(s)+1) + s
-	}
-	return sign + s[:len(s)-digits] + "." + s[len(s)-digits:]
-}
-
 // What a consumption report groups by.
 const (
 	GroupBySite       = "site"
@@ -208,12 +187,3 @@ const MaxReportSpan = 366 * 24 * time.Hour
 
 // csvHeader is the first line of WriteCSV's output.
 var csvHeader = []string{"key", "label", "currency", "orders", "items", "spend", "discount"}
-
-// minorDigits lists the ISO 4217 currencies whose minor unit is not a
-// hundredth; every other currency has two decimals.
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-	"CLF": 4, "UYW": 4,
-}

@@ -40,27 +40,6 @@ func TestWriteCSV(t *testing.T) {
 	}
 }
 
-func TestMajorUnits(t *testing.T) {
-	for _, tc := range []struct {
-		m    pantry.Money
-		want string
-	}{
-		{pantry.Money{Amount: 0, Currency: "EUR"}, "0.00"},
-		{pantry.Money{Amount: 5, Currency: "EUR"}, "0.05"},
-		{pantry.Money{Amount: 99, Currency: "EUR"}, "0.99"},
-		{pantry.Money{Amount: 100, Currency: "EUR"}, "1.00"},
-		{pantry.Money{Amount: 123456789, Currency: "USD"}, "1234567.89"},
-		{pantry.Money{Amount: -1, Currency: "EUR"}, "-0.01"},
-		{pantry.Money{Amount: 1250, Currency: "JPY"}, "1250"},
-		{pantry.Money{Amount: 1, Currency: "BHD"}, "0.001"},
-		{pantry.Money{Amount: 9223372036854775807, Currency: "EUR"}, "92233720368547758.07"},
-	} {
-		if got := majorUnits(tc.m); got != tc.want {
-			t.Errorf("majorUnits(%v) = %q, want %q", tc.m, got, tc.want)
-		}
-	}
-}
-
 func row(key, label, currency string, orders, items, spend, discount int64) ReportRow {
 	return ReportRow{Key: key, Label: label, Orders: orders, Items: items,
 		Spend: pantry.Money{Amount: spend, Currency: currency}, Discount: pantry.Money{Amount: discount, Currency: currency}}

@@ -85,9 +85,9 @@ func discountText(cp cloud.Coupon, currency string) string {
 	}
 	m := pantry.Money{Amount: cp.Value, Currency: currency}
 	if currency == "" {
-		return cloud.AmountText(m)
+		return m.Major()
 	}
-	return cloud.MoneyText(m)
+	return m.String()
 }
 
 // couponState says whether people can use a coupon now: a word, which
@@ -155,7 +155,7 @@ func couponForm(cp cloud.Coupon, d catalogDefaults) form {
 	loc := zoneOrUTC(d.Zone())
 	value := strconv.FormatInt(cp.Value, 10)
 	if cp.Kind == pantry.CouponFixed {
-		value = cloud.AmountText(pantry.Money{Amount: cp.Value, Currency: d.Currency()})
+		value = (pantry.Money{Amount: cp.Value, Currency: d.Currency()}).Major()
 	}
 	active := "on"
 	if cp.ArchivedAt != nil {

@@ -65,7 +65,7 @@ func (a *app) handleItems(c *fiber.Ctx) error {
 	}
 	page := itemsPage{catalogView: cv, Next: next, Paged: cursor != ""}
 	for _, it := range items {
-		page.Rows = append(page.Rows, itemRow{Item: it, Price: cloud.MoneyText(it.Price)})
+		page.Rows = append(page.Rows, itemRow{Item: it, Price: it.Price.String()})
 	}
 	return render(c, fiber.StatusOK, "catalog.html", page)
 }
@@ -90,7 +90,7 @@ func (p itemPage) Allergens() []catalogCheck {
 }
 
 // Price is the item's price as people read it: "EUR 3.50".
-func (p itemPage) Price() string { return cloud.MoneyText(p.Item.Price) }
+func (p itemPage) Price() string { return p.Item.Price.String() }
 
 // PriceInput is the price field, typed in major units.
 func (p itemPage) PriceInput() catalogInput {
@@ -123,7 +123,7 @@ func (p itemPage) StationInput() catalogInput {
 
 // priceExample is 3.50 written as currency writes amounts.
 func priceExample(currency string) string {
-	return cloud.AmountText(pantry.Money{Amount: 350 * pow10(cloud.MinorDigits(currency)-2), Currency: currency})
+	return pantry.Money{Amount: 350 * pow10(pantry.MinorDigits(currency)-2), Currency: currency}.Major()
 }
 
 func pow10(n int) int64 {
@@ -148,7 +148,7 @@ func itemForm(it cloud.Item) (form, []string) {
 		}
 	}
 	f := form{Errors: map[string]string{}, Values: map[string]string{
-		"name": it.Name, "description": it.Description, "price": cloud.AmountText(it.Price), "currency": it.Price.Currency,
+		"name": it.Name, "description": it.Description, "price": it.Price.Major(), "currency": it.Price.Currency,
 		"station": it.Station, "tags": strings.Join(it.Tags, ", "), "allergens_other": strings.Join(other, ", "),
 		"low_stock_threshold": strconv.FormatInt(it.LowStockThreshold, 10), "image_url": it.ImageURL,
 	}}
@@ -286,7 +286,7 @@ func (a *app) handleCreateItem(c *fiber.Ctx) error {
 		page.Form = refuseCatalog(f, err)
 		return a.renderItem(c, catalogRefusedStatus(err), page)
 	}
-	return a.done(c, "/catalog", "Added "+it.Name+" at "+cloud.MoneyText(it.Price)+".")
+	return a.done(c, "/catalog", "Added "+it.Name+" at "+it.Price.String()+".")
 }
 
 func (a *app) handleItem(c *fiber.Ctx) error {
@@ -337,7 +337,7 @@ func (a *app) handleUpdateItem(c *fiber.Ctx) error {
 		page.Form = refuseCatalog(f, err)
 		return a.renderItem(c, catalogRefusedStatus(err), page)
 	}
-	return a.done(c, "/catalog", "Saved "+saved.Name+": "+cloud.MoneyText(saved.Price)+".")
+	return a.done(c, "/catalog", "Saved "+saved.Name+": "+saved.Price.String()+".")
 }
 
 func (a *app) archiveItem(c *fiber.Ctx, cv catalogView, it cloud.Item, archive string) error {

@@ -213,9 +213,9 @@ func (pg *reportPage) fill(rows []cloud.ReportRow) {
 	totals := map[string]*cloud.ReportRow{}
 	for _, r := range rows {
 		name := reportName(q.GroupBy, r)
-		pg.Rows = append(pg.Rows, reportRow{ReportRow: r, Name: name, Spend: cloud.MoneyText(r.Spend), Discount: cloud.MoneyText(r.Discount)})
+		pg.Rows = append(pg.Rows, reportRow{ReportRow: r, Name: name, Spend: r.Spend.String(), Discount: r.Discount.String()})
 		cur := r.Spend.Currency
-		byCurrency[cur] = append(byCurrency[cur], chartBar{Label: name, Value: r.Spend.Amount, Text: cloud.MoneyText(r.Spend)})
+		byCurrency[cur] = append(byCurrency[cur], chartBar{Label: name, Value: r.Spend.Amount, Text: r.Spend.String()})
 		keys[cur] = append(keys[cur], r.Key)
 		t := totals[cur]
 		if t == nil {
@@ -232,10 +232,10 @@ func (pg *reportPage) fill(rows []cloud.ReportRow) {
 	slices.Sort(currencies)
 	for _, cur := range currencies {
 		t := *totals[cur]
-		pg.Totals = append(pg.Totals, reportRow{ReportRow: t, Name: "Total in " + cur, Spend: cloud.MoneyText(t.Spend), Discount: cloud.MoneyText(t.Discount)})
+		pg.Totals = append(pg.Totals, reportRow{ReportRow: t, Name: "Total in " + cur, Spend: t.Spend.String(), Discount: t.Discount.String()})
 		ch := barChart{
 			ID: "chart-" + cur, Title: "Spend in " + cur + " by " + strings.ToLower(pg.Group) + ", " + periodText(q.First, q.Last),
-			Noun: noun, Total: cloud.MoneyText(t.Spend), Bars: byCurrency[cur],
+			Noun: noun, Total: t.Spend.String(), Bars: byCurrency[cur],
 		}
 		if q.GroupBy == cloud.GroupByDay {
 			dayAxis(&ch, keys[cur], q.First, q.Last)

@@ -75,7 +75,7 @@ func (a *app) handleSiteMenu(c *fiber.Ctx) error {
 			m := menu.Items[j]
 			rows[i].On, rows[i].Available = true, m.Available
 			if m.Price != nil {
-				rows[i].Price = cloud.AmountText(*m.Price)
+				rows[i].Price = m.Price.Major()
 			}
 		}
 	}

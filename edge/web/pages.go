@@ -27,8 +27,9 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"money": func(m pantry.Money) string { return m.String() },
-	"title": statusTitle,
+	"money":  func(m pantry.Money) string { return m.String() },
+	"digits": pantry.MinorDigits,
+	"title":  statusTitle,
 	"steps": func() []pantry.OrderStatus {
 		return []pantry.OrderStatus{pantry.StatusPlaced, pantry.StatusAccepted, pantry.StatusPreparing, pantry.StatusReady, pantry.StatusDelivered}
 	},

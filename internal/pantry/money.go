@@ -1,8 +1,9 @@
 package pantry
 
 import (
-	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // Money is an amount in integer minor units (cents) of an ISO 4217
@@ -28,14 +29,46 @@ func (m Money) Validate() error {
 	return nil
 }
 
-// String formats m for humans, assuming two minor digits ("EUR 3.50").
-func (m Money) String() string {
+// String formats m for humans with its currency's decimals: "EUR 3.50",
+// "JPY 350", "KWD 1.234".
+func (m Money) String() string { return m.Currency + " " + m.Major() }
+
+// Major is m's amount in major units with its currency's decimals,
+// without the currency: "3.50", "350" for yen, "1.234" for dinars. Never
+// through a float.
+func (m Money) Major() string {
+	digits := MinorDigits(m.Currency)
+	s := strconv.FormatInt(m.Amount, 10)
 	sign := ""
-	a := m.Amount
-	if a < 0 {
-		sign, a = "-", -a
+	if m.Amount < 0 {
+		sign, s = "-", s[1:]
 	}
-	return fmt.Sprintf("%s %s%d.%02d", m.Currency, sign, a/100, a%100)
+	if digits == 0 {
+		return sign + s
+	}
+	if len(s) <= digits {
+		s = strings.Repeat("0", digits-len(s)+1) + s
+	}
+	return sign + s[:len(s)-digits] + "." + s[len(s)-digits:]
+}
+
+// MinorDigits is how many decimals currency's amounts have (ISO 4217): 0
+// for JPY, 3 for KWD, 2 for EUR and every currency minorDigits does not
+// list.
+func MinorDigits(currency string) int {
+	if d, ok := minorDigits[currency]; ok {
+		return d
+	}
+	return 2
+}
+
+// minorDigits lists the ISO 4217 currencies whose minor unit is not a
+// hundredth; every other currency has two decimals.
+var minorDigits = map[string]int{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+	"CLF": 4, "UYW": 4,
 }
 
 // ValidCurrency reports whether c looks like an ISO 4217 code.

@@ -185,3 +185,46 @@ func TestValidStation(t *testing.T) {
 		})
 	}
 }
+
+// TestMoneyString: amounts read with their currency's decimals, whatever
+// the currency, and never through a float.
+func TestMoneyString(t *testing.T) {
+	for m, want := range map[pantry.Money]string{
+		{Amount: 350, Currency: "EUR"}:              "EUR 3.50",
+		{Amount: 5, Currency: "EUR"}:                "EUR 0.05",
+		{Amount: 0, Currency: "EUR"}:                "EUR 0.00",
+		{Amount: -1250, Currency: "EUR"}:            "EUR -12.50",
+		{Amount: 350, Currency: "JPY"}:              "JPY 350",
+		{Amount: -350, Currency: "JPY"}:             "JPY -350",
+		{Amount: 1234, Currency: "KWD"}:             "KWD 1.234",
+		{Amount: 7, Currency: "KWD"}:                "KWD 0.007",
+		{Amount: 12345, Currency: "CLF"}:            "CLF 1.2345",
+		{Amount: 199, Currency: "XYZ"}:              "XYZ 1.99", // unlisted: two decimals
+		{Amount: pantry.MaxAmount, Currency: "USD"}: "USD 100000000.00",
+	} {
+		if got := m.String(); got != want {
+			t.Errorf("%#v.String() = %q, want %q", m, got, want)
+		}
+	}
+}
+
+func TestMoneyMajor(t *testing.T) {
+	for _, tc := range []struct {
+		m    pantry.Money
+		want string
+	}{
+		{pantry.Money{Amount: 0, Currency: "EUR"}, "0.00"},
+		{pantry.Money{Amount: 5, Currency: "EUR"}, "0.05"},
+		{pantry.Money{Amount: 99, Currency: "EUR"}, "0.99"},
+		{pantry.Money{Amount: 100, Currency: "EUR"}, "1.00"},
+		{pantry.Money{Amount: 123456789, Currency: "USD"}, "1234567.89"},
+		{pantry.Money{Amount: -1, Currency: "EUR"}, "-0.01"},
+		{pantry.Money{Amount: 1250, Currency: "JPY"}, "1250"},
+		{pantry.Money{Amount: 1, Currency: "BHD"}, "0.001"},
+		{pantry.Money{Amount: 9223372036854775807, Currency: "EUR"}, "92233720368547758.07"},
+	} {
+		if got := tc.m.Major(); got != tc.want {
+			t.Errorf("%v.Major() = %q, want %q", tc.m, got, tc.want)
+		}
+	}
+}
