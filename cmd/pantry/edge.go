@@ -43,7 +43,7 @@ func newEdgeServeCmd(getenv func(string) string, stdout, stderr io.Writer) *cobr
 	dataDir(e, &cfg.DataDir, "data directory")
 	e.String(&cfg.HTTPAddr, "http", "PANTRY_HTTP_ADDR", ":8080", "HTTP listen address")
 	e.String(&cfg.MQTTAddr, "mqtt", "PANTRY_MQTT_ADDR", ":1883", "MQTT (TCP) listen address")
-	e.String(&cfg.MQTTWSAddr, "mqtt-ws", "PANTRY_MQTT_WS_ADDR", ":1884", "MQTT over WebSocket listen address (empty disables)")
+	e.Listen(&cfg.MQTTWSAddr, "mqtt-ws", "PANTRY_MQTT_WS_ADDR", ":1884", "MQTT over WebSocket listen address")
 	e.String(&cfg.MQTTWSAdvertise, "mqtt-ws-advertise", "PANTRY_MQTT_WS_ADVERTISE", "", "port the staff app's browsers reach the MQTT WebSocket listener on, behind a proxy or port forward (default: the --mqtt-ws port)")
 	e.String(&cfg.PublicURL, "public-url", "PANTRY_PUBLIC_URL", "", "base URL printed in QR codes (default http://LAN-ADDRESS:PORT, or https://LAN-ADDRESS:HTTPS-PORT with --tls on)")
 	e.Bool(&cfg.Demo, "demo", "PANTRY_DEMO", false, "seed a demo site on first start")

@@ -31,7 +31,7 @@ func addTLSFlags(e *env, cfg *edge.TLS) *tlsFlags {
 	e.String(&cfg.KeyFile, "tls-key", "PANTRY_TLS_KEY", "", "the key of --tls-cert (PEM)")
 	e.String(&f.hosts, "tls-hosts", "PANTRY_TLS_HOSTS", "", "more host names and IP addresses for the site CA's certificate, comma-separated (it always names this machine's)")
 	e.String(&cfg.HTTPSAddr, "https", "PANTRY_HTTPS_ADDR", ":8443", "HTTPS listen address, with --tls on")
-	e.String(&cfg.MQTTSAddr, "mqtts", "PANTRY_MQTTS_ADDR", ":8883", "MQTT over TLS listen address, with --tls on (empty disables)")
+	e.Listen(&cfg.MQTTSAddr, "mqtts", "PANTRY_MQTTS_ADDR", ":8883", "MQTT over TLS listen address, with --tls on")
 	e.Bool(&cfg.HTTPLanding, "http-landing", "PANTRY_HTTP_LANDING", false, "with --tls on, keep serving the attendee pages over plain HTTP for phones that do not trust the site CA (the staff app stays HTTPS-only)")
 	return f
 }

@@ -237,3 +237,44 @@ func TestEnvironmentConfiguresServe(t *testing.T) {
 		t.Fatalf("a malformed variable was not reported: %v", err)
 	}
 }
+
+// TestListenersSwitchedOffByEnvironment: an environment file cannot give
+// an empty value (it reads as unset), so "off" switches the MQTT
+// WebSocket listener off, in any case, from the environment or the flag.
+func TestListenersSwitchedOffByEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+	}{
+		{"Environment", "off", nil},
+		{"EnvironmentAnyCase", " OFF ", nil},
+		{"Flag", "", []string{"--mqtt-ws", "off"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"PANTRY_DATA": t.TempDir(), "PANTRY_DEMO": "true", "PANTRY_HTTP_ADDR": freeAddr(t),
+				"PANTRY_MQTT_ADDR": "127.0.0.1:0", "PANTRY_MQTT_WS_ADDR": tc.env}
+			ctx, cancel := context.WithCancel(context.Background())
+			var out syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"pantry", "edge", "serve"}, tc.args...), func(k string) string { return env[k] }, &out, &out)
+			}()
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(out.String(), "edge node serving") {
+				if time.Now().After(deadline) {
+					cancel()
+					t.Fatalf("the node did not start within 30 s:\n%s", out.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("serve: %v\n%s", err, out.String())
+			}
+			if !strings.Contains(out.String(), `mqtt_ws=""`) {
+				t.Fatalf("the MQTT WebSocket listener was not switched off:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,32 @@ func (e *env) String(p *string, name, key, def, usage string) {
 		def = v
 	}
 	e.flags.StringVar(p, name, def, usage+" (env "+key+")")
+}
+
+// Listen binds a listen address that may be switched off, with "" or
+// "off" (any case). In the environment only "off" can say it: an empty
+// variable reads as an unset one, which keeps the default.
+func (e *env) Listen(p *string, name, key, def, usage string) {
+	if v := e.getenv(key); v != "" {
+		def = v
+	}
+	*p = listenOff(def)
+	e.flags.Var((*listenValue)(p), name, usage+` ("off" or empty disables; env `+key+`)`)
+}
+
+// listenValue is a listen address as a flag: "off" sets it empty.
+type listenValue string
+
+func (v *listenValue) String() string     { return string(*v) }
+func (v *listenValue) Set(s string) error { *v = listenValue(listenOff(s)); return nil }
+func (v *listenValue) Type() string       { return "string" }
+
+// listenOff is addr, or "" for "off".
+func listenOff(addr string) string {
+	if strings.EqualFold(strings.TrimSpace(addr), "off") {
+		return ""
+	}
+	return addr
 }
 
 func (e *env) Int(p *int, name, key string, def int, usage string) {
