@@ -185,7 +185,7 @@ func refusePrivate(_, address string, _ syscall.RawConn) error {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
-		return fmt.Errorf("refusing to connect to %s: not a public address (sso.Options.AllowPrivateNetworks allows it)", host)
+		return fmt.Errorf("refusing to connect to %s: not a public address (pantry cloud serve --sso-allow-private-networks allows it)", host)
 	}
 	return nil
 }

@@ -28,6 +28,8 @@ func newCloudServeCmd(getenv func(string) string, stderr io.Writer) *cobra.Comma
 	e.String(&cfg.QRBaseURL, "qr-base-url", "PANTRY_QR_BASE_URL", "http://pantry.local:8080", "where phones in a building reach its edge node (rooms' qr_url)")
 	e.Duration(&cfg.NodeOfflineAfter, "node-offline-after", "PANTRY_NODE_OFFLINE_AFTER", cloud.OfflineAfter,
 		"how long an edge node may go unheard before the dashboard shows it offline (at least 30s: nodes long-poll for up to 30 s)")
+	e.Bool(&cfg.SSO.AllowPrivateNetworks, "sso-allow-private-networks", "PANTRY_SSO_ALLOW_PRIVATE_NETWORKS", false,
+		"let single sign-on reach identity providers on private, loopback and link-local addresses: for a cloud whose provider is on its own network (off, an organization's admin cannot make the cloud fetch from its network)")
 	e.Bool(&jsonLogs, "log-json", "PANTRY_LOG_JSON", false, "log as JSON")
 	var maxConns int
 	e.Int(&maxConns, "db-max-conns", "PANTRY_DB_MAX_CONNS", 16,
