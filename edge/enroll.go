@@ -62,6 +62,13 @@ func Enroll(ctx context.Context, cfg EnrollConfig) (Enrollment, error) {
 		return Enrollment{}, errors.New("enroll: a cloud URL and a token are required")
 	}
 	cfg = cfg.withDefaults()
+	// Not under a running node: enrolling replaces the credential and the
+	// configuration it serves, and the cloud revokes the one it holds.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("enroll: %w", err)
+	}
+	defer lock.Release()
 	store, err := openPrivate(ctx, cfg.DataDir, cfg.Now)
 	if err != nil {
 		return Enrollment{}, err

@@ -15,7 +15,8 @@ import (
 
 // TestDataDirLock: a running node holds its data directory's lock, which
 // anyone else asking for it is refused with the node's process id; a
-// second node on the same directory is refused before it opens anything;
+// second node on the same directory, and an enrollment, are refused
+// before they open anything;
 // the lock is free again once the node stops.
 func TestDataDirLock(t *testing.T) {
 	n := edgetest.Start(t)
@@ -31,6 +32,12 @@ func TestDataDirLock(t *testing.T) {
 		Demo: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if !errors.Is(err, edge.ErrNodeRunning) {
 		t.Fatalf("a second node on the same directory: %v, want ErrNodeRunning", err)
+	}
+	// pantry edge init on a running node would replace the credential and
+	// configuration under it.
+	_, err = edge.Enroll(t.Context(), edge.EnrollConfig{DataDir: n.Dir, CloudURL: "http://127.0.0.1:1", Token: "enroll-token"})
+	if !errors.Is(err, edge.ErrNodeRunning) || !strings.Contains(err.Error(), "stop it first") {
+		t.Fatalf("enrolling a running node's directory: %v, want ErrNodeRunning", err)
 	}
 	n.Stop(t)
 	l, err := edge.LockDataDir(n.Dir)
