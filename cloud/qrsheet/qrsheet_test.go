@@ -491,7 +491,7 @@ func pdfText(tb testing.TB, pdf []byte) string {
 	return qrsheettest.Run(tb, "pdftotext", "-raw", "-enc", "UTF-8", writeTemp(tb, pdf), "-")
 }
 
-// TestCache: the cache answers what PDF writes; a sheet that differs in
+// TestCache: the cache answers what PDF and SVG write; a sheet that differs in
 // anything printed (a room's name, its URL, the paper) is made anew, and
 // one made before is not made again.
 func TestCache(t *testing.T) {
@@ -532,6 +532,25 @@ func TestCache(t *testing.T) {
 	}
 	if _, err := c.PDF(qrsheet.Sheet{Title: "x", Rooms: []qrsheet.Room{{Name: "No URL"}}}, qrsheet.A4); err == nil {
 		t.Error("a room without a URL was cached as a PDF")
+	}
+
+	// SVGs: the same sheet's SVG is SVG's, made once, and never a PDF.
+	svg, err := c.SVG(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := qrsheet.SVG(&want, s); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(svg, want.Bytes()) {
+		t.Fatal("the cache's SVG differs from SVG's")
+	}
+	if again, _ := c.SVG(s); &again[0] != &svg[0] {
+		t.Error("the same SVG was made again")
+	}
+	if b, _ := c.SVG(renamed); bytes.Equal(b, svg) {
+		t.Error("the cache answered another sheet's SVG")
 	}
 }
 

@@ -34,7 +34,7 @@ func (a *app) handleSiteQRPDF(c *fiber.Ctx) error {
 	if err != nil {
 		return a.errorPage(c, v, err)
 	}
-	pdf, err := a.qrPDFs.PDF(sheet, paper)
+	pdf, err := a.qrSheets.PDF(sheet, paper)
 	if err != nil {
 		return a.errorPage(c, v, fmt.Errorf("QR sheet of site %s: %w", c.Params("site_id"), err))
 	}
@@ -47,11 +47,11 @@ func (a *app) handleSiteQRSVG(c *fiber.Ctx) error {
 	if err != nil {
 		return a.errorPage(c, v, err)
 	}
-	var buf bytes.Buffer
-	if err := qrsheet.SVG(&buf, sheet); err != nil {
+	svg, err := a.qrSheets.SVG(sheet)
+	if err != nil {
 		return a.errorPage(c, v, fmt.Errorf("QR sheet of site %s: %w", c.Params("site_id"), err))
 	}
-	return sendQR(c, buf.Bytes(), "image/svg+xml", "inline", name+".svg")
+	return sendQR(c, svg, "image/svg+xml", "inline", name+".svg")
 }
 
 func (a *app) handleRoomQRPNG(c *fiber.Ctx) error {

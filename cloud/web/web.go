@@ -90,14 +90,15 @@ const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; scr
 
 type app struct {
 	Config
-	// qrPDFs keeps recent QR sheets' PDFs (qrsheet.Cache): the same rooms
-	// make the same bytes, and a sheet is printed floor after floor.
-	qrPDFs *qrsheet.Cache
+	// qrSheets keeps recent QR sheets, PDF and SVG (qrsheet.Cache): the
+	// same rooms make the same bytes, and a sheet is printed floor after
+	// floor.
+	qrSheets *qrsheet.Cache
 }
 
-// qrPDFCache is how many QR sheet PDFs an instance keeps (about 60 KiB
-// each for 20 rooms).
-const qrPDFCache = 256
+// qrSheetCache is how many QR sheets, PDF or SVG, an instance keeps
+// (60 to 100 KiB each for 20 rooms: 25 MiB at most).
+const qrSheetCache = 256
 
 // Register adds the dashboard's routes to f, the cloud's fiber app.
 func Register(f *fiber.App, cfg Config) {
@@ -122,11 +123,11 @@ func Register(f *fiber.App, cfg Config) {
 	if cfg.QRBaseURL == "" {
 		cfg.QRBaseURL = "http://pantry.local:8080"
 	}
-	pdfs, err := qrsheet.NewCache(qrPDFCache)
+	sheets, err := qrsheet.NewCache(qrSheetCache)
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	a := &app{Config: cfg, qrPDFs: pdfs}
+	a := &app{Config: cfg, qrSheets: sheets}
 	a.routes(f)
 }
 
