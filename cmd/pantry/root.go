@@ -49,7 +49,7 @@ func (e *env) Listen(p *string, name, key, def, usage string) {
 		def = v
 	}
 	*p = listenOff(def)
-	e.flags.Var((*listenValue)(p), name, usage+` ("off" or empty disables; env `+key+`)`)
+	e.flags.Var((*listenValue)(p), name, usage+`, "off" disables (env `+key+`)`)
 }
 
 // listenValue is a listen address as a flag: "off" sets it empty.
