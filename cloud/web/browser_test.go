@@ -57,6 +57,27 @@ func checkLayout(tb testing.TB, b *browsertest.Browser, name string) {
 	b.Screenshot(tb, name)
 }
 
+// followLink clicks the link sel and waits for the page at path, as a
+// person does: a click that did not take (the live list redrew the row
+// under the pointer) is made again, twice at most. It fails saying where
+// the browser is and what the page shows.
+func followLink(tb testing.TB, b *browsertest.Browser, sel, path string) {
+	tb.Helper()
+	for attempt := 1; ; attempt++ {
+		b.Do(tb, chromedp.Click(sel))
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if at, err := chromedp.Run(b.Context(), chromedp.Evaluate[string](`location.pathname`)); err == nil && at == path {
+				return
+			}
+		}
+		if attempt == 3 {
+			at, _ := chromedp.Run(b.Context(), chromedp.Evaluate[string](`location.pathname`))
+			h1, _ := chromedp.Run(b.Context(), chromedp.Evaluate[string](`(document.querySelector("h1") || {}).textContent || ""`))
+			tb.Fatalf("clicked %s three times and the browser is at %s (%q), want %s", sel, at, h1, path)
+		}
+	}
+}
+
 // TestBrowserDashboardSignInAndPages: a person opens the dashboard, is
 // sent to sign in, signs in, sees the fleet with the edge node of their
 // site, opens the live orders and an order, at phone and desktop sizes.
@@ -82,7 +103,7 @@ func TestBrowserDashboardSignInAndPages(t *testing.T) {
 			b.WaitFor(t, "the order row", fmt.Sprintf(`!!document.querySelector('[data-order-id=%s][data-status=placed]')`, browsertest.JSString(a.Order)))
 			checkLayout(t, b, "dashboard-orders-"+size.name)
 
-			b.Do(t, chromedp.Click(fmt.Sprintf(`[data-order-id=%q] a`, a.Order)))
+			followLink(t, b, fmt.Sprintf(`[data-order-id=%q] a`, a.Order), "/orders/"+a.Order)
 			b.WaitFor(t, "the order page", `document.querySelector("h1").textContent.startsWith("Order in")`)
 			if got := b.Text(t, "table.lines tbody"); !strings.Contains(got, a.Names[0]+" coffee") {
 				t.Errorf("the order's lines show %q, want the coffee", got)

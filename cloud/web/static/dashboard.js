@@ -45,10 +45,17 @@
     if (!res.ok) return;
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");
     const fresh = doc.querySelector("[data-orders]");
-    // Unchanged rows stay as they are: a row being clicked must not be
-    // swapped under the pointer for its twin.
-    if (!fresh || fresh.innerHTML.trim() === tbody.innerHTML.trim()) return;
-    tbody.replaceChildren(...fresh.children);
+    if (!fresh) return;
+    // A row that reads the same stays the very element it was, wherever
+    // the list moves it: a row being clicked must not be swapped under
+    // the pointer for its twin, nor for a new order arriving above it.
+    const have = new Map([...tbody.children].map((r) => [r.dataset.orderId, r]));
+    const rows = [...fresh.children].map((r) => {
+      const old = have.get(r.dataset.orderId);
+      return old && old.outerHTML.replace(/ class="fresh"/, "") === r.outerHTML ? old : r;
+    });
+    if (rows.length === tbody.children.length && rows.every((r, i) => r === tbody.children[i])) return;
+    tbody.replaceChildren(...rows);
     tbody.closest("table").hidden = tbody.children.length === 0;
     if (empty) empty.hidden = tbody.children.length > 0;
   }
