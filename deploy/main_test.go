@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pantry/pantry/internal/pgtest"
+	"github.com/pantry/pantry/internal/testport"
 )
 
 // built is the static binary, built once per test run into a directory
@@ -190,15 +190,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// freeAddr is a loopback address with a port nothing listens on now.
+// freeAddr is a loopback address with a port nothing listens on now
+// (testport).
 func freeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(tb)
 }
 
 // eventually calls try until it returns nil or timeout passes, then fails

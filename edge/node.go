@@ -237,10 +237,21 @@ func (n *Node) listen(ctx context.Context) error {
 
 func addrError(what, flag, addr string, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%s address %s is already in use: stop the program using it or pass %s with another address", what, addr, flag)
+		return &listenError{fmt.Sprintf("%s address %s is already in use: stop the program using it or pass %s with another address", what, addr, flag), err}
 	}
-	return fmt.Errorf("cannot listen for %s on %s (%v): pass %s with a valid address", what, addr, err, flag)
+	return &listenError{fmt.Sprintf("cannot listen for %s on %s (%v): pass %s with a valid address", what, addr, err, flag), err}
 }
+
+// listenError is a listener that could not bind, in words a technician
+// can act on; errors.Is(err, syscall.EADDRINUSE) still finds a port in
+// use.
+type listenError struct {
+	msg string
+	err error
+}
+
+func (e *listenError) Error() string { return e.msg }
+func (e *listenError) Unwrap() error { return e.err }
 
 // Site returns the site the node serves.
 func (n *Node) Site() pantry.Site { return n.site }

@@ -4,16 +4,18 @@ package edgetest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pantry/pantry/edge"
 	"github.com/pantry/pantry/edge/sqlite"
 	"github.com/pantry/pantry/internal/apitest"
+	"github.com/pantry/pantry/internal/testport"
 )
 
 // Node is a running demo edge node.
@@ -29,17 +31,11 @@ type Node struct {
 	stopped bool
 }
 
-// FreePort returns a loopback address with a port that was free a moment
-// ago: mochi's WebSocket listener binds only when served and cannot report
-// a :0 port.
+// FreePort returns a free loopback address (testport): mochi's WebSocket
+// listener binds only when served and cannot report a :0 port.
 func FreePort(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(tb)
 }
 
 // Start starts a demo node on loopback ports and stops it at cleanup.
@@ -47,25 +43,34 @@ func FreePort(tb testing.TB) string {
 func Start(tb testing.TB, configure ...func(*edge.Config)) *Node {
 	tb.Helper()
 	dir := tb.TempDir()
-	cfg := edge.Config{
-		DataDir: dir, HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0", MQTTWSAddr: FreePort(tb),
-		Demo: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	for attempt := 1; ; attempt++ {
+		ws := FreePort(tb)
+		cfg := edge.Config{
+			DataDir: dir, HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0", MQTTWSAddr: ws,
+			Demo: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		}
+		for _, f := range configure {
+			f(&cfg)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		n, err := edge.New(ctx, cfg)
+		if err != nil {
+			cancel()
+			// FreePort's port can be taken by anything on the machine
+			// before the node binds it (an outgoing connection's local
+			// port, another test's listener): take another.
+			if errors.Is(err, syscall.EADDRINUSE) && cfg.MQTTWSAddr == ws && attempt < 3 {
+				continue
+			}
+			tb.Fatalf("start edge node: %v", err)
+		}
+		node := &Node{Node: n, URL: "http://" + n.HTTPAddr().String(), Demo: *n.Demo(), WSAddr: cfg.MQTTWSAddr,
+			Dir: cfg.DataDir, cancel: cancel, done: make(chan error, 1)}
+		go func() { node.done <- n.Run(ctx) }()
+		tb.Cleanup(func() { node.Stop(tb) })
+		node.waitReady(tb)
+		return node
 	}
-	for _, f := range configure {
-		f(&cfg)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	n, err := edge.New(ctx, cfg)
-	if err != nil {
-		cancel()
-		tb.Fatalf("start edge node: %v", err)
-	}
-	node := &Node{Node: n, URL: "http://" + n.HTTPAddr().String(), Demo: *n.Demo(), WSAddr: cfg.MQTTWSAddr,
-		Dir: cfg.DataDir, cancel: cancel, done: make(chan error, 1)}
-	go func() { node.done <- n.Run(ctx) }()
-	tb.Cleanup(func() { node.Stop(tb) })
-	node.waitReady(tb)
-	return node
 }
 
 // Stop shuts the node down gracefully and waits for it; calling it again

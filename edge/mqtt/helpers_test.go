@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pantry/pantry/internal/pantry"
+	"github.com/pantry/pantry/internal/testport"
 )
 
 // wait bounds every wait in these tests; nothing is timed, only bounded.
@@ -271,19 +272,11 @@ func (tab *tablet) expectOnly(tb testing.TB, b *Broker, site string) {
 	}
 }
 
-// freePort returns a local address that was free a moment ago, for the
-// WebSocket listener, which cannot bind port 0 usefully.
+// freePort returns a free local address (testport), for the WebSocket
+// listener, which cannot bind port 0 usefully.
 func freePort(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return addr
+	return testport.Addr(tb)
 }
 
 // dialWS opens an MQTT-over-WebSocket connection to addr as a net.Conn.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pantry/pantry/internal/testport"
 )
 
 // installHint is what a machine without the server binaries needs.
@@ -289,15 +290,15 @@ func (c *cluster) waitReady(ctx context.Context) error {
 	}
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1. Another process
-// may take it before the server binds it; startCluster retries then.
+// freePort finds a free port on 127.0.0.1 below the ephemeral range
+// (testport). Another test may still take it before the server binds it;
+// startCluster retries then.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Port()
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return port, nil
 }
 
 // stop shuts the server down (fast shutdown: sessions are ended, nothing
