@@ -31,7 +31,7 @@ type adminSSOPage struct {
 	Config cloud.SSOConfig
 	Exists bool
 	Roles  []adminRole
-	// Org is what people type on the sign-in page: the slug, or the id.
+	// Org is what people type on the sign-in page: the slug.
 	Org         string
 	CallbackURL string
 	SignInURL   string
@@ -65,11 +65,8 @@ func (a *app) ssoPage(c *fiber.Ctx, v *view, f *form) (adminSSOPage, error) {
 	}
 	exists := err == nil
 	// The sign-in link names the organization by its slug, which people
-	// can read and type; by id if it has none.
+	// can read and type (every organization has one: 0016).
 	org, err := a.SSO.OrganizationSlug(ctx, p.OrgID)
-	if pantry.ErrorCode(err) == pantry.ENOTFOUND {
-		org, err = p.OrgID, nil
-	}
 	if err != nil {
 		return adminSSOPage{}, err
 	}
